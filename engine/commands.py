@@ -1,0 +1,60 @@
+"""Operator commands. The UI, the CLI and the control socket all speak these; the engine applies them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.domain import Mode
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    proposal_id: str
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    proposal_id: str
+    actor: str = "operator"
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EditSize:
+    """Change a pending proposal's size (shares, in size units); the proposal stays pending."""
+
+    proposal_id: str
+    size: int
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    reason: str = "manual halt"
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class SetMode:
+    mode: Mode
+    actor: str = "operator"
+
+
+Command = Approve | Reject | EditSize | Halt | Resume | CancelAll | SetMode
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    ok: bool
+    message: str

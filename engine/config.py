@@ -1,0 +1,695 @@
+"""Big Earn settings: typed, validated, immutable, with one-line errors.
+
+Layers, lowest to highest priority:
+
+1. built-in defaults (the field defaults below),
+2. ``config.toml`` (repo root by default, or an explicit path),
+3. environment variables ``BIGEARN_<SECTION>__<KEY>`` (e.g. ``BIGEARN_ENGINE__MODE``),
+4. CLI overrides, passed in as a mapping of dotted keys (``{"engine.mode": "auto"}``).
+
+The layering is done here rather than by pydantic-settings' own sources because every
+error must say *where* the offending value came from (file, env var or flag); once the
+sources are merged that provenance is gone. pydantic-settings still declares the naming
+convention (``env_prefix`` / ``env_nested_delimiter`` on :class:`Settings`) that the env
+layer follows, and pydantic does all of the value validation.
+
+Secrets are never configuration: any key that looks like one in the TOML file is refused.
+"""
+
+import json
+import math
+import os
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn, cast, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = [
+    "BankrollSettings",
+    "BreakerSettings",
+    "ConfigError",
+    "CrashAction",
+    "EngineSettings",
+    "ExecutionSettings",
+    "LogLevel",
+    "LogSettings",
+    "Mode",
+    "OrderType",
+    "RiskSettings",
+    "Settings",
+    "StoreSettings",
+    "UiSettings",
+    "VenueKind",
+    "VenueSettings",
+    "default_config_path",
+    "describe_keys",
+    "load_settings",
+]
+
+Mode = Literal["semi", "auto", "observe"]
+OrderType = Literal["GTC", "GTD", "FOK", "FAK"]
+VenueKind = Literal["replay", "sim", "polymarket"]
+CrashAction = Literal["halt_cancel", "halt", "continue"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+ENV_PREFIX = "BIGEARN_"
+ENV_DELIMITER = "__"
+
+# Substrings that mark a key as a secret. Matched case-insensitively, with '-' read as '_'.
+SECRET_MARKERS = ("private_key", "secret", "passphrase", "api_key", "password", "mnemonic")
+
+_MAX_REPR = 60
+_USDC_DECIMALS = 6
+
+
+class ConfigError(Exception):
+    """Invalid configuration. ``str(err)`` is always a single line naming the first problem.
+
+    ``problems`` holds every problem found (first one first), for callers that want to list them all.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        source: str | None = None,
+        problems: Sequence[str] = (),
+    ) -> None:
+        line = _one_line(message)
+        super().__init__(line)
+        self.key = key
+        self.source = source
+        self.problems: tuple[str, ...] = tuple(_one_line(p) for p in problems) or (line,)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
+
+
+def _is_secret_name(name: str) -> bool:
+    lowered = name.lower().replace("-", "_")
+    return any(marker in lowered for marker in SECRET_MARKERS)
+
+
+# --------------------------------------------------------------------------------------------
+# Value parsers that pydantic's built-in coercion gets wrong for us.
+
+
+def _parse_usdc(value: Any) -> Any:
+    """Exact USDC amount: str/int/Decimal as given; a float only if it has <= 6 decimals.
+
+    Floats go through ``repr`` (shortest round-trip form) so TOML's ``1000.1`` becomes
+    ``Decimal('1000.1')`` rather than the binary expansion ``1000.1000000000000227...``.
+    Anything we cannot read is handed on unchanged so pydantic reports it as a type error.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("not finite")
+        value = repr(value)
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("not a decimal number") from None
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("not finite")
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -_USDC_DECIMALS:
+            raise ValueError("more than 6 decimal places")
+    return value
+
+
+def _parse_speed(value: Any) -> float | str:
+    """Replay speed: the word "max" (as fast as possible) or a multiplier > 0, stored as float."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a speed")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() == "max":
+            return "max"
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError("not a number") from None
+    elif isinstance(value, int | float | Decimal):
+        number = float(value)
+    else:
+        raise ValueError("not a number")
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError("not > 0")
+    return number
+
+
+Usdc = Annotated[Decimal, BeforeValidator(_parse_usdc)]
+Speed = Annotated[float | Literal["max"], PlainValidator(_parse_speed)]
+
+
+# --------------------------------------------------------------------------------------------
+# Field helpers: each one sets the constraint *and* writes the matching human sentence, so the
+# "accepted: ..." text in errors can never drift from what is actually enforced.
+
+
+def _bounds(noun: str, *, gt: float | None = None, ge: float | None = None,
+            lt: float | None = None, le: float | None = None) -> str:
+    parts = [f"{op} {bound}" for op, bound in ((">", gt), (">=", ge), ("<", lt), ("<=", le)) if bound is not None]
+    return f"{noun} {' and '.join(parts)}" if parts else noun
+
+
+def _number(default: float, doc: str, *, gt: float | None = None, ge: float | None = None,
+            lt: float | None = None, le: float | None = None) -> Any:
+    return Field(
+        default, description=doc, gt=gt, ge=ge, lt=lt, le=le, allow_inf_nan=False,
+        json_schema_extra={"accepted": _bounds("a number", gt=gt, ge=ge, lt=lt, le=le)},
+    )
+
+
+def _integer(default: int, doc: str, *, gt: int | None = None, ge: int | None = None,
+             le: int | None = None) -> Any:
+    return Field(
+        default, description=doc, gt=gt, ge=ge, le=le,
+        json_schema_extra={"accepted": _bounds("an integer", gt=gt, ge=ge, le=le)},
+    )
+
+
+def _usdc(default: str, doc: str, *, gt: int | None = None, ge: int | None = None) -> Any:
+    noun = _bounds("an exact USDC amount", gt=gt, ge=ge)
+    return Field(
+        Decimal(default), description=doc, gt=gt, ge=ge,
+        json_schema_extra={"accepted": f'{noun} with at most 6 decimals (a string like "1000.50" or an integer)'},
+    )
+
+
+def _choice(default: str, options: Any, doc: str) -> Any:
+    listed = ", ".join(repr(option) for option in get_args(options))
+    return Field(default, description=doc, json_schema_extra={"accepted": f"one of {listed}"})
+
+
+def _flag(default: bool, doc: str) -> Any:
+    return Field(default, description=doc, json_schema_extra={"accepted": "true or false (1 or 0 in env)"})
+
+
+def _text(default: str, doc: str, accepted: str = "a string", **constraints: Any) -> Any:
+    return Field(default, description=doc, json_schema_extra={"accepted": accepted}, **constraints)
+
+
+def _table(doc: str, accepted: str) -> Any:
+    return Field(default_factory=dict, description=doc, json_schema_extra={"accepted": accepted})
+
+
+_HTTP_URL = r"^https?://\S+$"
+_WS_URL = r"^wss?://\S+$"
+
+
+# --------------------------------------------------------------------------------------------
+# Sections. strict=True: TOML is typed, so `seed = "7"` or `live = 1` is a mistake worth
+# reporting, not something to guess at. Env and CLI strings are coerced before validation.
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class EngineSettings(_Section):
+    """How the engine runs: mode, timing, and how many markets it watches."""
+
+    mode: Mode = _choice("semi", Mode, "semi: you confirm each proposal; auto: orders go out; observe: no orders")
+    seed: int = _integer(7, "random seed for replay/sim determinism", ge=0)
+    cycle_interval_s: float = _number(5.0, "seconds between evaluations of active markets", gt=0)
+    reconciliation_interval_s: float = _number(900.0, "seconds between reconciliations with the venue", gt=0)
+    pnl_snapshot_interval_s: float = _number(60.0, "seconds between PnL snapshots", gt=0)
+    publish_hz: float = _number(20.0, "max read-model snapshots per second for the UI", gt=0, le=60)
+    proposal_ttl_s: float = _number(30.0, "seconds before a pending proposal expires", gt=0)
+    max_active_markets: int = _integer(40, "markets evaluated at once", ge=1)
+    warmup_s: float = _number(30.0, "seconds of book history required before a market is evaluated", ge=0)
+
+
+class BankrollSettings(_Section):
+    """Paper/replay bankroll (live bankroll comes from the venue)."""
+
+    starting_usdc: Usdc = _usdc("1000", "starting paper/replay bankroll in USDC", gt=0)
+
+
+class RiskSettings(_Section):
+    """Sizing and entry filters."""
+
+    kelly_fraction: float = _number(0.25, "fraction of full Kelly stake", gt=0, le=1)
+    max_ci_width: float = _number(0.40, "widest probability confidence interval still traded", gt=0, le=1)
+    min_edge: float = _number(0.02, "min net edge after spread and fees (probability units)", ge=0, lt=1)
+    min_depth_usdc: float = _number(500.0, "visible depth near mid required, USDC", ge=0)
+    max_position_pct: float = _number(0.10, "per-position cap, share of bankroll", gt=0, le=1)
+    max_open_positions: int = _integer(10, "max simultaneously open positions", ge=1)
+    max_book_impact_pct: float = _number(0.10, "share of visible depth one order may take", gt=0, le=1)
+    max_cluster_pct: float = _number(0.12, "cap per keyword cluster, share of bankroll", gt=0, le=1)
+    max_aggregate_pct: float = _number(0.40, "cap on total exposure, share of bankroll", gt=0, le=1)
+    min_order_usdc: Usdc = _usdc("1", "smallest marketable order, USDC", ge=0)
+    reduce_only: bool = _flag(False, "only orders that reduce existing positions")
+    cluster_keywords: dict[str, list[str]] = _table(
+        "cluster name -> keywords that put a market in it",
+        "a table of cluster name -> list of keyword strings (a JSON object in env)",
+    )
+
+
+class BreakerSettings(_Section):
+    """Circuit breakers that halt trading."""
+
+    max_daily_loss_pct: float = _number(0.05, "daily loss that trips the breaker, share of bankroll", gt=0, le=1)
+    max_weekly_loss_pct: float = _number(0.10, "weekly loss that trips the breaker, share of bankroll", gt=0, le=1)
+    max_drawdown_pct: float = _number(0.15, "peak-to-trough drawdown that trips the breaker", gt=0, le=1)
+    max_consecutive_losses: int = _integer(5, "losing trades in a row that trip the breaker", ge=1)
+    rolling_loss_window_s: float = _number(300.0, "window for rolling loss and rejection counts, seconds", gt=0)
+    max_rolling_loss_usdc: Usdc = _usdc("50", "loss within the rolling window that trips the breaker, USDC", gt=0)
+    cooldown_s: float = _number(3600.0, "seconds a tripped breaker stays tripped", ge=0)
+    stale_feed_s: float = _number(30.0, "seconds after which a book is stale", gt=0)
+    max_rejections: int = _integer(5, "venue rejections within the rolling window that trip the breaker", ge=1)
+    kill_switch_file: str = _text(
+        "KILL_SWITCH", "if this file exists, trading halts; relative to the config file's directory",
+        "a non-empty file path", min_length=1,
+    )
+
+
+class ExecutionSettings(_Section):
+    """Order placement and upkeep."""
+
+    max_slippage_bps: float = _number(50.0, "max slippage from the reference price, basis points", ge=0)
+    stale_order_s: float = _number(3600.0, "seconds after which a resting order is cancelled", gt=0)
+    min_fill_rate: float = _number(0.60, "fill rate below which execution is flagged", ge=0, le=1)
+    default_order_type: OrderType = _choice("GTC", OrderType, "order type used unless a strategy asks otherwise")
+    gtd_lifetime_s: int = _integer(300, "lifetime of GTD orders, seconds", gt=0)
+    gtd_security_buffer_s: int = _integer(60, "extra seconds the venue requires on GTD expiries", ge=60)
+    mutation_budget_per_min: int = _integer(60, "max order placements + cancels per minute", ge=1)
+    batch_max: int = _integer(15, "max orders per batch request", ge=1, le=15)
+    requote_min_ticks: int = _integer(2, "min price move in ticks before a resting order is requoted", ge=0)
+
+
+class VenueSettings(_Section):
+    """Where orders go and where data comes from."""
+
+    kind: VenueKind = _choice("replay", VenueKind, "replay: recorded books; sim: simulated; polymarket: real venue")
+    live: bool = _flag(False, "must be true, together with kind = polymarket, to send real orders")
+    data: str = _text("", 'replay books file; "" = bundled data', "a file path, or \"\" for bundled data")
+    markets: str = _text("", 'replay markets file; "" = bundled data', "a file path, or \"\" for bundled data")
+    speed: Speed = Field(
+        1.0, description='replay speed multiplier; "max" = as fast as possible',
+        json_schema_extra={"accepted": 'a number > 0 or "max"'},
+    )
+    submit_latency_ms: int = _integer(150, "simulated order submit latency, ms", ge=0)
+    cancel_latency_ms: int = _integer(100, "simulated cancel latency, ms", ge=0)
+    latency_jitter_ms: int = _integer(50, "random jitter added to simulated latencies, ms", ge=0)
+    clob_url: str = _text("https://clob.polymarket.com", "CLOB REST endpoint", "an http(s):// URL", pattern=_HTTP_URL)
+    gamma_url: str = _text(
+        "https://gamma-api.polymarket.com", "market metadata endpoint", "an http(s):// URL", pattern=_HTTP_URL
+    )
+    data_api_url: str = _text(
+        "https://data-api.polymarket.com", "positions/trades data endpoint", "an http(s):// URL", pattern=_HTTP_URL
+    )
+    ws_market_url: str = _text(
+        "wss://ws-subscriptions-clob.polymarket.com/ws/market", "market websocket", "a ws(s):// URL",
+        pattern=_WS_URL,
+    )
+    ws_user_url: str = _text(
+        "wss://ws-subscriptions-clob.polymarket.com/ws/user", "user websocket", "a ws(s):// URL", pattern=_WS_URL
+    )
+    chain_id: int = _integer(137, "EVM chain id (137 = Polygon mainnet)", gt=0)
+    signature_type: int = _integer(3, "order signature type expected by the CLOB", ge=0, le=3)
+    keystore: str = _text("", "encrypted keystore file; the key itself is never in config", "a file path, or \"\"")
+
+
+class StoreSettings(_Section):
+    """Persistence."""
+
+    path: str = _text("bigearn.db", "SQLite database file", "a non-empty file path", min_length=1)
+
+
+class UiSettings(_Section):
+    """Terminal UI."""
+
+    refresh_hz: float = _number(5.0, "screen refreshes per second", gt=0, le=60)
+    crash_action: CrashAction = _choice(
+        "halt_cancel", CrashAction, "if the UI crashes: halt and cancel orders, halt only, or keep running"
+    )
+    keymap: dict[str, str] = _table(
+        "binding id -> key", "a table of binding id -> key string (a JSON object in env)"
+    )
+    control_socket: str = _text(
+        "", 'control socket path; "" = $XDG_RUNTIME_DIR/bigearn.sock or /tmp/bigearn-<uid>.sock',
+        "a socket path, or \"\" for the default",
+    )
+
+
+class LogSettings(_Section):
+    """Logging."""
+
+    level: LogLevel = _choice("info", LogLevel, "minimum level written")
+    file: str = _text("", 'log file; "" = stderr', "a file path, or \"\" for stderr")
+
+
+class Settings(BaseSettings):
+    """All product settings. Build it with :func:`load_settings`; ``Settings()`` is the defaults."""
+
+    # env_prefix / env_nested_delimiter document the env naming the loader implements.
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_DELIMITER
+    )
+
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    bankroll: BankrollSettings = Field(default_factory=BankrollSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    breakers: BreakerSettings = Field(default_factory=BreakerSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    venue: VenueSettings = Field(default_factory=VenueSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    # Where the settings were loaded from; not a setting, so not dumped and not compared.
+    _config_path: Path | None = PrivateAttr(default=None)
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only explicit arguments: Settings() must not silently read os.environ or a .env file;
+        # load_settings() owns the layering so it can report where each bad value came from.
+        return (init_settings,)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal when every setting is equal, wherever it was loaded from (pydantic's default
+        # would also compare the private load location).
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in type(self).model_fields)
+
+    __hash__ = None  # type: ignore[assignment]  # sections hold dicts, so never hashable anyway
+
+    @property
+    def config_path(self) -> Path | None:
+        """The config file these settings were read from, or None (defaults only / built directly)."""
+        return self._config_path
+
+    @property
+    def kill_switch_path(self) -> Path:
+        """Absolute kill-switch path: relative values resolve against the config file's directory,
+        else the working directory at load time (or now, for a Settings built directly)."""
+        path = Path(self.breakers.kill_switch_file).expanduser()
+        if path.is_absolute():
+            return path
+        return (self._base_dir if self._base_dir is not None else Path.cwd()) / path
+
+
+# --------------------------------------------------------------------------------------------
+# Introspection helpers.
+
+
+def _sections() -> dict[str, type[_Section]]:
+    return {name: cast(type[_Section], field.annotation) for name, field in Settings.model_fields.items()}
+
+
+def _accepted(field: FieldInfo) -> str:
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("accepted"), str):
+        return str(extra["accepted"])
+    raise AssertionError("every setting declares its accepted text")  # pragma: no cover
+
+
+def _default(field: FieldInfo) -> Any:
+    return field.get_default(call_default_factory=True)
+
+
+def describe_keys() -> list[tuple[str, str, str]]:
+    """(dotted key, default repr, accepted text) for every setting, in declaration order."""
+    rows: list[tuple[str, str, str]] = []
+    for section, model in _sections().items():
+        for key, field in model.model_fields.items():
+            rows.append((f"{section}.{key}", repr(_default(field)), _accepted(field)))
+    return rows
+
+
+def default_config_path() -> Path:
+    """The repo-root config.toml (next to the ``engine`` package) if present, else ./config.toml."""
+    repo_config = Path(__file__).resolve().parent.parent / "config.toml"
+    return repo_config if repo_config.is_file() else Path.cwd() / "config.toml"
+
+
+# --------------------------------------------------------------------------------------------
+# Loading.
+
+
+@dataclass(frozen=True)
+class _Problem:
+    key: str
+    source: str
+    message: str
+
+
+@dataclass(frozen=True)
+class _Value:
+    value: Any
+    source: str
+
+
+def _unknown_section(section: str, source: str) -> _Problem:
+    return _Problem(
+        section, source,
+        f"{section} (from {source}): unknown section; accepted sections: {', '.join(_sections())}",
+    )
+
+
+def _unknown_key(section: str, key: str, source: str) -> _Problem | None:
+    """None if section.key exists, else the problem describing why it does not."""
+    sections = _sections()
+    if section not in sections:
+        return _unknown_section(section, source)
+    fields = sections[section].model_fields
+    if key in fields:
+        return None
+    return _Problem(
+        f"{section}.{key}", source,
+        f"{section}.{key} (from {source}): unknown key; accepted keys in [{section}]: {', '.join(fields)}",
+    )
+
+
+def _coerce_text(section: str, key: str, text: str) -> Any:
+    """Read an env/CLI string the way TOML would have typed it, guided by the target field.
+
+    Whatever cannot be read is returned unchanged, so validation reports it with the field's
+    accepted text instead of a parser message.
+    """
+    annotation = _sections()[section].model_fields[key].annotation
+    stripped = text.strip()
+    if annotation is bool:
+        return {"true": True, "1": True, "false": False, "0": False}.get(stripped.lower(), text)
+    if annotation is int:
+        try:
+            return int(stripped)
+        except ValueError:
+            return text
+    if annotation is float:
+        try:
+            return float(stripped)
+        except ValueError:
+            return text
+    if get_origin(annotation) is dict:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    # str, Literal choices, Decimal amounts (must stay exact) and speed take the text as is.
+    return text
+
+
+def _walk_keys(node: Any, prefix: str) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            yield dotted
+            yield from _walk_keys(value, dotted)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _walk_keys(item, f"{prefix}[{index}]")
+
+
+def _read_file(path: Path, layer: dict[tuple[str, str], _Value], problems: list[_Problem]) -> None:
+    source = f"config.toml {path}"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}", source=source) from None
+
+    # Secrets first, and fatally: later messages may echo values, and a secret's must never be.
+    secret_problems = [
+        _Problem(
+            dotted, source,
+            f"{dotted} (from {source}): secrets are never read from config.toml; "
+            "provide them via the environment or the encrypted keystore ([venue] keystore)",
+        )
+        for dotted in _walk_keys(data, "")
+        if _is_secret_name(dotted.rsplit(".", 1)[-1])
+    ]
+    if secret_problems:
+        _raise(secret_problems)
+
+    sections = _sections()
+    for section, table in data.items():
+        if section in sections and not isinstance(table, dict):
+            problems.append(_Problem(
+                section, source,
+                f"{section} = {_short_repr(table)} (from {source}): accepted: a [{section}] table of settings",
+            ))
+            continue
+        if section not in sections:
+            problems.append(_unknown_section(section, source))
+            continue
+        for key, value in table.items():
+            unknown = _unknown_key(section, key, source)
+            if unknown is not None:
+                problems.append(unknown)
+            else:
+                layer[(section, key)] = _Value(value, source)
+
+
+def _read_env(env: Mapping[str, str], layer: dict[tuple[str, str], _Value], problems: list[_Problem]) -> None:
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        if _is_secret_name(name):
+            # Secrets legitimately live in BIGEARN_* env vars; they are read by the keystore /
+            # credentials code, never by config, so they are neither settings nor errors here.
+            continue
+        source = f"env {name}"
+        parts = name[len(ENV_PREFIX):].split(ENV_DELIMITER)
+        if len(parts) != 2 or not all(parts):
+            problems.append(_Problem(
+                name, source,
+                f"{name} (from {source}): not a known setting; config env vars are named "
+                f"{ENV_PREFIX}<SECTION>{ENV_DELIMITER}<KEY>, e.g. {ENV_PREFIX}ENGINE{ENV_DELIMITER}MODE",
+            ))
+            continue
+        section, key = parts[0].lower(), parts[1].lower()
+        unknown = _unknown_key(section, key, source)
+        if unknown is not None:
+            problems.append(unknown)
+        else:
+            layer[(section, key)] = _Value(_coerce_text(section, key, env[name]), source)
+
+
+def _read_overrides(
+    overrides: Mapping[str, Any], layer: dict[tuple[str, str], _Value], problems: list[_Problem]
+) -> None:
+    for dotted in sorted(overrides, key=str):
+        value = overrides[dotted]
+        if value is None:
+            # CLI parsers report flags that were not given as None: "not given", not a value.
+            continue
+        source = f"cli --{dotted}"
+        section, _, key = str(dotted).partition(".")
+        unknown = _unknown_key(section, key, source)
+        if unknown is not None:
+            problems.append(unknown)
+        else:
+            layer[(section, key)] = _Value(
+                _coerce_text(section, key, value) if isinstance(value, str) else value, source
+            )
+
+
+def _raise(problems: Sequence[_Problem]) -> NoReturn:
+    first = problems[0]
+    raise ConfigError(first.message, key=first.key, source=first.source, problems=[p.message for p in problems])
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load settings: CLI ``overrides`` > ``env`` > config file > defaults.
+
+    ``path`` None uses :func:`default_config_path` if that file exists, else defaults only; an
+    explicit path must exist. ``env`` None reads ``os.environ``. ``overrides`` maps dotted keys
+    (``"engine.mode"``) to values; None values mean "flag not given" and are skipped.
+    Raises :class:`ConfigError` (one line) on the first problem found.
+    """
+    config_path: Path | None
+    if path is None:
+        candidate = default_config_path()
+        config_path = candidate.resolve() if candidate.is_file() else None
+    else:
+        config_path = Path(path).expanduser().resolve()
+        if not config_path.is_file():
+            why = "is a directory" if config_path.is_dir() else "not found"
+            raise ConfigError(f"{config_path}: config file {why}", source=f"config.toml {config_path}")
+
+    problems: list[_Problem] = []
+    layers: list[dict[tuple[str, str], _Value]] = [{}, {}, {}]
+    if config_path is not None:
+        _read_file(config_path, layers[0], problems)
+    _read_env(os.environ if env is None else env, layers[1], problems)
+    _read_overrides(overrides or {}, layers[2], problems)
+
+    effective: dict[tuple[str, str], _Value] = {}
+    for layer in layers:  # lowest priority first, so later layers win
+        effective.update(layer)
+
+    data: dict[str, dict[str, Any]] = {}
+    for (section, key), item in effective.items():
+        data.setdefault(section, {})[key] = item.value
+
+    settings: Settings | None = None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        sections = _sections()
+        reported: set[tuple[str, str]] = set()
+        for error in exc.errors():
+            loc = error["loc"]
+            if len(loc) < 2:  # pragma: no cover - section shapes are checked before validation
+                problems.append(_Problem(str(loc[0]) if loc else "?", "?", _one_line(str(error["msg"]))))
+                continue
+            section, key = str(loc[0]), str(loc[1])
+            if (section, key) in reported:  # a union can yield several errors for one value
+                continue
+            reported.add((section, key))
+            item = effective[(section, key)]
+            accepted = _accepted(sections[section].model_fields[key])
+            problems.append(_Problem(
+                f"{section}.{key}", item.source,
+                f"{section}.{key} = {_short_repr(item.value)} (from {item.source}): accepted: {accepted}",
+            ))
+
+    if problems or settings is None:
+        _raise(problems)
+    settings._config_path = config_path
+    settings._base_dir = config_path.parent if config_path is not None else Path.cwd()
+    return settings

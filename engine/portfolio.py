@@ -1,0 +1,104 @@
+"""Cash, positions and P&L from fills and settlements, exact to the last 1e-10 USDC.
+
+Realized P&L on a position is proceeds minus the average cost of what was sold; the last share out takes
+the remaining cost, so summed over a closed position it equals proceeds + payouts - cost exactly. Fees are
+kept apart and subtracted once, which gives the ledger identity the tests check:
+    realized_pnl = sum(fill cash flows) + sum(settlement payouts) - sum(fees).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from engine.domain import Fill, Outcome, Side
+from engine.units import notional
+
+_COST_QUANT = Decimal(1).scaleb(-10)
+
+
+@dataclass(slots=True)
+class Position:
+    token_id: str
+    condition_id: str
+    outcome: Outcome
+    size: int = 0
+    cost: Decimal = Decimal(0)  # cost basis of the shares still held
+    realized: Decimal = Decimal(0)  # before fees
+    fees: Decimal = Decimal(0)  # fees paid since the position was opened
+    opened_ts: int = 0
+    updated_ts: int = 0
+
+    @property
+    def avg_price(self) -> Decimal:
+        return (self.cost / self.size * 1_000_000) if self.size else Decimal(0)
+
+
+class Portfolio:
+    def __init__(self, starting_cash: Decimal) -> None:
+        self.starting_cash = starting_cash
+        self.cash = starting_cash
+        self.positions: dict[str, Position] = {}
+        self.fees = Decimal(0)
+        self.fill_cash_flows = Decimal(0)
+        self.settlement_payouts = Decimal(0)
+        self.realized_gross = Decimal(0)
+        self.closed_results: list[Decimal] = []  # net P&L of each fully closed position, oldest first
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        return self.realized_gross - self.fees
+
+    def position(self, token_id: str, condition_id: str, outcome: Outcome) -> Position:
+        pos = self.positions.get(token_id)
+        if pos is None:
+            pos = self.positions[token_id] = Position(token_id, condition_id, outcome)
+        return pos
+
+    def apply_fill(self, fill: Fill) -> Position:
+        pos = self.position(fill.token_id, fill.condition_id, fill.outcome)
+        value = notional(fill.price, fill.size)
+        self.fees += fill.fee
+        pos.fees += fill.fee
+        self.fill_cash_flows += fill.cash_flow
+        if fill.side is Side.BUY:
+            if pos.size == 0:
+                pos.opened_ts = fill.ts
+                pos.realized = Decimal(0)
+                pos.fees = Decimal(0)
+            self.cash -= value + fill.fee
+            pos.size += fill.size
+            pos.cost += value
+        else:
+            self.cash += value - fill.fee
+            self._reduce(pos, fill.size, value)
+        pos.updated_ts = fill.ts
+        return pos
+
+    def apply_settlement(self, token_id: str, condition_id: str, outcome: Outcome, size: int, cash: Decimal, ts: int) -> Position:
+        pos = self.position(token_id, condition_id, outcome)
+        self.cash += cash
+        self.settlement_payouts += cash
+        self._reduce(pos, size, cash)
+        pos.updated_ts = ts
+        return pos
+
+    def _reduce(self, pos: Position, size: int, proceeds: Decimal) -> None:
+        if size >= pos.size:
+            removed = pos.cost
+        else:
+            removed = (pos.cost * size / pos.size).quantize(_COST_QUANT, rounding=ROUND_HALF_EVEN)
+        pnl = proceeds - removed
+        pos.cost -= removed
+        pos.size -= size
+        pos.realized += pnl
+        self.realized_gross += pnl
+        if pos.size == 0:
+            self.closed_results.append(pos.realized - pos.fees)
+
+    def open_positions(self) -> list[Position]:
+        return [p for p in self.positions.values() if p.size > 0]
+
+    def held(self, token_id: str) -> int:
+        pos = self.positions.get(token_id)
+        return pos.size if pos else 0

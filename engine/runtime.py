@@ -1,0 +1,98 @@
+"""Assembly: settings -> clock, venue, store, engine. Shared by the headless CLI, the console and tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.clock import SimClock
+from engine.config import Settings
+from engine.engine import Engine
+from engine.feeds.replay import ReplayDataError, read_lines
+from engine.logs import log_event
+from engine.sim.matching import LatencyModel
+from engine.store import Store
+from engine.venues.replay import ReplayVenue
+
+
+class SetupError(Exception):
+    """The run cannot start; the message is one line for the operator."""
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    engine: Engine
+    store: Store
+    venue: ReplayVenue
+
+
+def _speed(settings: Settings) -> float | None:
+    speed = settings.venue.speed
+    return None if speed == "max" else float(speed)
+
+
+async def build(settings: Settings, logger: logging.Logger | None = None) -> Runtime:
+    v = settings.venue
+    if v.kind != "replay":
+        raise SetupError(f"venue.kind = {v.kind!r} is not available in this build: accepted: 'replay'")
+    try:
+        clock = SimClock()
+        venue = ReplayVenue(
+            clock,
+            starting_cash=settings.bankroll.starting_usdc,
+            latency=LatencyModel(v.submit_latency_ms, v.cancel_latency_ms, v.latency_jitter_ms),
+            seed=settings.engine.seed,
+            speed=_speed(settings),
+            books_path=Path(v.data) if v.data else None,
+            markets_path=Path(v.markets) if v.markets else None,
+        )
+        first = next(iter(read_lines(venue.books_path, venue.catalog)), None)
+    except ReplayDataError as exc:
+        raise SetupError(str(exc)) from exc
+    if first is None:
+        raise SetupError(f"{venue.books_path}: the books file has no lines")
+    clock.advance_to(first.ts)
+    store = await Store.open(settings.store.path)
+    engine = Engine(settings, venue, clock, store, logger=logger)
+    return Runtime(settings, engine, store, venue)
+
+
+async def run_headless(settings: Settings, logger: logging.Logger, *, handle_signals: bool = True) -> dict[str, Any]:
+    """Run until the data ends or SIGINT/SIGTERM arrives; then cancel resting orders and flush the store."""
+    rt = await build(settings, logger)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed: list[int] = []
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+    task = asyncio.create_task(rt.engine.run())
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set() and not task.done():
+            log_event(logger, "signal: stopping", level=logging.WARNING)
+            rt.venue.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=10)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                await rt.engine.shutdown()
+        summary = await task if task.done() and not task.cancelled() else rt.engine.summary()
+    finally:
+        stopper.cancel()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await rt.store.close()
+    summary["db"] = str(Path(rt.store.path).resolve()) if rt.store.path != ":memory:" else ":memory:"
+    return summary

@@ -1,0 +1,164 @@
+"""The engine's read model: immutable, numbered, cheap to compare. The UI renders only this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRow:
+    condition_id: str
+    title: str
+    state: str  # OPEN | CLOSED | RESOLVED
+    mid: float | None
+    best_bid: int | None
+    best_ask: int | None
+    spread: int | None
+    depth_usdc: float
+    score: float  # last conservative edge the sizer saw (negative = no trade)
+    last_decision: str
+    yes_position: int
+    no_position: int
+    book_age_ms: int | None
+    tick: int
+    time_to_close_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class BookLadder:
+    """Top levels in YES terms, best first, plus our working orders (YES-terms side and price)."""
+
+    condition_id: str
+    bids: tuple[tuple[int, int], ...]
+    asks: tuple[tuple[int, int], ...]
+    our_orders: tuple[tuple[bool, int, int], ...]  # (is_bid, yes price, remaining)
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalRow:
+    proposal_id: str
+    condition_id: str
+    title: str
+    outcome: str
+    side: str
+    price: int
+    size: int
+    order_type: str
+    post_only: bool
+    p_hat: float
+    ci_low: float
+    ci_high: float
+    edge_net: float
+    kelly: float
+    binding_cap: str
+    expected_slippage_bps: float
+    created_ts: int
+    expires_ts: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    token_id: str
+    condition_id: str
+    title: str
+    outcome: str
+    size: int
+    avg_price: Decimal
+    mark: Decimal | None
+    unrealized: Decimal
+    realized: Decimal
+    opened_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    client_order_id: str
+    condition_id: str
+    title: str
+    outcome: str
+    side: str
+    price: int
+    size: int
+    filled: int
+    state: str
+    order_type: str
+    created_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PnLView:
+    equity: Decimal
+    cash: Decimal
+    realized: Decimal
+    unrealized: Decimal
+    fees: Decimal
+    day: Decimal
+    week: Decimal
+    high_water: Decimal
+    drawdown: float  # fraction of the high-water mark
+    history: tuple[float, ...]  # equity samples, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerState:
+    name: str
+    state: str  # OK | TRIPPED | COOLDOWN
+    value: float
+    threshold: float
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskView:
+    exposure: Decimal
+    exposure_cap: Decimal
+    day_loss: Decimal
+    day_limit: Decimal
+    week_loss: Decimal
+    week_limit: Decimal
+    consecutive_losses: int
+    max_consecutive_losses: int
+    largest_cluster: str
+    largest_cluster_exposure: Decimal
+    cluster_cap: Decimal
+    breakers: tuple[BreakerState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    messages_per_s: float
+    oldest_book_age_ms: int | None
+    books: int
+    stale_books: int
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSnapshot:
+    seq: int
+    ts: int
+    mode: str  # semi | auto | observe
+    venue: str  # REPLAY | SIM | PAPER | LIVE
+    state: str  # RUNNING | HALTED | RESUMING | STOPPED
+    halt_reason: str
+    bankroll: Decimal
+    markets: tuple[MarketRow, ...]
+    books: dict[str, BookLadder]
+    proposals: tuple[ProposalRow, ...]
+    positions: tuple[PositionRow, ...]
+    orders: tuple[OrderRow, ...]
+    pnl: PnLView
+    risk: RiskView
+    feed: FeedHealth
+    log: tuple[str, ...]
+    counters: dict[str, int]
+
+    @property
+    def halted(self) -> bool:
+        return self.state == "HALTED"
+
+    @property
+    def pending_proposals(self) -> tuple[ProposalRow, ...]:
+        return tuple(p for p in self.proposals if p.status == "PENDING")

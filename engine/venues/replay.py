@@ -1,0 +1,157 @@
+"""The default venue: real recorded Polymarket books replayed in time order, our orders matched in-process.
+
+Each recorded snapshot is diffed against the exchange-side book to derive the level deltas a live feed
+would have sent; the matching engine applies them (moving our queue positions and filling our orders)
+and the engine receives the same deltas. Markets close at their recorded end and settle at their real
+resolution a fixed delay later. Time is simulated (`SimClock`): `speed` 1 replays in real time, N
+replays N times faster, None as fast as the machine allows; every speed gives the same result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from engine.clock import SimClock
+from engine.domain import Market, OrderRequest
+from engine.feeds.events import BookDeltas, BookSnapshot, MarketClosed, MarketResolved, TickSizeChange
+from engine.feeds.replay import ReplayMarket, bundled_paths, load_markets, read_lines
+from engine.sim.matching import LatencyModel, MatchingEngine, SimAccount
+from engine.venues.base import EventSink
+
+# Up/down markets resolve from an oracle shortly after the window. 90 s keeps every recorded post-close
+# line of the bundled data (the last comes ~63 s after close) inside its market's unresolved period.
+RESOLVE_DELAY_MS = 90_000
+FINE_TICK = 10  # 0.001: the tick Polymarket switches to near 0 and 1
+
+
+class ReplayVenue:
+    kind = "REPLAY"
+
+    def __init__(
+        self,
+        clock: SimClock,
+        *,
+        starting_cash: Decimal,
+        latency: LatencyModel,
+        seed: int,
+        speed: float | None = None,
+        books_path: Path | None = None,
+        markets_path: Path | None = None,
+    ) -> None:
+        bundled_books, bundled_markets = bundled_paths()
+        self.books_path = Path(books_path) if books_path else bundled_books
+        self.markets_path = Path(markets_path) if markets_path else bundled_markets
+        self.catalog: dict[str, ReplayMarket] = load_markets(self.markets_path)
+        self.clock = clock
+        self.speed = speed
+        self.matcher = MatchingEngine(clock, SimAccount(cash=starting_cash), latency, seed)
+        for entry in self.catalog.values():
+            self.matcher.add_market(entry.market)
+        self.lines_processed = 0
+        self._started: set[str] = set()
+        self._sink: EventSink | None = None
+        self._wall_anchor: tuple[float, int] | None = None
+        self._stop = asyncio.Event()
+
+    def markets(self) -> list[Market]:
+        return [entry.market for entry in self.catalog.values()]
+
+    async def submit(self, request: OrderRequest) -> None:
+        self.matcher.submit(request)
+
+    async def cancel(self, client_order_id: str) -> None:
+        self.matcher.cancel(client_order_id)
+
+    async def cancel_all(self) -> None:
+        self.matcher.cancel_all()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _deliver(self) -> None:
+        sink = self._sink
+        assert sink is not None
+        outbox = self.matcher.outbox
+        while outbox:
+            batch = outbox[:]
+            outbox.clear()
+            for event in batch:
+                await sink.on_venue(event)
+
+    async def _pace(self, ts: int) -> None:
+        """Hold simulated time to `speed` times the wall clock."""
+        if self.speed is None:
+            # Yield now and then so commands and the UI run even at full speed.
+            if self.lines_processed % 256 == 0:
+                await asyncio.sleep(0)
+            return
+        if self._wall_anchor is None:
+            self._wall_anchor = (time.monotonic(), ts)
+            return
+        wall0, sim0 = self._wall_anchor
+        delay = wall0 + (ts - sim0) / 1000 / self.speed - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _schedule_lifecycle(self, sink: EventSink) -> int:
+        last = 0
+        for cid, entry in self.catalog.items():
+            market = entry.market
+            if market.end_ts is None:
+                continue
+
+            async def close(cid: str = cid) -> None:
+                self.matcher.close_market(cid)
+                await sink.on_market(MarketClosed(cid, self.clock.now_ms()))
+
+            self.clock.call_at(market.end_ts, close)
+            if entry.resolution is not None:
+                payout = entry.resolution.yes_payout
+                at = market.end_ts + RESOLVE_DELAY_MS
+
+                async def resolve(cid: str = cid, payout: Decimal = payout) -> None:
+                    await sink.on_market(MarketResolved(cid, self.clock.now_ms(), payout))
+                    self.matcher.settle(cid, payout)
+
+                self.clock.call_at(at, resolve)
+                last = max(last, at)
+        return last
+
+    async def run(self, sink: EventSink) -> None:
+        self._sink = sink
+        last_event = self._schedule_lifecycle(sink)
+        matcher = self.matcher
+        for line in read_lines(self.books_path, self.catalog):
+            if self._stop.is_set():
+                return
+            await self._pace(line.ts)
+            await self.clock.run_until(line.ts, after=self._deliver)
+            cid = line.condition_id
+            book = matcher.books[cid]
+            tick = FINE_TICK if line.fine_tick else self.catalog[cid].market.tick
+            if tick != matcher.ticks[cid]:
+                old = matcher.ticks[cid]
+                matcher.set_tick(cid, tick)
+                await sink.on_market(TickSizeChange(cid, line.ts, old, tick))
+            deltas = book.diff(line.bids, line.asks)
+            matcher.apply(cid, deltas, line.ts)
+            self.lines_processed += 1
+            if cid not in self._started:
+                self._started.add(cid)
+                await sink.on_market(BookSnapshot(cid, line.ts, list(line.bids), list(line.asks)))
+            else:
+                await sink.on_market(BookDeltas(cid, line.ts, deltas))
+            if matcher.outbox:
+                await self._deliver()
+        # The data is over: let pending orders, closes and resolutions play out.
+        end = max(last_event, self.clock.now_ms())
+        while not self._stop.is_set():
+            due = self.clock.next_due()
+            if due is None or due > end:
+                break
+            await self._pace(due)
+            await self.clock.run_until(due, after=self._deliver)
+        self.clock.advance_to(end)
