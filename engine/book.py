@@ -142,12 +142,14 @@ class BookView:
         for px, qty in self.iter_bids():
             if 2 * px < lo:
                 break
-            bid_qty += qty
+            if 2 * px <= hi:  # a crossed book can rest bids above the band (its mid is the last sane one)
+                bid_qty += qty
         ask_qty = 0
         for px, qty in self.iter_asks():
             if 2 * px > hi:
                 break
-            ask_qty += qty
+            if 2 * px >= lo:
+                ask_qty += qty
         return bid_qty, ask_qty
 
     def depth_usdc(self, band: int) -> float:
@@ -160,11 +162,13 @@ class BookView:
         for px, qty in self.iter_bids():
             if 2 * px < lo:
                 break
-            total += px * qty
+            if 2 * px <= hi:
+                total += px * qty
         for px, qty in self.iter_asks():
             if 2 * px > hi:
                 break
-            total += px * qty
+            if 2 * px >= lo:
+                total += px * qty
         return total / 1e10
 
     def imbalance(self, n_levels: int = 3) -> float:
@@ -340,13 +344,15 @@ class OrderBook(BookView):
         """Level deltas that turn this book into the given snapshot (what a feed would have sent)."""
         out: list[Delta] = []
         for is_bid, current, levels in ((True, self.bids, bids), (False, self.asks, asks)):
-            seen = set()
+            # Same reading as `replace`: a later duplicate price wins, a size <= 0 means no level.
+            target: dict[int, int] = {}
             for px, qty in levels:
-                seen.add(px)
-                if current.get(px) != qty:
+                target[px] = qty if qty > 0 else 0
+            for px, qty in target.items():
+                if current.get(px, 0) != qty:
                     out.append((is_bid, px, qty))
             for px in current:
-                if px not in seen:
+                if px not in target:
                     out.append((is_bid, px, 0))
         return out
 
@@ -369,6 +375,11 @@ class OrderBook(BookView):
     @property
     def best_ask(self) -> int | None:
         return self._ask_px[0] if self._ask_px else None
+
+    def top(self) -> tuple[int | None, int | None]:
+        """(best bid, best ask) in one call, for the feed's per-message consistency check."""
+        b, a = self._bid_px, self._ask_px
+        return (b[-1] if b else None), (a[0] if a else None)
 
     def iter_bids(self) -> Iterator[Level]:
         bids = self.bids

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.brains.base import Brain
 from engine.clock import SimClock
 from engine.config import Settings
 from engine.engine import Engine
@@ -37,7 +38,7 @@ def _speed(settings: Settings) -> float | None:
     return None if speed == "max" else float(speed)
 
 
-async def build(settings: Settings, logger: logging.Logger | None = None) -> Runtime:
+async def build(settings: Settings, logger: logging.Logger | None = None, brain: Brain | None = None) -> Runtime:
     v = settings.venue
     if v.kind != "replay":
         raise SetupError(f"venue.kind = {v.kind!r} is not available in this build: accepted: 'replay'")
@@ -59,7 +60,7 @@ async def build(settings: Settings, logger: logging.Logger | None = None) -> Run
         raise SetupError(f"{venue.books_path}: the books file has no lines")
     clock.advance_to(first.ts)
     store = await Store.open(settings.store.path)
-    engine = Engine(settings, venue, clock, store, logger=logger)
+    engine = Engine(settings, venue, clock, store, logger=logger, brain=brain)
     return Runtime(settings, engine, store, venue)
 
 
@@ -88,7 +89,11 @@ async def run_headless(settings: Settings, logger: logging.Logger, *, handle_sig
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
                 await rt.engine.shutdown()
-        summary = await task if task.done() and not task.cancelled() else rt.engine.summary()
+        try:
+            summary = await task if task.done() and not task.cancelled() else rt.engine.summary()
+        except ReplayDataError as exc:
+            # The engine has already stopped cleanly (cancel, flush); report the bad input in one line.
+            raise SetupError(str(exc)) from exc
     finally:
         stopper.cancel()
         for sig in installed:

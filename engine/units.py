@@ -42,15 +42,17 @@ def px_from_str(text: str) -> int:
 
 def qty_from_str(text: str) -> int:
     """Parse a wire size ("200", "514.99", "0.000001") into micro-shares, exactly."""
-    whole, dot, frac = text.partition(".")
+    sign = -1 if text[:1] == "-" else 1
+    body = text[1:] if text[:1] in ("-", "+") else text
+    whole, dot, frac = body.partition(".")
+    # Digits only around the dot: int() alone would take signs, "_" and spaces inside either part.
+    if not (whole or frac) or not (whole or "0").isdecimal() or not (frac or "0").isdecimal():
+        raise UnitError(f"size {text!r} is not a decimal number")
     if dot and len(frac) > 6:
         if frac[6:].strip("0"):
             raise UnitError(f"size {text!r} has more than 6 decimals")
         frac = frac[:6]
-    try:
-        return int(whole or "0") * SIZE_SCALE + (int(frac.ljust(6, "0")) if frac else 0)
-    except ValueError as exc:
-        raise UnitError(f"size {text!r} is not a decimal number") from exc
+    return sign * (int(whole or "0") * SIZE_SCALE + (int(frac.ljust(6, "0")) if frac else 0))
 
 
 def px_from_float(value: float) -> int:

@@ -3,7 +3,8 @@
 Candidates: buy YES or buy NO, each either as a taker (at the ask, paying the market's taker fee) or as a
 maker (joining the bid, no fee); and, for a position we hold, selling it at the bid. Each is scored by its
 *conservative* edge: the confidence bound nearest the market, not the point estimate, minus the price
-paid and the fee. The best candidate then passes, in order:
+paid and the fee. The best taker is chosen when its edge clears `min_edge`, else the best maker. It then
+passes, in order:
 
   1 ci_width      band narrower than max_ci_width
   2 edge          conservative net edge >= min_edge
@@ -178,7 +179,17 @@ def size_trade(
     if not cands:
         gates.append(Gate("edge", float("-inf"), limits.min_edge, False))
         return fail("NO_BOOK")
-    best = max(cands, key=lambda c: (c.edge_cons, c.side is Side.SELL, c.liquidity == "TAKER"))
+    # An edge big enough to pay the spread and the fee is taken now (a certain fill beats a better price
+    # that may never fill); otherwise the best maker price is posted.
+    takers = [c for c in cands if c.liquidity == "TAKER"]
+    makers = [c for c in cands if c.liquidity == "MAKER"]
+    best_taker = max(takers, key=lambda c: (c.edge_cons, c.side is Side.SELL), default=None)
+    best_maker = max(makers, key=lambda c: c.edge_cons, default=None)
+    if best_taker is not None and (best_taker.edge_cons >= limits.min_edge or best_maker is None):
+        best = best_taker
+    else:
+        assert best_maker is not None
+        best = best_maker
     gates.append(Gate("edge", best.edge_cons, limits.min_edge, best.edge_cons >= limits.min_edge))
     if best.edge_cons < limits.min_edge:
         return fail("NO_EDGE", best)

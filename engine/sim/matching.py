@@ -167,18 +167,21 @@ class MatchingEngine:
     def _react(self, cid: str, book: OrderBook, before, ts: int) -> None:
         old_bb, old_ba, old_sizes = before
         new_bb, new_ba = book.best_bid, book.best_ask
-        for oid, order in list(self._resting[cid].items()):
+        # Price priority (bids high to low, asks low to high), then time: when the opposite side crosses
+        # several of our orders, the better-priced one takes the liquidity first.
+        queue = sorted(self._resting[cid].items(), key=lambda kv: -kv[1].yes_px if kv[1].is_bid else kv[1].yes_px)
+        for oid, order in queue:
             px, ahead = order.yes_px, order.ahead
             l0 = old_sizes[oid]
             if order.is_bid:
                 l1 = book.bid_size(px)
                 crossed = new_ba is not None and new_ba <= px
-                through = l1 == 0 and new_bb is not None and new_bb < px
+                through = l0 > 0 and l1 == 0 and new_bb is not None and new_bb < px
                 at_touch = old_bb == px
             else:
                 l1 = book.ask_size(px)
                 crossed = new_bb is not None and new_bb >= px
-                through = l1 == 0 and new_ba is not None and new_ba > px
+                through = l0 > 0 and l1 == 0 and new_ba is not None and new_ba > px
                 at_touch = old_ba == px
             fill = 0
             if crossed:
@@ -198,8 +201,8 @@ class MatchingEngine:
                 usable = max(0, avail - better)
                 fill = min(order.remaining, max(0, usable - ahead))
                 order.ahead = max(0, ahead - usable)
-                used = fill
-                for opx, a in taken:  # remember the opposite liquidity our fill consumed
+                used = fill + (ahead - order.ahead)  # the queue ahead of us took its share too
+                for opx, a in taken:  # remember the opposite liquidity our queue and fill consumed
                     if used <= 0:
                         break
                     take = min(a, used)

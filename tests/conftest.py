@@ -1,0 +1,80 @@
+"""Shared fixtures: a tiny recorded-format dataset, isolated settings, and a deterministic test brain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.brains.base import BrainInput
+from engine.config import Settings, load_settings
+from engine.domain import Estimate
+
+CID = "0x" + "ab" * 32
+START = 1_790_000_000_000
+
+
+class FixedBrain:
+    """Test double: a constant estimate, so a scenario controls exactly when the sizer sees an edge."""
+
+    name = "fixed"
+
+    def __init__(self, p: float = 0.70, half_width: float = 0.02) -> None:
+        self.p = p
+        self.half_width = half_width
+
+    def estimate(self, data: BrainInput) -> Estimate:
+        return Estimate(self.name, self.p, self.p - self.half_width, self.p + self.half_width)
+
+
+def write_dataset(
+    root: Path,
+    *,
+    seconds: int = 300,
+    book: Callable[[int], tuple[list[list[float]], list[list[float]]]] | None = None,
+    end_offset_s: int | None = None,
+    payout_up: float = 1.0,
+) -> tuple[Path, Path]:
+    """One up/down market, one UP line per second (plus a mirrored DOWN line every 10 s)."""
+
+    def default_book(i: int) -> tuple[list[list[float]], list[list[float]]]:
+        return [[0.49, 500.0], [0.48, 800.0], [0.47, 900.0]], [[0.50, 400.0], [0.51, 700.0], [0.52, 900.0]]
+
+    book = book or default_book
+    end_ts = START + 1000 * (end_offset_s if end_offset_s is not None else seconds - 30)
+    markets = [{
+        "market_id": CID, "slug": "btc-updown-test", "question": "Bitcoin Up or Down - test", "category": "crypto",
+        "timeframe": "15m", "start_ts": START, "end_ts": end_ts, "outcome_up": "Up", "outcome_down": "Down",
+        "payout_up": payout_up, "payout_down": 1 - payout_up,
+    }]
+    lines = []
+    for i in range(seconds):
+        bids, asks = book(i)
+        ts = START + 1000 * i
+        lines.append({"market": CID, "ts": ts, "side": "UP", "bids": bids, "asks": asks})
+        if i % 10 == 5:
+            down_bids = [[round(1 - p, 4), s] for p, s in asks]
+            down_asks = [[round(1 - p, 4), s] for p, s in bids]
+            lines.append({"market": CID, "ts": ts, "side": "DOWN", "bids": down_bids, "asks": down_asks})
+    books_path = root / "books.jsonl"
+    markets_path = root / "markets.json"
+    books_path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    markets_path.write_text(json.dumps(markets))
+    return books_path, markets_path
+
+
+def settings_for(root: Path, books: Path | None = None, markets: Path | None = None, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {"store.path": str(root / "test.db"), "venue.speed": "max", "engine.warmup_s": 5}
+    if books is not None:
+        base["venue.data"] = str(books)
+        base["venue.markets"] = str(markets)
+    base.update(overrides)
+    return load_settings(None, overrides=base, env={})
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> tuple[Path, Path]:
+    return write_dataset(tmp_path)

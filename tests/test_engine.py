@@ -1,0 +1,275 @@
+"""Engine behaviour through its public interface: modes, commands, write-ahead, ledger, read model.
+
+Each scenario replays a small recorded-format dataset on simulated time; operator commands are scheduled
+on the same clock, so every run is deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import FrozenInstanceError
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.commands import Approve, CancelAll, EditSize, Halt, Reject, Resume, SetMode
+from engine.domain import Mode
+from engine.engine import Engine
+from engine.runtime import build
+from tests.conftest import START, FixedBrain, settings_for, write_dataset
+
+Action = Callable[[Engine], Awaitable[Any]]
+
+
+def pending(engine: Engine) -> list[str]:
+    return [p.proposal_id for p in engine.proposals.values() if p.status == "PENDING"]
+
+
+def run_scenario(
+    tmp_path: Path,
+    *,
+    mode: str = "semi",
+    actions: dict[float, Action] | None = None,
+    brain: Any = None,
+    seconds: int = 300,
+    book=None,
+    **overrides: Any,
+) -> tuple[Engine, dict[str, Any], dict[str, list[dict]]]:
+    books, markets = write_dataset(tmp_path, seconds=seconds, book=book)
+    settings = settings_for(tmp_path, books, markets, **{"engine.mode": mode, **overrides})
+    results: dict[float, Any] = {}
+
+    async def main() -> tuple[Engine, dict[str, Any], dict[str, list[dict]]]:
+        rt = await build(settings, brain=brain if brain is not None else FixedBrain())
+        for offset, action in (actions or {}).items():
+
+            async def fire(offset: float = offset, action: Action = action) -> None:
+                results[offset] = await action(rt.engine)
+
+            rt.venue.clock.call_at(START + int(offset * 1000), fire)
+        summary = await rt.engine.run()
+        rows = {
+            table: await rt.store.fetch_all(f"SELECT * FROM {table}")
+            for table in ("proposals", "decisions", "order_intents", "order_events", "fills", "halts", "evaluations",
+                          "settlements", "positions")
+        }
+        rows["_results"] = [results]  # type: ignore[list-item]
+        await rt.store.close()
+        return rt.engine, summary, rows
+
+    return asyncio.run(main())
+
+
+def test_semi_mode_proposals_wait_and_expire_without_an_operator(tmp_path: Path) -> None:
+    engine, summary, rows = run_scenario(tmp_path, mode="semi")
+    assert summary["proposals"] > 0
+    assert summary["orders"] == 0 and summary["fills"] == 0
+    assert {p["status"] for p in rows["proposals"]} == {"EXPIRED"}
+    expiries = [d for d in rows["decisions"] if d["action"] == "EXPIRE"]
+    assert len(expiries) == summary["proposals"]
+    assert all(d["actor"] in ("ttl", "engine") for d in expiries)
+    # A proposal expires exactly one TTL after it was made.
+    first = min(rows["proposals"], key=lambda p: p["ts"])
+    assert first["expires_ts"] - first["ts"] == 30_000
+
+
+def test_proposal_carries_every_number_that_justified_it(tmp_path: Path) -> None:
+    engine, _, rows = run_scenario(tmp_path, mode="semi", seconds=40)
+    p = rows["proposals"][0]
+    assert p["side"] == "BUY" and p["outcome"] == "YES" and p["order_type"] == "FAK"
+    assert p["price"] == Decimal("0.5")
+    assert p["p_hat"] == pytest.approx(0.70) and p["ci_low"] == pytest.approx(0.68)
+    # conservative edge: 0.68 - 0.50 - 0.25 * (0.5 * 0.5)^2 (the 15-minute crypto taker fee per share)
+    assert p["edge_net"] == pytest.approx(0.68 - 0.50 - 0.015625)
+    assert p["binding_cap"] == "kelly"
+    assert p["kelly_fraction"] == pytest.approx(0.25 * (0.68 - 0.515625) / (1 - 0.515625))
+    assert "gates" in p["rationale_json"]
+
+
+def test_approve_sends_an_order_that_fills_and_is_recorded(tmp_path: Path) -> None:
+    async def approve(engine: Engine):
+        return await engine.execute(Approve(pending(engine)[0]))
+
+    engine, summary, rows = run_scenario(tmp_path, mode="semi", actions={7: approve}, seconds=60)
+    result = rows["_results"][0][7]
+    assert result.ok, result.message
+    assert summary["orders"] >= 1 and summary["fills"] >= 1
+    approved = [d for d in rows["decisions"] if d["action"] == "APPROVE"]
+    assert approved and approved[0]["actor"] == "operator"
+    fill = rows["fills"][0]
+    assert fill["liquidity"] == "TAKER" and fill["price"] == Decimal("0.5")
+    # Quarter-Kelly on $1000 at an all-in cost of 0.50 + 0.015625 fee with conservative p 0.68, in shares,
+    # floored to the exchange's two decimals; the taker fee is 0.25 * (0.5 * 0.5)^2 per share, 5 dp.
+    cost = Decimal("0.515625")
+    stake = Decimal(1000) * Decimal("0.25") * (Decimal("0.68") - cost) / (1 - cost)
+    shares = (stake / cost).quantize(Decimal("0.01"), rounding="ROUND_FLOOR")
+    assert shares == Decimal("164.53")
+    assert fill["size"] == shares
+    assert fill["fee"] == (shares * Decimal("0.015625")).quantize(Decimal("0.00001"), rounding="ROUND_HALF_UP")
+    states = [e["state_to"] for e in rows["order_events"] if e["client_order_id"] == fill["client_order_id"]]
+    assert states[:3] == ["SUBMITTED", "LIVE", "FILLED"]
+
+
+def test_reject_and_edit_size(tmp_path: Path) -> None:
+    async def edit_too_big(engine: Engine):
+        pid = pending(engine)[0]
+        return await engine.execute(EditSize(pid, 10**12))
+
+    async def edit_ok(engine: Engine):
+        return await engine.execute(EditSize(pending(engine)[0], 10_000_000))
+
+    async def approve(engine: Engine):
+        return await engine.execute(Approve(pending(engine)[0]))
+
+    async def reject(engine: Engine):
+        return await engine.execute(Reject(pending(engine)[0], note="not convinced"))
+
+    engine, summary, rows = run_scenario(
+        tmp_path, mode="semi", seconds=60,
+        actions={6: edit_too_big, 6.5: edit_ok, 7: approve, 12.5: reject},
+    )
+    res = rows["_results"][0]
+    assert not res[6].ok and "between 5 and" in res[6].message
+    assert res[6.5].ok
+    assert res[7].ok
+    assert res[12.5].ok
+    assert rows["fills"][0]["size"] == Decimal("10")  # the edited size went out
+    actions = [d["action"] for d in rows["decisions"]]
+    assert "EDIT" in actions and "REJECT" in actions
+    rejected = [p for p in rows["proposals"] if p["status"] == "REJECTED"]
+    assert len(rejected) == 1
+
+
+def test_approve_does_nothing_while_halted_and_resume_restores(tmp_path: Path) -> None:
+    async def halt(engine: Engine):
+        return await engine.execute(Halt("operator check"))
+
+    async def approve(engine: Engine):
+        ids = pending(engine)
+        return await engine.execute(Approve(ids[0])) if ids else None
+
+    async def resume(engine: Engine):
+        return await engine.execute(Resume())
+
+    engine, summary, rows = run_scenario(
+        tmp_path, mode="semi", seconds=80, actions={5.5: halt, 6: approve, 40: resume, 41: approve}
+    )
+    res = rows["_results"][0]
+    assert res[5.5].ok
+    assert res[6] is None or not res[6].ok  # halted: nothing is approved
+    assert res[40].ok
+    assert summary["halts"] and summary["halts"][0]["reason"] == "operator check"
+    halts = rows["halts"]
+    assert halts[0]["kind"] == "MANUAL" and halts[0]["resumed_ts"] is not None
+    # Between halt and resume: evaluations say why nothing was proposed, and no order exists before 40 s.
+    assert any(e["decision"] == "SKIP_HALTED" for e in rows["evaluations"])
+    assert all(o["ts"] >= START + 40_000 for o in rows["order_intents"])
+
+
+def test_halt_blocks_auto_trading_immediately(tmp_path: Path) -> None:
+    async def halt(engine: Engine):
+        return await engine.execute(Halt("kill"))
+
+    engine, summary, rows = run_scenario(tmp_path, mode="auto", seconds=60, actions={1: halt})
+    assert summary["orders"] == 0
+    assert [h["reason"] for h in summary["halts"]] == ["kill"]
+    assert engine.decisions.get("SKIP_HALTED", 0) > 0 and "PROPOSE" not in engine.decisions
+
+
+def test_cancel_all_cancels_resting_orders_and_clears_pending(tmp_path: Path) -> None:
+    # Estimate just above the bid, below the ask: a maker (post-only GTC) order rests at the bid.
+    brain = FixedBrain(p=0.53, half_width=0.005)
+
+    async def cancel_all(engine: Engine):
+        return await engine.execute(CancelAll())
+
+    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=60, actions={8: cancel_all})
+    assert rows["_results"][0][8].ok
+    first = rows["order_intents"][0]
+    assert first["order_type"] == "GTC" and first["post_only"] == 1
+    cancelled = [e for e in rows["order_events"] if e["state_to"] == "CANCELLED"]
+    assert cancelled, "the resting maker order was cancelled"
+    assert all(not o.state.working for o in engine.orders.values() if o.created_ts <= START + 8_000)
+
+
+def test_observe_mode_records_but_never_trades(tmp_path: Path) -> None:
+    engine, summary, rows = run_scenario(tmp_path, mode="observe", seconds=60)
+    assert summary["proposals"] > 0 and summary["orders"] == 0
+    assert {p["status"] for p in rows["proposals"]} == {"OBSERVED"}
+
+
+def test_auto_mode_trades_settles_and_the_ledger_balances(tmp_path: Path) -> None:
+    engine, summary, rows = run_scenario(tmp_path, mode="auto")
+    assert summary["fills"] > 0 and summary["settlements"] > 0
+    assert summary["open_positions"] == 0
+    fees = sum((f["fee"] for f in rows["fills"]), Decimal(0))
+    flows = sum(((f["price"] * f["size"]) * (-1 if f["side"] == "BUY" else 1) for f in rows["fills"]), Decimal(0))
+    payouts = sum((s["cash"] for s in rows["settlements"]), Decimal(0))
+    assert Decimal(summary["realized_pnl"]) == flows + payouts - fees
+    assert Decimal(summary["fees"]) == fees
+    assert summary["pnl_identity_ok"] is True
+    assert Decimal(summary["cash"]) == Decimal(1000) + Decimal(summary["realized_pnl"])
+
+
+def test_mode_change_is_recorded(tmp_path: Path) -> None:
+    async def to_auto(engine: Engine):
+        return await engine.execute(SetMode(Mode.AUTO))
+
+    # The semi proposal made at 5 s stays pending (the operator may still approve it) until its TTL at 35 s;
+    # proposals after that are made in auto mode and go straight out.
+    engine, summary, rows = run_scenario(tmp_path, mode="semi", seconds=120, actions={20: to_auto})
+    assert engine.mode is Mode.AUTO
+    assert any(d["action"] == "MODE" and d["note"] == "semi->auto" for d in rows["decisions"])
+    assert summary["orders"] > 0
+    assert all(o["ts"] >= START + 20_000 for o in rows["order_intents"])
+
+
+def test_write_ahead_intent_is_committed_before_the_venue_sees_the_order(tmp_path: Path) -> None:
+    books, markets = write_dataset(tmp_path, seconds=60)
+    settings = settings_for(tmp_path, books, markets, **{"engine.mode": "auto"})
+    seen: list[int] = []
+
+    async def main() -> None:
+        rt = await build(settings, brain=FixedBrain())
+        original = rt.venue.submit
+
+        async def checking_submit(request):
+            # A second connection sees only committed data.
+            import sqlite3
+
+            con = sqlite3.connect(settings.store.path)
+            n = con.execute("SELECT COUNT(*) FROM order_intents WHERE client_order_id = ?",
+                            (request.client_order_id,)).fetchone()[0]
+            con.close()
+            seen.append(n)
+            await original(request)
+
+        rt.venue.submit = checking_submit  # type: ignore[method-assign]
+        await rt.engine.run()
+        await rt.store.close()
+
+    asyncio.run(main())
+    assert seen and all(n == 1 for n in seen)
+
+
+def test_snapshot_is_immutable_numbered_and_reflects_commands_at_once(tmp_path: Path) -> None:
+    books, markets = write_dataset(tmp_path, seconds=20)
+    settings = settings_for(tmp_path, books, markets)
+
+    async def main() -> None:
+        rt = await build(settings, brain=FixedBrain())
+        await rt.engine.start()
+        s1 = rt.engine.snapshot()
+        assert s1.state == "RUNNING" and s1.mode == "semi" and s1.venue == "REPLAY"
+        with pytest.raises(FrozenInstanceError):
+            s1.state = "X"  # type: ignore[misc]
+        assert rt.engine.snapshot() is s1  # nothing changed: same object, same seq
+        await rt.engine.execute(Halt("test"))
+        s2 = rt.engine.snapshot()
+        assert s2.seq > s1.seq and s2.state == "HALTED" and s2.halt_reason == "test"
+        await rt.store.close()
+
+    asyncio.run(main())
