@@ -425,6 +425,15 @@ class Engine:
             return True
         return any(o.state.working and o.request.condition_id == cid for o in self.orders.values())
 
+    def _at_position_limit(self, market: Market) -> bool:
+        """A new market may not open once max_open_positions are held or being bought (an order in flight
+        is a position about to exist); adding to or exiting a held one may."""
+        held = {p.condition_id for p in self.portfolio.open_positions()}
+        held |= {o.request.condition_id for o in self.orders.values() if o.state.working and o.request.side is Side.BUY}
+        if market.condition_id in held:
+            return False
+        return len(held) >= self.settings.risk.max_open_positions
+
     async def _evaluate(self, ms: MarketState, now: int) -> None:
         market = ms.market
         self.counters["evaluations"] += 1
@@ -455,6 +464,8 @@ class Engine:
             decision, reason = "SKIP_CLOSED", "market closed"
         elif self._busy(market.condition_id):
             decision, reason = "SKIP_BUSY", "a proposal or order is already working in this market"
+        elif self._at_position_limit(market):
+            decision, reason = "SKIP_MAX_POSITIONS", f"limit {self.settings.risk.max_open_positions} markets held or in flight"
         else:
             result = size_trade(est, book, market, self._exposure(ms), self.limits, sell_only=self.settings.risk.reduce_only)
             decision = "PROPOSE" if result.ok else result.reason

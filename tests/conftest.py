@@ -37,28 +37,32 @@ def write_dataset(
     book: Callable[[int], tuple[list[list[float]], list[list[float]]]] | None = None,
     end_offset_s: int | None = None,
     payout_up: float = 1.0,
+    markets_count: int = 1,
 ) -> tuple[Path, Path]:
-    """One up/down market, one UP line per second (plus a mirrored DOWN line every 10 s)."""
+    """Up/down markets with the same book, one UP line per second each (plus a mirrored DOWN line every
+    10 s). The first market's condition id is CID."""
 
     def default_book(i: int) -> tuple[list[list[float]], list[list[float]]]:
         return [[0.49, 500.0], [0.48, 800.0], [0.47, 900.0]], [[0.50, 400.0], [0.51, 700.0], [0.52, 900.0]]
 
     book = book or default_book
     end_ts = START + 1000 * (end_offset_s if end_offset_s is not None else seconds - 30)
+    cids = [CID] + ["0x" + f"{k:02x}" * 32 for k in range(1, markets_count)]
     markets = [{
-        "market_id": CID, "slug": "btc-updown-test", "question": "Bitcoin Up or Down - test", "category": "crypto",
-        "timeframe": "15m", "start_ts": START, "end_ts": end_ts, "outcome_up": "Up", "outcome_down": "Down",
-        "payout_up": payout_up, "payout_down": 1 - payout_up,
-    }]
+        "market_id": cid, "slug": f"btc-updown-test-{k}", "question": f"Bitcoin Up or Down - test {k}",
+        "category": "crypto", "timeframe": "15m", "start_ts": START, "end_ts": end_ts, "outcome_up": "Up",
+        "outcome_down": "Down", "payout_up": payout_up, "payout_down": 1 - payout_up,
+    } for k, cid in enumerate(cids)]
     lines = []
     for i in range(seconds):
         bids, asks = book(i)
         ts = START + 1000 * i
-        lines.append({"market": CID, "ts": ts, "side": "UP", "bids": bids, "asks": asks})
-        if i % 10 == 5:
-            down_bids = [[round(1 - p, 4), s] for p, s in asks]
-            down_asks = [[round(1 - p, 4), s] for p, s in bids]
-            lines.append({"market": CID, "ts": ts, "side": "DOWN", "bids": down_bids, "asks": down_asks})
+        for cid in cids:
+            lines.append({"market": cid, "ts": ts, "side": "UP", "bids": bids, "asks": asks})
+            if i % 10 == 5:
+                down_bids = [[round(1 - p, 4), s] for p, s in asks]
+                down_asks = [[round(1 - p, 4), s] for p, s in bids]
+                lines.append({"market": cid, "ts": ts, "side": "DOWN", "bids": down_bids, "asks": down_asks})
     books_path = root / "books.jsonl"
     markets_path = root / "markets.json"
     books_path.write_text("".join(json.dumps(line) + "\n" for line in lines))

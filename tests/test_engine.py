@@ -273,3 +273,20 @@ def test_snapshot_is_immutable_numbered_and_reflects_commands_at_once(tmp_path: 
         await rt.store.close()
 
     asyncio.run(main())
+
+
+
+def test_max_open_positions_reached_skips_new_markets_with_reason(tmp_path: Path) -> None:
+    books, markets = write_dataset(tmp_path, seconds=60, markets_count=2)
+    settings = settings_for(tmp_path, books, markets, **{"engine.mode": "auto", "risk.max_open_positions": 1})
+
+    async def main() -> Engine:
+        rt = await build(settings, brain=FixedBrain())
+        await rt.engine.run()
+        await rt.store.close()
+        return rt.engine
+
+    engine = asyncio.run(main())
+    traded = {o.request.condition_id for o in engine.orders.values()}
+    assert len(traded) == 1  # the second market never gets a slot
+    assert engine.decisions.get("SKIP_MAX_POSITIONS", 0) > 0

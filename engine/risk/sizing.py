@@ -25,9 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engine.book import BookView, OrderBook
-from engine.domain import Estimate, Market, OrderType, Outcome, Side
-from engine.units import ONE, SIZE_SCALE, floor_size
+from engine.book import BookView, Impact, OrderBook
+from engine.domain import Estimate, FeeSchedule, Market, OrderType, Outcome, Side
+from engine.units import ONE, SIZE_SCALE, floor_size, notional
+
+# Selling a held token at the bid and buying its complement at 1 - bid are the same trade with the same edge,
+# computed along different float paths; edges closer than this are a tie, and a tie goes to the exit.
+_EDGE_TIE = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +158,19 @@ def _max_qty_within_slippage(view: BookView, side: Side, limit_bps: float) -> tu
     return qty, worst
 
 
+def _fit_free_cash(view: BookView, fees: FeeSchedule, qty: int, walk: Impact, free_cash: Decimal) -> tuple[int, Impact]:
+    """Shrink a taker buy until free cash covers it held at its limit (worst) price plus the taker fee there,
+    as the venue holds it; the caps priced every share at the touch."""
+    while qty > 0 and walk.worst_price is not None:
+        px = walk.worst_price
+        if notional(px, qty) + fees.taker_fee(px, qty) <= free_cash:
+            break
+        per_share = px / ONE + fees.fee_per_share(px)
+        qty = max(0, min(floor_size(qty - 1), floor_size(int(float(free_cash) / per_share * SIZE_SCALE))))
+        walk = view.impact(Side.BUY, qty)
+    return qty, walk
+
+
 def size_trade(
     est: Estimate,
     book: OrderBook,
@@ -183,7 +200,10 @@ def size_trade(
     # that may never fill); otherwise the best maker price is posted.
     takers = [c for c in cands if c.liquidity == "TAKER"]
     makers = [c for c in cands if c.liquidity == "MAKER"]
-    best_taker = max(takers, key=lambda c: (c.edge_cons, c.side is Side.SELL), default=None)
+    best_taker = max(takers, key=lambda c: c.edge_cons, default=None)
+    if best_taker is not None:
+        top = best_taker.edge_cons
+        best_taker = max(takers, key=lambda c: (c.side is Side.SELL and c.edge_cons >= top - _EDGE_TIE, c.edge_cons))
     best_maker = max(makers, key=lambda c: c.edge_cons, default=None)
     if best_taker is not None and (best_taker.edge_cons >= limits.min_edge or best_maker is None):
         best = best_taker
@@ -229,7 +249,7 @@ def size_trade(
                 stake, binding = room, name
 
         cap("position_cap", limits.max_position_pct * bankroll - float(exposure.market))
-        cap("bankroll", float(exposure.free_cash) / (1 + best.fee_per_share / max(price, 1e-9)))
+        cap("bankroll", float(exposure.free_cash))  # the stake already includes the fee
         qty = int(stake / cost * SIZE_SCALE) if cost > 0 else 0
 
         visible = sum(q for _, q in (view.iter_asks() if best.liquidity == "TAKER" else view.iter_bids()))
@@ -260,6 +280,12 @@ def size_trade(
     qty = floor_size(qty)
     if best.liquidity == "TAKER" and qty > 0:
         walk = view.impact(best.side, qty)
+        if best.side is Side.BUY:
+            fitted, walk = _fit_free_cash(view, market.fees, qty, walk, exposure.free_cash)
+            if fitted < qty:
+                notes["free_cash_shrink"] = (qty - fitted) / SIZE_SCALE
+                qty, binding = fitted, "bankroll"
+                stake = qty * cost / SIZE_SCALE
         slippage_bps = walk.slippage_bps
         limit_price = walk.worst_price or best.price
         notes["impact_levels"] = float(walk.levels)

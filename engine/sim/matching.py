@@ -169,7 +169,8 @@ class MatchingEngine:
         new_bb, new_ba = book.best_bid, book.best_ask
         # Price priority (bids high to low, asks low to high), then time: when the opposite side crosses
         # several of our orders, the better-priced one takes the liquidity first.
-        queue = sorted(self._resting[cid].items(), key=lambda kv: -kv[1].yes_px if kv[1].is_bid else kv[1].yes_px)
+        queue = sorted(self._resting[cid].items(),
+                       key=lambda kv: -kv[1].yes_px if kv[1].is_bid else kv[1].yes_px)
         for oid, order in queue:
             px, ahead = order.yes_px, order.ahead
             l0 = old_sizes[oid]
@@ -313,6 +314,9 @@ class MatchingEngine:
             return self._reject(req, MSG_FOK)
         if req.order_type is OrderType.FAK and available == 0:
             return self._reject(req, MSG_FAK)
+        if req.side is Side.BUY and walk and self.account.free_cash() < self._walk_cost(req, market, walk):
+            # Per-fill fee rounding at the makers' prices can exceed the fee at the limit by a few 1e-6 USDC.
+            return self._reject(req, MSG_BALANCE)
 
         order = _Resting(req, vid, is_bid, yes_px, req.size, 0)
         self.outbox.append(OrderAccepted(req.client_order_id, vid, now))
@@ -337,6 +341,21 @@ class MatchingEngine:
         return None
 
     # --- fills and balances ------------------------------------------------------------------
+    @staticmethod
+    def _walk_cost(req: OrderRequest, market: Market, walk: list[tuple[int, int]]) -> Decimal:
+        """Cash a BUY will use: its taker fills with their fees, plus the reservation for what rests."""
+        left, cost = req.size, Decimal(0)
+        for px, a in walk:
+            take = min(a, left)
+            token_px = px if req.outcome is Outcome.YES else ONE - px
+            cost += notional(token_px, take) + market.fees.taker_fee(token_px, take)
+            left -= take
+            if left == 0:
+                break
+        if left and req.order_type.rests:
+            cost += notional(req.price, left)
+        return cost
+
     def _reserve(self, order: _Resting) -> None:
         req = order.request
         if req.side is Side.BUY:
