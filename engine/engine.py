@@ -158,6 +158,7 @@ class Engine:
         self._snapshot_wall = 0.0
         self._dirty = True
         self._log_lines: deque[str] = deque(maxlen=200)
+        self._log_count = 0
         self._equity_history: deque[float] = deque(maxlen=240)
         self._high_water = settings.bankroll.starting_usdc
         self._period_start: dict[str, tuple[int, Decimal]] = {}
@@ -246,6 +247,7 @@ class Engine:
         detail = " ".join(f"{k}={v}" for k, v in fields.items())
         stamp = time.strftime("%H:%M:%S", time.gmtime(now / 1000))
         self._log_lines.append(f"{stamp} {event} {detail}".rstrip())
+        self._log_count += 1
         self._touch()
 
     def _touch(self) -> None:
@@ -851,7 +853,7 @@ class Engine:
             feed=FeedHealth(messages_per_s=rate, oldest_book_age_ms=max(ages) if ages else None, books=len(ages),
                             stale_books=sum(1 for a in ages if a > stale_ms)),
             log=tuple(self._log_lines)[-50:],
-            counters=dict(self.counters),
+            counters={**self.counters, "log_lines": self._log_count},
         )
 
     # --- summary -------------------------------------------------------------------------------

@@ -1,0 +1,298 @@
+"""The console: panes over one engine, pulled at a fixed rate, steered with keys.
+
+The UI never sees individual market messages. It pulls `engine.snapshot()` on a timer, skips it when
+the sequence number has not moved, and hands each pane only its part. Commands go to the engine, and the
+snapshot is pulled again at once so their effect is on screen immediately.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Log
+
+from engine.commands import Approve, CancelAll, Command, EditSize, Halt, Reject, Resume, SetMode
+from engine.domain import Mode
+from engine.snapshot import EngineSnapshot
+from engine.units import SIZE_SCALE
+from widgets.book import BookView
+from widgets.markets import MarketList
+from widgets.pnl import PnLPane
+from widgets.positions import PositionTable
+from widgets.proposals import ProposalTable
+from widgets.risk import RiskPane
+from widgets.status_bar import StatusBar
+
+from .screens import ConfirmScreen, HelpScreen, SizeScreen
+
+MODE_CYCLE = {Mode.SEMI: Mode.AUTO, Mode.AUTO: Mode.OBSERVE, Mode.OBSERVE: Mode.SEMI}
+
+
+class ConsoleCommands(Provider):
+    """Every console command in the palette (ctrl+p)."""
+
+    COMMANDS = (
+        ("Approve selected proposal", "approve"),
+        ("Reject selected proposal", "reject"),
+        ("Edit size of selected proposal", "edit_size"),
+        ("HALT: stop new risk", "halt"),
+        ("Resume trading", "resume"),
+        ("Cancel all orders", "cancel_all"),
+        ("Mode: semi (approve every trade)", "set_mode('semi')"),
+        ("Mode: auto", "set_mode('auto')"),
+        ("Mode: observe (send nothing)", "set_mode('observe')"),
+        ("Book: toggle YES/NO", "toggle_outcome"),
+        ("Filter markets", "filter"),
+        ("Help: keys", "help"),
+        ("Quit", "quit_console"),
+    )
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        app = self.app
+        for label, action in self.COMMANDS:
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), partial(app.run_action, action), help=action)
+
+    async def discover(self) -> Hits:
+        app = self.app
+        for label, action in self.COMMANDS:
+            yield Hit(1.0, label, partial(app.run_action, action), help=action)
+
+
+class BigEarnApp(App[int]):
+    CSS_PATH = "console.tcss"
+    TITLE = "Big Earn"
+    AUTO_FOCUS = "#markets"  # never the filter box: an Input would swallow the single-letter keys
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS = [
+        Binding("a", "approve", "Approve", id="approve"),
+        Binding("r", "reject", "Reject", id="reject"),
+        Binding("e", "edit_size", "Edit size", id="edit_size"),
+        Binding("H", "halt", "HALT", priority=True, id="halt"),
+        Binding("X", "cancel_all", "Cancel all", priority=True, id="cancel_all"),
+        Binding("R", "resume", "Resume", id="resume"),
+        Binding("m", "cycle_mode", "Mode", id="cycle_mode"),
+        Binding("t", "toggle_outcome", "YES/NO", id="toggle_outcome"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit_console", "Quit", id="quit"),
+    ]
+
+    def __init__(self, engine: Any, *, refresh_hz: float = 5.0, keymap: dict[str, str] | None = None,
+                 live_armed: bool = False) -> None:
+        super().__init__()
+        self.engine = engine
+        self.refresh_hz = refresh_hz
+        self._keymap = keymap or {}
+        self.live_armed = live_armed
+        self.snap: EngineSnapshot | None = None
+        self._binding_state: tuple[bool, bool] | None = None
+        self._log_seen = 0
+        self._selected: str | None = None
+        self.last_result = ""
+
+    # --- layout ----------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="row-top"):
+            with Vertical(id="markets-pane", classes="pane") as v:
+                v.border_title = "Markets"
+                yield Input(placeholder="filter markets (enter to apply, escape to clear)", id="market-filter")
+                yield MarketList(id="markets")
+            with Vertical(id="book-pane", classes="pane") as v:
+                v.border_title = "Book"
+                yield BookView(id="book")
+        with Horizontal(id="row-mid"):
+            with Vertical(id="proposals-pane", classes="pane") as v:
+                v.border_title = "Proposals"
+                yield ProposalTable(id="proposals")
+            with Vertical(id="positions-pane", classes="pane") as v:
+                v.border_title = "Positions"
+                yield PositionTable(id="positions")
+        with Horizontal(id="row-bottom"):
+            pnl = PnLPane(id="pnl-pane", classes="pane")
+            pnl.border_title = "P&L"
+            yield pnl
+            risk = RiskPane(id="risk-pane", classes="pane")
+            risk.border_title = "Risk"
+            yield risk
+            with Vertical(id="log-pane", classes="pane") as v:
+                v.border_title = "Log"
+                yield Log(max_lines=500, id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        self.query_one("#market-filter", Input).display = False
+        self.pull(force=True)
+        self.set_interval(1 / self.refresh_hz, self.pull)
+
+    def get_system_commands(self, screen: Screen) -> Any:
+        for cmd in super().get_system_commands(screen):
+            if cmd.title not in ("Quit", "Keys"):
+                yield cmd
+        yield SystemCommand("Help: Big Earn keys", "Every key of the console", self.action_help)
+
+    # --- pulling the read model --------------------------------------------------------------------
+    def pull(self, force: bool = False) -> None:
+        snap = self.engine.snapshot(force=force)
+        if not force and self.snap is not None and snap.seq == self.snap.seq:
+            self.query_one(StatusBar).show(snap, live_armed=self.live_armed)  # keeps the snapshot age honest
+            return
+        self.snap = snap
+        with self.batch_update():
+            self.query_one(StatusBar).show(snap, received=time.monotonic(), live_armed=self.live_armed)
+            markets = self.query_one(MarketList)
+            markets.update_rows(snap.markets)
+            if self._selected is None and snap.markets:
+                self._selected = markets.selected = snap.markets[0].condition_id
+            title = next((m.title for m in snap.markets if m.condition_id == self._selected), "")
+            self.query_one(BookView).show(snap.books.get(self._selected or ""), title)
+            self.query_one(ProposalTable).update_rows(snap.proposals, snap.ts)
+            self.query_one(PositionTable).update_rows(snap.positions, snap.orders, snap.ts)
+            self.query_one(PnLPane).show(snap.pnl, snap.bankroll)
+            self.query_one(RiskPane).show(snap.risk)
+            self._append_log(snap)
+        state = (snap.halted, bool(snap.pending_proposals))
+        if state != self._binding_state:  # the footer recomposes on every refresh: only when it matters
+            self._binding_state = state
+            self.refresh_bindings()
+
+    def _append_log(self, snap: EngineSnapshot) -> None:
+        total = snap.counters.get("log_lines", 0)
+        new = total - self._log_seen
+        if new > 0:
+            self.query_one(Log).write_lines(list(snap.log[-min(new, len(snap.log)):]))
+            self._log_seen = total
+
+    # --- actions ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("approve", "reject", "edit_size"):
+            snap = self.snap
+            if snap is None or snap.halted and action == "approve" or not snap.pending_proposals:
+                return None  # shown greyed out; the key does nothing
+        if action == "resume" and (self.snap is None or not self.snap.halted):
+            return None
+        return True
+
+    async def _command(self, command: Command) -> None:
+        result = await self.engine.execute(command)
+        self.last_result = result.message
+        if not result.ok:
+            self.notify(result.message, severity="warning", timeout=4)
+        self.pull(force=True)
+
+    def _target_proposal(self) -> str | None:
+        snap = self.snap
+        if snap is None:
+            return None
+        pending = {p.proposal_id for p in snap.pending_proposals}
+        selected = self.query_one(ProposalTable).selected_id()
+        if selected in pending:
+            return selected
+        first = sorted(snap.pending_proposals, key=lambda p: p.created_ts)
+        return first[0].proposal_id if first else None
+
+    async def action_approve(self) -> None:
+        pid = self._target_proposal()
+        if pid is not None:
+            await self._command(Approve(pid))
+
+    async def action_reject(self) -> None:
+        pid = self._target_proposal()
+        if pid is not None:
+            await self._command(Reject(pid))
+
+    @work(exclusive=True, group="modal")
+    async def action_edit_size(self) -> None:
+        pid = self._target_proposal()
+        if pid is None or self.snap is None:
+            return
+        row = next(p for p in self.snap.proposals if p.proposal_id == pid)
+        value = await self.push_screen_wait(SizeScreen(f"New size (shares) for {pid[-7:]} {row.title[:30]}",
+                                                       row.size / SIZE_SCALE))
+        if value is not None:
+            await self._command(EditSize(pid, int(round(value * 100)) * 10_000))
+
+    async def action_halt(self) -> None:
+        await self._command(Halt("operator halt (console)"))
+
+    async def action_cancel_all(self) -> None:
+        await self._command(CancelAll())
+
+    @work(exclusive=True, group="modal")
+    async def action_resume(self) -> None:
+        if await self.push_screen_wait(ConfirmScreen("Resume trading? New risk will be taken again.")):
+            await self._command(Resume())
+
+    @work(exclusive=True, group="modal")
+    async def _switch_mode(self, target: Mode) -> None:
+        if target is Mode.AUTO and not await self.push_screen_wait(
+            ConfirmScreen("Switch to AUTO? Orders that pass the gates will be sent without approval.")
+        ):
+            return
+        await self._command(SetMode(target))
+
+    def action_cycle_mode(self) -> None:
+        current = Mode(self.snap.mode) if self.snap else Mode.SEMI
+        self._switch_mode(MODE_CYCLE[current])
+
+    def action_set_mode(self, mode: str) -> None:
+        self._switch_mode(Mode(mode))
+
+    def action_toggle_outcome(self) -> None:
+        self.query_one(BookView).toggle_outcome()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#market-filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "market-filter":
+            markets = self.query_one(MarketList)
+            markets.filter_text = event.value.strip()
+            if not event.value.strip():
+                event.input.display = False
+            markets.update_rows(self.snap.markets if self.snap else ())
+            markets.focus()
+
+    def on_key(self, event: Any) -> None:
+        box = self.query_one("#market-filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.display = False
+            markets = self.query_one(MarketList)
+            markets.filter_text = ""
+            markets.update_rows(self.snap.markets if self.snap else ())
+            markets.focus()
+
+    def on_market_list_selected(self, message: MarketList.Selected) -> None:
+        self._selected = message.condition_id
+        self.pull(force=True)
+        title = next((m.title for m in self.snap.markets if m.condition_id == self._selected), "") if self.snap else ""
+        self.query_one(BookView).show(self.snap.books.get(self._selected) if self.snap else None, title)
+
+    def action_help(self) -> None:
+        keys = [(self._keymap.get(b.id or "", b.key), b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        self.push_screen(HelpScreen(keys))
+
+    @work(exclusive=True, group="modal")
+    async def action_quit_console(self) -> None:
+        open_orders = len(self.snap.orders) if self.snap else 0
+        if open_orders and not await self.push_screen_wait(
+            ConfirmScreen(f"{open_orders} orders are open. Quit? The engine cancels them on the way out.")
+        ):
+            return
+        self.exit(0)

@@ -1,0 +1,67 @@
+"""Run the console: the engine task belongs to this event loop, the Textual app runs beside it.
+
+If the UI fails, the engine is not torn down with it: the configured safety action runs first
+(default halt + cancel all), the crash is logged, and then the engine shuts down cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from engine.commands import CancelAll, Halt
+from engine.config import Settings
+from engine.logs import log_event, setup_json_logging
+from engine.runtime import SetupError, build
+
+
+def _log_path(settings: Settings) -> str:
+    # The screen belongs to the console: logs go to a file beside the database.
+    if settings.log.file:
+        return settings.log.file
+    db = Path(settings.store.path)
+    return str(db.with_suffix(".log")) if db.name != ":memory:" else "bigearn.log"
+
+
+async def _run(settings: Settings) -> int:
+    from bigearn_tui.app import BigEarnApp
+
+    logger = setup_json_logging(settings.log.level, _log_path(settings))
+    rt = await build(settings, logger)
+    engine_task = asyncio.create_task(rt.engine.run(), name="engine")
+    app = BigEarnApp(rt.engine, refresh_hz=settings.ui.refresh_hz, keymap=dict(settings.ui.keymap))
+    crashed: BaseException | None = None
+    try:
+        await app.run_async()
+    except Exception as exc:  # the UI itself blew up outside Textual's own handling
+        crashed = exc
+    rc = app.return_code or 0
+    if crashed is not None or rc != 0:
+        action = settings.ui.crash_action
+        log_event(logger, "ui crashed", logging.ERROR, return_code=rc, error=repr(crashed), action=action)
+        if action in ("halt", "halt_cancel"):
+            await rt.engine.execute(Halt(f"console crashed (rc={rc})", actor="safety"))
+        if action == "halt_cancel":
+            await rt.engine.execute(CancelAll(actor="safety"))
+        if action == "continue":
+            await engine_task  # keep trading headless until the data ends or the process is signalled
+    rt.venue.stop()
+    try:
+        await asyncio.wait_for(engine_task, timeout=10)
+    except TimeoutError:
+        engine_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await engine_task
+        await rt.engine.shutdown()
+    await rt.store.close()
+    return 1 if crashed is not None or rc != 0 else 0
+
+
+def run_console(settings: Settings) -> int:
+    try:
+        return asyncio.run(_run(settings))
+    except SetupError as exc:
+        print(f"bigearn-tui: {exc}")
+        return 2

@@ -1,0 +1,98 @@
+"""Modal screens: confirmation, size entry, help."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical { width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question)
+            yield Label("\\[y] yes   \\[n] no")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class SizeScreen(ModalScreen[float | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    SizeScreen { align: center middle; }
+    SizeScreen > Vertical { width: 64; height: auto; border: thick $accent; background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, prompt: str, current: float) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.prompt)
+            yield Input(value=f"{self.current:.2f}", id="size-input")
+            yield Label("enter to apply, escape to cancel", id="size-hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            value = float(event.value)
+        except ValueError:
+            self.query_one("#size-hint", Label).update(f"not a number: {event.value!r} (shares, e.g. 12.5)")
+            return
+        if value <= 0:
+            self.query_one("#size-hint", Label).update("size must be > 0 shares")
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+HELP = """\
+Big Earn console
+
+Proposals     a approve selected (or first pending)   r reject   e edit size
+Safety        H HALT new risk (no confirmation)   X cancel ALL orders (no confirmation)
+              R resume (asks to confirm)
+Mode          m cycle SEMI -> AUTO -> OBSERVE (AUTO asks to confirm)
+Markets       enter select for the Book pane   / filter   t toggle YES/NO in the Book pane
+Navigation    tab / shift+tab move between panes   ctrl+p command palette
+Quit          q (asks to confirm when orders are open)
+
+Keys can be remapped in config.toml [ui] keymap, e.g. keymap = { approve = "A" }.
+SEMI: every trade waits for you. AUTO: gated trades go out. OBSERVE: nothing is sent.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical { width: 90; height: auto; border: thick $accent; background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(HELP)
+            yield Static("Current keys: " + "  ".join(f"{k}={d}" for k, d in self.keys))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,53 @@
+"""Number formatting shared by the panes (fixed widths so columns never jump)."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from engine.units import ONE, SIZE_SCALE
+
+
+def px(value: int | None) -> str:
+    return "-" if value is None else f"{value / ONE:.4f}".rstrip("0").rstrip(".") if value % 100 else f"{value / ONE:.2f}"
+
+
+def prob(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def shares(value: int) -> str:
+    return f"{value / SIZE_SCALE:,.2f}"
+
+
+def usd(value: Decimal | float, signed: bool = False) -> str:
+    v = float(value)
+    return f"{v:+,.2f}" if signed else f"{v:,.2f}"
+
+
+def age(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    s = ms / 1000
+    if s < 60:
+        return f"{s:.1f}s" if s < 10 else f"{s:.0f}s"
+    if s < 3600:
+        return f"{s / 60:.0f}m"
+    return f"{s / 3600:.1f}h"
+
+
+def clock(ts_ms: int) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts_ms / 1000))
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "~"
+
+
+def clip_middle(text: str, width: int) -> str:
+    """Market titles share long prefixes ("Bitcoin Up or Down - September 28, ..."); their distinguishing
+    detail is usually at the end, so keep both ends."""
+    if len(text) <= width:
+        return text
+    head = max(4, width // 3)
+    return text[:head] + "~" + text[-(width - head - 1):]

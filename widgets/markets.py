@@ -1,0 +1,119 @@
+"""The active market set as a Line-API list: cheap to redraw at UI rate, one row per market."""
+
+from __future__ import annotations
+
+import math
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from engine.snapshot import MarketRow
+from widgets.format import age, clip_middle, prob, px, shares
+
+_HEADER = f"{'Market':<29} {'Mid':>5} {'Sprd':>5} {'Depth$':>7} {'Score':>7} {'State':<8} {'Pos':>8} {'Age':>5}"
+
+
+class MarketList(ScrollView, can_focus=True):
+    """Rows come from the snapshot; only the rows whose text changed are repainted."""
+
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("enter", "select", "Select market", show=False),
+    ]
+    DEFAULT_CSS = "MarketList { height: 1fr; }"
+
+    cursor = reactive(0, always_update=False)
+
+    class Selected(Message):
+        def __init__(self, condition_id: str) -> None:
+            super().__init__()
+            self.condition_id = condition_id
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rows: list[MarketRow] = []
+        self._lines: list[str] = []
+        self.filter_text = ""
+        self.selected: str | None = None
+
+    @staticmethod
+    def _line(row: MarketRow) -> str:
+        pos = row.yes_position - row.no_position
+        score = "-" if math.isnan(row.score) else f"{row.score:+.3f}"
+        state = row.state if row.book_age_ms is not None else "WAITING"
+        return (f"{clip_middle(row.title, 29):<29} {prob(row.mid):>5} {px(row.spread) if row.spread is not None else '-':>5} "
+                f"{row.depth_usdc:>7,.0f} {score:>7} {state:<8} {shares(pos) if pos else '':>8} "
+                f"{age(row.book_age_ms):>5}")
+
+    def update_rows(self, rows: tuple[MarketRow, ...]) -> None:
+        f = self.filter_text.lower()
+        # Markets with live books first, then those waiting for data, then closed ones; stable within.
+        rank = {"OPEN": 0, "CLOSED": 2, "RESOLVED": 3}
+        ordered = sorted(rows, key=lambda r: (rank.get(r.state, 1) + (1 if r.book_age_ms is None else 0), r.time_to_close_s or 0))
+        visible = [r for r in ordered if not f or f in r.title.lower() or f in r.condition_id]
+        lines = [self._line(r) for r in visible]
+        if len(lines) != len(self._lines):
+            self.virtual_size = self.virtual_size.__class__(len(_HEADER), len(lines) + 1)
+            self.rows, self._lines = visible, lines
+            self.cursor = min(self.cursor, max(0, len(lines) - 1))
+            self.refresh()
+            return
+        changed = [i for i, (a, b) in enumerate(zip(self._lines, lines, strict=True)) if a != b]
+        self.rows, self._lines = visible, lines
+        for i in changed:
+            self.refresh_line(i + 1)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_y = int(self.scroll_offset.y)
+        index = y + scroll_y - 1
+        width = self.size.width
+        if y == 0:
+            return Strip([Segment(_HEADER[:width].ljust(width), Style(bold=True, underline=True))])
+        if not 0 <= index < len(self._lines):
+            return Strip.blank(width)
+        text = self._lines[index][:width].ljust(width)
+        row = self.rows[index]
+        style = Style()
+        if row.book_age_ms is None:
+            style += Style(dim=True)
+        if row.condition_id == self.selected:
+            style += Style(bold=True)
+        if index == self.cursor and self.has_focus:
+            style += Style(reverse=True)
+        elif row.state != "OPEN":
+            style += Style(dim=True)
+        return Strip([Segment(text, style)])
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        if self._lines:
+            self.cursor = max(0, min(len(self._lines) - 1, self.cursor + delta))
+            self.scroll_to_region_cursor()
+
+    def scroll_to_region_cursor(self) -> None:
+        visible = self.size.height - 1
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + visible:
+            self.scroll_to(y=self.cursor - visible + 1, animate=False)
+
+    def action_select(self) -> None:
+        if self.rows:
+            self.selected = self.rows[self.cursor].condition_id
+            self.post_message(self.Selected(self.selected))
+            self.refresh()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()

@@ -1,0 +1,48 @@
+"""Positions and open orders: average price, mark, unrealized and realized P&L, age."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from engine.snapshot import OrderRow, PositionRow
+from widgets.format import age, clip, px, shares, usd
+
+COLUMNS = ("Kind", "Market", "Out", "Size", "Avg/Px", "Mark", "Unreal", "Real", "Age")
+
+
+class PositionTable(DataTable):
+    DEFAULT_CSS = "PositionTable { height: 1fr; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", **kwargs)
+        self._rows: dict[str, tuple[str, ...]] = {}
+
+    def on_mount(self) -> None:
+        for name in COLUMNS:
+            self.add_column(name, key=name)
+
+    def update_rows(self, positions: tuple[PositionRow, ...], orders: tuple[OrderRow, ...], now: int) -> None:
+        wanted: dict[str, tuple[str, ...]] = {}
+        for p in sorted(positions, key=lambda p: p.opened_ts):
+            wanted[f"pos:{p.token_id}"] = (
+                "POS", clip(p.title, 26), clip(p.outcome, 4), shares(p.size), f"{float(p.avg_price):.4f}",
+                "-" if p.mark is None else f"{float(p.mark):.4f}", usd(p.unrealized, signed=True),
+                usd(p.realized, signed=True), age(now - p.opened_ts),
+            )
+        for o in sorted(orders, key=lambda o: o.created_ts):
+            wanted[f"ord:{o.client_order_id}"] = (
+                f"{o.side} {o.state[:4]}", clip(o.title, 26), o.outcome[:4], f"{shares(o.filled)}/{shares(o.size)}",
+                px(o.price), o.order_type, "", "", age(now - o.created_ts),
+            )
+        if list(wanted) != list(self._rows):
+            self.clear()
+            for key, cells in wanted.items():
+                self.add_row(*cells, key=key)
+            self._rows = wanted
+            return
+        for key, cells in wanted.items():
+            old = self._rows[key]
+            for col, (a, b) in enumerate(zip(old, cells, strict=True)):
+                if a != b:
+                    self.update_cell(key, COLUMNS[col], b)
+        self._rows = wanted

@@ -1,0 +1,47 @@
+"""One line on top: mode, venue, engine state, feed health, snapshot age, bankroll, clock."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from engine.snapshot import EngineSnapshot
+from widgets.format import age, clock, usd
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { dock: top; height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar.-halted { background: $error; color: $text; text-style: bold; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self._received = time.monotonic()
+
+    def show(self, snap: EngineSnapshot, received: float | None = None, live_armed: bool = False) -> None:
+        if received is not None:
+            self._received = received
+        self.set_class(snap.halted, "-halted")
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f" {snap.mode.upper()} ", style="bold reverse")
+        t.append(" ")
+        venue = snap.venue + (" ARMED" if live_armed and snap.venue == "LIVE" else "")
+        t.append(f" {venue} ", style="bold white on red" if snap.venue == "LIVE" else "bold")
+        t.append("  ")
+        if snap.state == "HALTED":
+            t.append(f"HALTED: {snap.halt_reason}", style="bold")
+        else:
+            t.append(snap.state, style="bold green" if snap.state == "RUNNING" else "bold yellow")
+        feed = snap.feed
+        stale = feed.stale_books > 0
+        t.append(f"  feed {feed.messages_per_s:,.0f} msg/s  oldest book {age(feed.oldest_book_age_ms)}",
+                 style="bold red" if stale else "")
+        if stale:
+            t.append(f" STALE x{feed.stale_books}", style="bold red")
+        t.append(f"  snap #{snap.seq} {age(int((time.monotonic() - self._received) * 1000))}")
+        t.append(f"  equity ${usd(snap.pnl.equity)} / ${usd(snap.bankroll)}")
+        t.append(f"  {clock(snap.ts)} UTC")
+        self.update(t)
