@@ -8,6 +8,7 @@ snapshot is pulled again at once so their effect is on screen immediately.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -89,8 +90,9 @@ class BigEarnApp(App[int]):
     ]
 
     def __init__(self, engine: Any, *, refresh_hz: float = 5.0, keymap: dict[str, str] | None = None,
-                 live_armed: bool = False) -> None:
+                 live_armed: bool = False, wall: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
+        self._wall = wall
         self.engine = engine
         self.refresh_hz = refresh_hz
         self._keymap = keymap or {}
@@ -103,7 +105,7 @@ class BigEarnApp(App[int]):
 
     # --- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield StatusBar(wall=self._wall, id="status")
         with Horizontal(id="row-top"):
             with Vertical(id="markets-pane", classes="pane") as v:
                 v.border_title = "Markets"
@@ -152,7 +154,7 @@ class BigEarnApp(App[int]):
             return
         self.snap = snap
         with self.batch_update():
-            self.query_one(StatusBar).show(snap, received=time.monotonic(), live_armed=self.live_armed)
+            self.query_one(StatusBar).show(snap, received=True, live_armed=self.live_armed)
             markets = self.query_one(MarketList)
             markets.update_rows(snap.markets)
             if self._selected is None and snap.markets:

@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -122,6 +123,7 @@ class Engine:
         brain: Brain | None = None,
         logger: logging.Logger | None = None,
         run_id: str | None = None,
+        wall: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.venue = venue
@@ -130,6 +132,7 @@ class Engine:
         self.brain = brain or MicropriceBrain()
         self.log = logger or logging.getLogger("bigearn")
         self.run_id = run_id or uuid.uuid4().hex
+        self._wall = wall  # real time, only for UI pacing and rates (never for trading decisions)
         self._tag = self.run_id[:6]
         self.mode = Mode(settings.engine.mode)
         self.state = "RUNNING"
@@ -740,7 +743,7 @@ class Engine:
 
     # --- read model ----------------------------------------------------------------------------
     def snapshot(self, force: bool = False) -> EngineSnapshot:
-        wall = time.monotonic()
+        wall = self._wall()
         cap = 1.0 / self.settings.engine.publish_hz
         if self._snapshot is not None and (not self._dirty or (not force and wall - self._snapshot_wall < cap)):
             return self._snapshot
@@ -837,7 +840,7 @@ class Engine:
         )
         ages = [now - ms.book.ts for ms in self.markets.values() if ms.phase == "OPEN" and ms.first_ts is not None]
         stale_ms = self.settings.breakers.stale_feed_s * 1000
-        wall = time.monotonic()
+        wall = self._wall()
         self._msg_window.append((wall, self.counters["market_events"]))
         t0, n0 = self._msg_window[0]
         rate = (self.counters["market_events"] - n0) / (wall - t0) if wall > t0 else 0.0

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,14 @@ def _speed(settings: Settings) -> float | None:
     return None if speed == "max" else float(speed)
 
 
-async def build(settings: Settings, logger: logging.Logger | None = None, brain: Brain | None = None) -> Runtime:
+async def build(
+    settings: Settings,
+    logger: logging.Logger | None = None,
+    brain: Brain | None = None,
+    *,
+    run_id: str | None = None,
+    wall: Callable[[], float] | None = None,
+) -> Runtime:
     v = settings.venue
     if v.kind != "replay":
         raise SetupError(f"venue.kind = {v.kind!r} is not available in this build: accepted: 'replay'")
@@ -60,7 +68,8 @@ async def build(settings: Settings, logger: logging.Logger | None = None, brain:
         raise SetupError(f"{venue.books_path}: the books file has no lines")
     clock.advance_to(first.ts)
     store = await Store.open(settings.store.path)
-    engine = Engine(settings, venue, clock, store, logger=logger, brain=brain)
+    extra = {"wall": wall} if wall is not None else {}
+    engine = Engine(settings, venue, clock, store, logger=logger, brain=brain, run_id=run_id, **extra)
     return Runtime(settings, engine, store, venue)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import DataTable
 
 from engine.snapshot import OrderRow, PositionRow
-from widgets.format import age, clip, px, shares, usd
+from widgets.format import age, clip, clip_middle, px, shares, usd
 
 COLUMNS = ("Kind", "Market", "Out", "Size", "Avg/Px", "Mark", "Unreal", "Real", "Age")
 
@@ -25,13 +25,13 @@ class PositionTable(DataTable):
         wanted: dict[str, tuple[str, ...]] = {}
         for p in sorted(positions, key=lambda p: p.opened_ts):
             wanted[f"pos:{p.token_id}"] = (
-                "POS", clip(p.title, 26), clip(p.outcome, 4), shares(p.size), f"{float(p.avg_price):.4f}",
+                "POS", clip_middle(p.title, 18), clip(p.outcome, 4), shares(p.size), f"{float(p.avg_price):.4f}",
                 "-" if p.mark is None else f"{float(p.mark):.4f}", usd(p.unrealized, signed=True),
                 usd(p.realized, signed=True), age(now - p.opened_ts),
             )
         for o in sorted(orders, key=lambda o: o.created_ts):
             wanted[f"ord:{o.client_order_id}"] = (
-                f"{o.side} {o.state[:4]}", clip(o.title, 26), o.outcome[:4], f"{shares(o.filled)}/{shares(o.size)}",
+                f"{o.side} {o.state[:4]}", clip_middle(o.title, 18), o.outcome[:4], f"{shares(o.filled)}/{shares(o.size)}",
                 px(o.price), o.order_type, "", "", age(now - o.created_ts),
             )
         if list(wanted) != list(self._rows):

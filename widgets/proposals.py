@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import DataTable
 
 from engine.snapshot import ProposalRow
-from widgets.format import clip, px, shares
+from widgets.format import clip, clip_middle, px, shares
 
 COLUMNS = ("ID", "Market", "Side", "Out", "Price", "Size", "Est [band]", "Edge", "Kelly", "Cap", "Slip", "Left", "Status")
 
@@ -25,7 +25,7 @@ class ProposalTable(DataTable):
     def _cells(p: ProposalRow, now: int) -> tuple[str, ...]:
         left = max(0, p.expires_ts - now) // 1000 if p.status == "PENDING" else 0
         return (
-            p.proposal_id[-7:], clip(p.title, 24), p.side, clip(p.outcome, 4), px(p.price), shares(p.size),
+            p.proposal_id[-7:], clip_middle(p.title, 18), p.side, clip(p.outcome, 4), px(p.price), shares(p.size),
             f"{p.p_hat:.3f} [{p.ci_low:.2f},{p.ci_high:.2f}]", f"{p.edge_net:+.3f}", f"{p.kelly:.3f}",
             clip(p.binding_cap, 12), f"{p.expected_slippage_bps:.0f}", f"{left}s" if p.status == "PENDING" else "",
             p.status,

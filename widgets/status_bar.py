@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.widgets import Static
@@ -17,13 +18,14 @@ class StatusBar(Static):
     StatusBar.-halted { background: $error; color: $text; text-style: bold; }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, wall: Callable[[], float] = time.monotonic, **kwargs) -> None:
         super().__init__("", **kwargs)
-        self._received = time.monotonic()
+        self._wall = wall  # injectable so screenshots are deterministic
+        self._received = wall()
 
-    def show(self, snap: EngineSnapshot, received: float | None = None, live_armed: bool = False) -> None:
-        if received is not None:
-            self._received = received
+    def show(self, snap: EngineSnapshot, received: bool = False, live_armed: bool = False) -> None:
+        if received:
+            self._received = self._wall()
         self.set_class(snap.halted, "-halted")
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" {snap.mode.upper()} ", style="bold reverse")
@@ -32,16 +34,19 @@ class StatusBar(Static):
         t.append(f" {venue} ", style="bold white on red" if snap.venue == "LIVE" else "bold")
         t.append("  ")
         if snap.state == "HALTED":
-            t.append(f"HALTED: {snap.halt_reason}", style="bold")
+            t.append("HALTED", style="bold")
         else:
             t.append(snap.state, style="bold green" if snap.state == "RUNNING" else "bold yellow")
+        t.append(f"  orders {len(snap.orders)}", style="bold" if snap.orders else "")
+        if snap.state == "HALTED":
+            t.append(f"  ({snap.halt_reason})", style="bold")
         feed = snap.feed
         stale = feed.stale_books > 0
         t.append(f"  feed {feed.messages_per_s:,.0f} msg/s  oldest book {age(feed.oldest_book_age_ms)}",
                  style="bold red" if stale else "")
         if stale:
             t.append(f" STALE x{feed.stale_books}", style="bold red")
-        t.append(f"  snap #{snap.seq} {age(int((time.monotonic() - self._received) * 1000))}")
+        t.append(f"  snap #{snap.seq} {age(int((self._wall() - self._received) * 1000))}")
         t.append(f"  equity ${usd(snap.pnl.equity)} / ${usd(snap.bankroll)}")
         t.append(f"  {clock(snap.ts)} UTC")
         self.update(t)

@@ -120,12 +120,17 @@ class ReplayVenue:
                 last = max(last, at)
         return last
 
-    async def run(self, sink: EventSink) -> None:
+    async def run(self, sink: EventSink, until_ts: int | None = None) -> None:
+        """Replay to the end of the data (or, for tests and tools, up to `until_ts` of simulated time,
+        leaving everything in place so the run can be inspected at that moment)."""
         self._sink = sink
         last_event = self._schedule_lifecycle(sink)
         matcher = self.matcher
         for line in read_lines(self.books_path, self.catalog):
             if self._stop.is_set():
+                return
+            if until_ts is not None and line.ts > until_ts:
+                await self.clock.run_until(until_ts, after=self._deliver)
                 return
             await self._pace(line.ts)
             await self.clock.run_until(line.ts, after=self._deliver)

@@ -1,0 +1,161 @@
+"""Keys in the console change the engine's state, and the screen shows it at once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from engine.domain import Mode
+from tests.conftest import FixedBrain
+from tests.ui_harness import make_app, make_runtime
+
+SIZE = (140, 40)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def pending(engine) -> list[str]:
+    return [p.proposal_id for p in engine.proposals.values() if p.status == "PENDING"]
+
+
+def test_approve_key_executes_the_pending_proposal(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
+    assert len(pending(rt.engine)) == 3  # one per market
+
+    async def main() -> None:
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("a")
+            await pilot.pause()
+        assert len(pending(rt.engine)) == 2
+        assert rt.engine.counters["orders"] == 1
+        assert "approved" in app.last_result
+
+    run(main())
+
+
+def test_reject_key_rejects_without_an_order(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
+
+    async def main() -> None:
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("r")
+            await pilot.pause()
+        statuses = sorted(p.status for p in rt.engine.proposals.values())
+        assert statuses == ["PENDING", "PENDING", "REJECTED"]
+        assert rt.engine.counters["orders"] == 0
+
+    run(main())
+
+
+def test_halt_then_approve_does_nothing_and_resume_asks_to_confirm(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
+
+    async def main() -> None:
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("H")
+            await pilot.pause()
+            assert rt.engine.state == "HALTED"
+            assert "HALTED" in str(app.query_one("#status").render())
+            assert app.check_action("approve", ()) is None  # greyed out
+            await pilot.press("a")
+            await pilot.pause()
+            assert rt.engine.counters["orders"] == 0 and len(pending(rt.engine)) == 3
+            await pilot.press("R")  # asks first
+            await pilot.pause()
+            assert rt.engine.state == "HALTED"
+            await pilot.press("n")
+            await pilot.pause()
+            assert rt.engine.state == "HALTED"
+            await pilot.press("R", "y")
+            await pilot.pause()
+            assert rt.engine.state == "RESUMING"
+
+    run(main())
+
+
+def test_cancel_all_key_has_priority_and_cancels(tmp_path: Path) -> None:
+    # A maker order rests at the bid: the estimate sits between bid and ask.
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.53, half_width=0.005), until_s=6, **{"engine.mode": "auto"})
+
+    async def main() -> None:
+        assert any(o.state.working for o in rt.engine.orders.values()) or rt.engine.counters["orders"] > 0
+        await rt.venue.run(rt.engine, until_ts=rt.venue.clock.now_ms() + 1000)  # let the orders arrive
+        working = [o for o in rt.engine.orders.values() if o.state.working]
+        assert working
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("X")
+            await pilot.pause()
+            assert all(o.cancel_requested for o in working)
+        await rt.venue.run(rt.engine, until_ts=rt.venue.clock.now_ms() + 1000)  # cancel latency elapses
+        assert not any(o.state.working for o in rt.engine.orders.values())
+
+    run(main())
+
+
+def test_mode_key_cycles_and_auto_asks_to_confirm(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, until_s=6)
+
+    async def main() -> None:
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("m")
+            await pilot.pause()
+            assert rt.engine.mode is Mode.SEMI  # still waiting for the confirmation
+            await pilot.press("y")
+            await pilot.pause()
+            assert rt.engine.mode is Mode.AUTO
+            await pilot.press("m")
+            await pilot.pause()
+            assert rt.engine.mode is Mode.OBSERVE
+            await pilot.press("m")
+            await pilot.pause()
+            assert rt.engine.mode is Mode.SEMI
+            assert app.snap is not None and app.snap.mode == "semi"
+
+    run(main())
+
+
+def test_enter_selects_a_market_and_filter_narrows_the_list(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, until_s=6)
+
+    async def main() -> None:
+        from widgets.markets import MarketList
+
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            markets = app.query_one(MarketList)
+            await pilot.press("down", "enter")
+            await pilot.pause()
+            assert app._selected == markets.rows[1].condition_id
+            await pilot.press("slash")
+            await pilot.press(*"test 2", "enter")
+            await pilot.pause()
+            assert [r.title for r in markets.rows] == ["Bitcoin Up or Down - test 2"]
+
+    run(main())
+
+
+def test_quit_asks_when_orders_are_open(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.53, half_width=0.005), until_s=7, **{"engine.mode": "auto"})
+
+    async def main() -> None:
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            assert app.snap is not None and app.snap.orders
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running  # a confirmation is up
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.is_running
+            await pilot.press("q", "y")
+            await pilot.pause()
+        assert app.return_code == 0
+
+    run(main())

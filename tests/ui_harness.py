@@ -1,0 +1,36 @@
+"""A seeded engine stopped at an exact simulated moment, and the console app built on it.
+
+Used by the Pilot and snapshot tests: no running engine, a fixed wall clock, a fixed run id, a test
+brain with a known estimate, so every screen is reproducible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bigearn_tui.app import BigEarnApp
+from engine.runtime import Runtime, build
+from tests.conftest import START, FixedBrain, settings_for, write_dataset
+
+FIXED_WALL = 1000.0
+
+
+def make_runtime(root: Path, *, until_s: float = 20, brain: Any = None, markets_count: int = 3,
+                 **overrides: Any) -> Runtime:
+    books, markets = write_dataset(root, seconds=600, markets_count=markets_count)
+    settings = settings_for(root, books, markets, **{"store.path": ":memory:", **overrides})
+
+    async def setup() -> Runtime:
+        rt = await build(settings, brain=brain or FixedBrain(p=0.45, half_width=0.01), run_id="snapshot00",
+                         wall=lambda: FIXED_WALL)
+        await rt.engine.start()
+        await rt.venue.run(rt.engine, until_ts=START + int(until_s * 1000))
+        return rt
+
+    return asyncio.run(setup())
+
+
+def make_app(rt: Runtime, **kwargs: Any) -> BigEarnApp:
+    return BigEarnApp(rt.engine, refresh_hz=5, wall=lambda: FIXED_WALL, **kwargs)
