@@ -136,7 +136,17 @@ class BigEarnApp(App[int]):
     def on_mount(self) -> None:
         if self._keymap:
             self.set_keymap(self._keymap)
-        self.query_one("#market-filter", Input).display = False
+        # Held once: while a modal is up, queries would search the modal, not the main screen.
+        self.status = self.query_one(StatusBar)
+        self.markets = self.query_one(MarketList)
+        self.book = self.query_one(BookView)
+        self.proposal_table = self.query_one(ProposalTable)
+        self.position_table = self.query_one(PositionTable)
+        self.pnl_pane = self.query_one(PnLPane)
+        self.risk_pane = self.query_one(RiskPane)
+        self.log_pane = self.query_one(Log)
+        self.filter_box = self.query_one("#market-filter", Input)
+        self.filter_box.display = False
         self.pull(force=True)
         self.set_interval(1 / self.refresh_hz, self.pull)
 
@@ -150,21 +160,21 @@ class BigEarnApp(App[int]):
     def pull(self, force: bool = False) -> None:
         snap = self.engine.snapshot(force=force)
         if not force and self.snap is not None and snap.seq == self.snap.seq:
-            self.query_one(StatusBar).show(snap, live_armed=self.live_armed)  # keeps the snapshot age honest
+            self.status.show(snap, live_armed=self.live_armed)  # keeps the snapshot age honest
             return
         self.snap = snap
         with self.batch_update():
-            self.query_one(StatusBar).show(snap, received=True, live_armed=self.live_armed)
-            markets = self.query_one(MarketList)
+            self.status.show(snap, received=True, live_armed=self.live_armed)
+            markets = self.markets
             markets.update_rows(snap.markets)
             if self._selected is None and snap.markets:
                 self._selected = markets.selected = snap.markets[0].condition_id
             title = next((m.title for m in snap.markets if m.condition_id == self._selected), "")
-            self.query_one(BookView).show(snap.books.get(self._selected or ""), title)
-            self.query_one(ProposalTable).update_rows(snap.proposals, snap.ts)
-            self.query_one(PositionTable).update_rows(snap.positions, snap.orders, snap.ts)
-            self.query_one(PnLPane).show(snap.pnl, snap.bankroll)
-            self.query_one(RiskPane).show(snap.risk)
+            self.book.show(snap.books.get(self._selected or ""), title)
+            self.proposal_table.update_rows(snap.proposals, snap.ts)
+            self.position_table.update_rows(snap.positions, snap.orders, snap.ts)
+            self.pnl_pane.show(snap.pnl, snap.bankroll)
+            self.risk_pane.show(snap.risk)
             self._append_log(snap)
         state = (snap.halted, bool(snap.pending_proposals))
         if state != self._binding_state:  # the footer recomposes on every refresh: only when it matters
@@ -175,7 +185,7 @@ class BigEarnApp(App[int]):
         total = snap.counters.get("log_lines", 0)
         new = total - self._log_seen
         if new > 0:
-            self.query_one(Log).write_lines(list(snap.log[-min(new, len(snap.log)):]))
+            self.log_pane.write_lines(list(snap.log[-min(new, len(snap.log)):]))
             self._log_seen = total
 
     # --- actions ---------------------------------------------------------------------------------
@@ -200,7 +210,7 @@ class BigEarnApp(App[int]):
         if snap is None:
             return None
         pending = {p.proposal_id for p in snap.pending_proposals}
-        selected = self.query_one(ProposalTable).selected_id()
+        selected = self.proposal_table.selected_id()
         if selected in pending:
             return selected
         first = sorted(snap.pending_proposals, key=lambda p: p.created_ts)
@@ -254,16 +264,15 @@ class BigEarnApp(App[int]):
         self._switch_mode(Mode(mode))
 
     def action_toggle_outcome(self) -> None:
-        self.query_one(BookView).toggle_outcome()
+        self.book.toggle_outcome()
 
     def action_filter(self) -> None:
-        box = self.query_one("#market-filter", Input)
-        box.display = True
-        box.focus()
+        self.filter_box.display = True
+        self.filter_box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "market-filter":
-            markets = self.query_one(MarketList)
+            markets = self.markets
             markets.filter_text = event.value.strip()
             if not event.value.strip():
                 event.input.display = False
@@ -271,11 +280,11 @@ class BigEarnApp(App[int]):
             markets.focus()
 
     def on_key(self, event: Any) -> None:
-        box = self.query_one("#market-filter", Input)
+        box = self.filter_box
         if event.key == "escape" and box.has_focus:
             box.value = ""
             box.display = False
-            markets = self.query_one(MarketList)
+            markets = self.markets
             markets.filter_text = ""
             markets.update_rows(self.snap.markets if self.snap else ())
             markets.focus()
@@ -284,7 +293,7 @@ class BigEarnApp(App[int]):
         self._selected = message.condition_id
         self.pull(force=True)
         title = next((m.title for m in self.snap.markets if m.condition_id == self._selected), "") if self.snap else ""
-        self.query_one(BookView).show(self.snap.books.get(self._selected) if self.snap else None, title)
+        self.book.show(self.snap.books.get(self._selected) if self.snap else None, title)
 
     def action_help(self) -> None:
         keys = [(self._keymap.get(b.id or "", b.key), b.description) for b in self.BINDINGS if isinstance(b, Binding)]

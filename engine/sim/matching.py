@@ -51,7 +51,6 @@ MSG_FOK = "order couldn't be fully filled. FOK orders are fully filled or killed
 MSG_FAK = "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
 MSG_MARKETABLE_MIN = "invalid amount for a marketable BUY order (${amount}), min size: 1"
 MSG_CLOSED = "the market is not accepting orders"
-MSG_NOT_READY = "the market is not yet ready to process new orders"
 GTD_SECURITY_S = 60
 
 
