@@ -49,10 +49,10 @@ def _settings(config: Path | None, **flags: Any) -> Settings:
         raise  # unreachable: _fail exits
 
 
-def _headless(settings: Settings) -> dict[str, Any]:
+def _headless(settings: Settings, *, control: bool) -> dict[str, Any]:
     logger = setup_json_logging(settings.log.level, settings.log.file)
     try:
-        return asyncio.run(run_headless(settings, logger))
+        return asyncio.run(run_headless(settings, logger, control=control))
     except SetupError as exc:
         _fail(str(exc))
         raise
@@ -78,7 +78,7 @@ def main_command(
     settings = _settings(config, mode=mode, venue=venue, speed=speed, data=data, markets=markets, db=db, seed=seed,
                          log_level=log_level)
     if no_ui:
-        summary = _headless(settings)
+        summary = _headless(settings, control=True)
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
         return
     from bigearn_tui.console import run_console  # lazy: textual loads only for the console
@@ -101,13 +101,76 @@ def replay(
     """Replay recorded books to the end, headless, and summarise the run."""
     settings = _settings(config, mode=mode, venue="replay", speed=speed, data=data, markets=markets, db=db, seed=seed,
                          log_level=log_level)
-    summary = _headless(settings)
+    summary = _headless(settings, control=False)
     if json_out:
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
         return
     width = max(len(k) for k in summary)
     for key, value in summary.items():
         typer.echo(f"{key:<{width}}  {value}")
+
+
+SocketOpt = Annotated[str | None, typer.Option("--socket", help="control socket of the engine (default: from config)")]
+
+
+def _socket(config: Path | None, socket_path: str | None) -> Path:
+    from engine.control import default_socket_path
+
+    if socket_path:
+        return Path(socket_path)
+    return default_socket_path(_settings(config).ui.control_socket)
+
+
+@app.command()
+def attach(config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
+    """Open the console against a running headless engine (`bigearn-tui --no-ui`)."""
+    from bigearn_tui.console import run_attached  # lazy: textual loads only for the console
+
+    settings = _settings(config)
+    raise typer.Exit(run_attached(settings, _socket(config, socket_path)))
+
+
+@app.command()
+def ctl(
+    action: Annotated[str, typer.Argument(help="status | approve ID | reject ID | halt [REASON] | resume | cancel-all | mode MODE")],
+    arg: Annotated[str | None, typer.Argument(help="proposal id (its tail is enough), halt reason or mode")] = None,
+    config: ConfigOpt = None,
+    socket_path: SocketOpt = None,
+) -> None:
+    """Steer a running engine from a shell. Exit 0 done, 1 refused by the engine, 2 cannot reach it."""
+    from engine.control import ControlClient, ControlError
+
+    bodies = {
+        "status": None,
+        "approve": {"type": "approve", "proposal_id": arg},
+        "reject": {"type": "reject", "proposal_id": arg},
+        "halt": {"type": "halt", "reason": arg or "halt via ctl"},
+        "resume": {"type": "resume"},
+        "cancel-all": {"type": "cancel_all"},
+        "mode": {"type": "set_mode", "mode": arg},
+    }
+    if action not in bodies:
+        _fail(f"ctl {action!r}: accepted: {', '.join(bodies)}")
+    if action in ("approve", "reject", "mode") and not arg:
+        _fail(f"ctl {action} needs an argument ({'a proposal id' if action != 'mode' else 'semi, auto or observe'})")
+    path = _socket(config, socket_path)
+
+    async def go() -> dict[str, Any]:
+        client = ControlClient(path)
+        try:
+            body = bodies[action]
+            return await client.request({"op": "status"} if body is None else {"op": "command", "command": body})
+        finally:
+            await client.close()
+
+    try:
+        reply = asyncio.run(go())
+    except ControlError as exc:
+        _fail(str(exc))
+        raise
+    sys.stdout.write(orjson.dumps(reply.get("status", reply), option=orjson.OPT_INDENT_2).decode() + "\n")
+    if not reply.get("ok"):
+        raise typer.Exit(1)
 
 
 def main() -> None:

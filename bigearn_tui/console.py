@@ -13,6 +13,7 @@ from pathlib import Path
 
 from engine.commands import CancelAll, Halt
 from engine.config import Settings
+from engine.control import ControlClient, ControlError, ControlServer, RemoteEngine, default_socket_path
 from engine.logs import log_event, setup_json_logging
 from engine.runtime import SetupError, build
 
@@ -30,6 +31,13 @@ async def _run(settings: Settings) -> int:
 
     logger = setup_json_logging(settings.log.level, _log_path(settings))
     rt = await build(settings, logger)
+    # Best effort: a console can be steered by `ctl` too, unless another engine owns the socket.
+    control: ControlServer | None = ControlServer(rt.engine, default_socket_path(settings.ui.control_socket))
+    try:
+        await control.start()
+    except (ControlError, OSError) as exc:
+        log_event(logger, "control socket unavailable", logging.WARNING, error=str(exc))
+        control = None
     engine_task = asyncio.create_task(rt.engine.run(), name="engine")
     app = BigEarnApp(rt.engine, refresh_hz=settings.ui.refresh_hz, keymap=dict(settings.ui.keymap))
     crashed: BaseException | None = None
@@ -55,8 +63,32 @@ async def _run(settings: Settings) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await engine_task
         await rt.engine.shutdown()
+    if control is not None:
+        await control.close()
     await rt.store.close()
     return 1 if crashed is not None or rc != 0 else 0
+
+
+async def _attach(settings: Settings, path: Path) -> int:
+    from bigearn_tui.app import BigEarnApp
+
+    remote = RemoteEngine(ControlClient(path), refresh_hz=settings.ui.refresh_hz)
+    await remote.start()
+    try:
+        app = BigEarnApp(remote, refresh_hz=settings.ui.refresh_hz, keymap=dict(settings.ui.keymap))
+        await app.run_async()
+        return app.return_code or 0
+    finally:
+        await remote.close()
+
+
+def run_attached(settings: Settings, path: Path) -> int:
+    """The console over a headless engine's control socket. Quitting it leaves the engine running."""
+    try:
+        return asyncio.run(_attach(settings, path))
+    except ControlError as exc:
+        print(f"bigearn-tui: {exc}")
+        return 2
 
 
 def run_console(settings: Settings) -> int:

@@ -87,7 +87,7 @@ class MarketState:
     first_ts: int | None = None
     updates: int = 0
     last_decision: str = ""
-    last_edge: float = float("nan")
+    last_edge: float | None = None  # the sizer's last conservative edge; None when it never got that far
     cluster: str = ""
     yes_payout: Decimal | None = None
 
@@ -456,7 +456,7 @@ class Engine:
             est = self.brain.estimate(BrainInput(market, book, now))
         except NoEstimate as exc:
             decision = f"SKIP_{exc.code}"
-            self._count_decision(ms, decision, float("nan"))
+            self._count_decision(ms, decision, None)
             self.store.add_evaluation(**base, p_hat=None, ci_low=None, ci_high=None, decision=decision,
                                       reason=exc.detail, details={})
             return
@@ -476,7 +476,7 @@ class Engine:
             decision = "PROPOSE" if result.ok else result.reason
             gate = result.deciding
             reason = "" if gate is None else f"{gate.name}={gate.value:.6g} vs {gate.threshold:.6g}"
-        edge = result.candidate.edge_cons if result and result.candidate else float("nan")
+        edge = result.candidate.edge_cons if result and result.candidate else None
         self._count_decision(ms, decision, edge)
         details: dict[str, Any] = {"features": est.features}
         if result is not None:
@@ -492,7 +492,7 @@ class Engine:
         if result is not None and result.ok:
             await self._propose(ms, est, result, now, key)
 
-    def _count_decision(self, ms: MarketState, decision: str, edge: float) -> None:
+    def _count_decision(self, ms: MarketState, decision: str, edge: float | None) -> None:
         self.decisions[decision] = self.decisions.get(decision, 0) + 1
         ms.last_decision = decision
         ms.last_edge = edge

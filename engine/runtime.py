@@ -14,6 +14,7 @@ from typing import Any
 from engine.brains.base import Brain
 from engine.clock import SimClock
 from engine.config import Settings
+from engine.control import ControlError, ControlServer, default_socket_path
 from engine.engine import Engine
 from engine.feeds.replay import ReplayDataError, read_lines
 from engine.logs import log_event
@@ -73,8 +74,11 @@ async def build(
     return Runtime(settings, engine, store, venue)
 
 
-async def run_headless(settings: Settings, logger: logging.Logger, *, handle_signals: bool = True) -> dict[str, Any]:
-    """Run until the data ends or SIGINT/SIGTERM arrives; then cancel resting orders and flush the store."""
+async def run_headless(
+    settings: Settings, logger: logging.Logger, *, handle_signals: bool = True, control: bool = False
+) -> dict[str, Any]:
+    """Run until the data ends or SIGINT/SIGTERM arrives; then cancel resting orders and flush the store.
+    With `control`, the engine listens on its control socket for `attach` and `ctl`."""
     rt = await build(settings, logger)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -84,6 +88,14 @@ async def run_headless(settings: Settings, logger: logging.Logger, *, handle_sig
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
                 installed.append(sig)
+    server = ControlServer(rt.engine, default_socket_path(settings.ui.control_socket)) if control else None
+    if server is not None:
+        try:
+            await server.start()
+        except (ControlError, OSError) as exc:
+            await rt.store.close()
+            raise SetupError(f"control socket: {exc}") from exc
+        log_event(logger, "control socket", path=str(server.path))
     task = asyncio.create_task(rt.engine.run())
     stopper = asyncio.create_task(stop.wait())
     try:
@@ -104,6 +116,8 @@ async def run_headless(settings: Settings, logger: logging.Logger, *, handle_sig
             # The engine has already stopped cleanly (cancel, flush); report the bad input in one line.
             raise SetupError(str(exc)) from exc
     finally:
+        if server is not None:
+            await server.close()
         stopper.cancel()
         for sig in installed:
             loop.remove_signal_handler(sig)

@@ -16,7 +16,7 @@ class MarketRow:
     best_ask: int | None
     spread: int | None
     depth_usdc: float
-    score: float  # last conservative edge the sizer saw (negative = no trade)
+    score: float | None  # last conservative edge the sizer saw (negative = no trade; None = not sized)
     last_decision: str
     yes_position: int
     no_position: int

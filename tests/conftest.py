@@ -71,7 +71,8 @@ def write_dataset(
 
 
 def settings_for(root: Path, books: Path | None = None, markets: Path | None = None, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {"store.path": str(root / "test.db"), "venue.speed": "max", "engine.warmup_s": 5}
+    base: dict[str, Any] = {"store.path": str(root / "test.db"), "venue.speed": "max", "engine.warmup_s": 5,
+                            "ui.control_socket": str(root / "ctl" / "bigearn.sock")}
     if books is not None:
         base["venue.data"] = str(books)
         base["venue.markets"] = str(markets)

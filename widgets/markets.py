@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -45,7 +43,7 @@ class MarketList(ScrollView, can_focus=True):
     @staticmethod
     def _line(row: MarketRow) -> str:
         pos = row.yes_position - row.no_position
-        score = "-" if math.isnan(row.score) else f"{row.score:+.3f}"
+        score = "-" if row.score is None else f"{row.score:+.3f}"
         state = row.state if row.book_age_ms is not None else "WAITING"
         return (f"{clip_middle(row.title, 29):<29} {prob(row.mid):>5} {px(row.spread) if row.spread is not None else '-':>5} "
                 f"{row.depth_usdc:>7,.0f} {score:>7} {state:<8} {shares(pos) if pos else '':>8} "

@@ -1,0 +1,319 @@
+"""Control socket: steer a running engine from another process (`bigearn-tui attach`, `bigearn-tui ctl`).
+
+A Unix socket readable only by its owner: it lives in a directory only the owner can enter, the file is
+mode 0600, and every connection's peer credentials (SO_PEERCRED) must carry the owner's uid, so neither
+the filesystem nor a misconfigured directory lets another user approve trades. The protocol is JSON
+lines: one request object per line, one reply per line.
+
+    {"op": "snapshot"}                                  -> {"ok": true, "snapshot": {...}}
+    {"op": "status"}                                    -> {"ok": true, "status": {...}}
+    {"op": "command", "command": {"type": "approve", "proposal_id": "P000012"}}
+                                                        -> {"ok": true|false, "message": "..."}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import socket
+import struct
+import typing
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from engine.commands import (
+    Approve,
+    CancelAll,
+    Command,
+    CommandResult,
+    EditSize,
+    Halt,
+    Reject,
+    Resume,
+    SetMode,
+)
+from engine.domain import Mode
+from engine.snapshot import EngineSnapshot
+
+MAX_LINE = 16 * 1024 * 1024
+
+
+class ControlError(Exception):
+    """The control socket cannot be used; one line for the operator."""
+
+
+def default_socket_path(configured: str = "") -> Path:
+    if configured:
+        return Path(configured).expanduser()
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / "bigearn.sock"
+    return Path(f"/tmp/bigearn-{os.getuid()}") / "bigearn.sock"
+
+
+def peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid
+
+
+# --- snapshot codec ---------------------------------------------------------------------------------
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return str(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def encode_snapshot(snap: EngineSnapshot) -> dict[str, Any]:
+    return orjson.loads(orjson.dumps(snap, default=_default))
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        inner = [a for a in args if a is not type(None)]
+        return _decode(inner[0], value) if len(inner) == 1 else value
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return tp(**{f.name: _decode(hints[f.name], value[f.name]) for f in dataclasses.fields(tp)})
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
+    if origin is dict:
+        return {k: _decode(args[1], v) for k, v in value.items()}
+    if tp is Decimal:
+        return Decimal(value)
+    return value
+
+
+def decode_snapshot(data: dict[str, Any]) -> EngineSnapshot:
+    return _decode(EngineSnapshot, data)
+
+
+# --- commands on the wire ---------------------------------------------------------------------------
+
+def command_to_wire(cmd: Command) -> dict[str, Any]:
+    kind = {Approve: "approve", Reject: "reject", EditSize: "edit_size", Halt: "halt", Resume: "resume",
+            CancelAll: "cancel_all", SetMode: "set_mode"}[type(cmd)]
+    body = {"type": kind, **dataclasses.asdict(cmd)}
+    if isinstance(cmd, SetMode):
+        body["mode"] = Mode(cmd.mode).value
+    return body
+
+
+def command_from_wire(body: dict[str, Any], actor: str = "ctl") -> Command:
+    kind = body.get("type")
+    try:
+        if kind == "approve":
+            return Approve(str(body["proposal_id"]), actor=actor)
+        if kind == "reject":
+            return Reject(str(body["proposal_id"]), actor=actor, note=str(body.get("note", "")))
+        if kind == "edit_size":
+            return EditSize(str(body["proposal_id"]), int(body["size"]), actor=actor)
+        if kind == "halt":
+            return Halt(str(body.get("reason") or "halt via control socket"), actor=actor)
+        if kind == "resume":
+            return Resume(actor=actor)
+        if kind == "cancel_all":
+            return CancelAll(actor=actor)
+        if kind == "set_mode":
+            return SetMode(Mode(body["mode"]), actor=actor)
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"command {kind!r}: missing or invalid field {exc}") from exc
+    raise ValueError(f"unknown command type {kind!r}: accepted: approve, reject, edit_size, halt, resume, "
+                     "cancel_all, set_mode")
+
+
+class ControlServer:
+    """Serves one engine. Proposal ids may be given by their unique tail as the console shows them."""
+
+    def __init__(self, engine: Any, path: Path, *, allowed_uid: int | None = None) -> None:
+        self.engine = engine
+        self.path = Path(path)
+        self.allowed_uid = os.getuid() if allowed_uid is None else allowed_uid
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        directory = self.path.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = directory.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o077:
+            raise ControlError(f"{directory} must belong to uid {os.getuid()} and be private (mode 0700): "
+                               f"it is uid {st.st_uid} mode {oct(st.st_mode & 0o777)}")
+        if self.path.exists() or self.path.is_symlink():
+            if await self._alive():
+                raise ControlError(f"{self.path}: another engine is already listening here")
+            self.path.unlink()
+        old = os.umask(0o177)  # the socket is created 0600, never briefly world-accessible
+        try:
+            self._server = await asyncio.start_unix_server(self._client, path=str(self.path), limit=MAX_LINE)
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+
+    async def _alive(self) -> bool:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(self.path)), 1)
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return True
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def _resolve(self, proposal_id: str) -> str:
+        ids = list(self.engine.proposals)
+        if proposal_id in ids:
+            return proposal_id
+        matches = [p for p in ids if p.endswith(proposal_id)]
+        return matches[0] if len(matches) == 1 else proposal_id
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        try:
+            uid = peer_uid(sock)
+            if uid != self.allowed_uid:
+                writer.write(orjson.dumps({"ok": False, "message": f"refused: uid {uid} is not the engine's owner"}) + b"\n")
+                await writer.drain()
+                return
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                reply = await self._handle(line)
+                writer.write(orjson.dumps(reply, default=_default) + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()
+
+    async def _handle(self, line: bytes) -> dict[str, Any]:
+        try:
+            req = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return {"ok": False, "message": "request is not JSON: send one JSON object per line"}
+        op = req.get("op") if isinstance(req, dict) else None
+        if op == "snapshot":
+            return {"ok": True, "snapshot": encode_snapshot(self.engine.snapshot(force=True))}
+        if op == "status":
+            return {"ok": True, "status": status_of(self.engine.snapshot(force=True))}
+        if op == "command":
+            try:
+                body = dict(req.get("command") or {})
+                if "proposal_id" in body:
+                    body["proposal_id"] = self._resolve(str(body["proposal_id"]))
+                cmd = command_from_wire(body)
+            except ValueError as exc:
+                return {"ok": False, "message": str(exc)}
+            result: CommandResult = await self.engine.execute(cmd)
+            return {"ok": result.ok, "message": result.message}
+        return {"ok": False, "message": f"unknown op {op!r}: accepted: snapshot, status, command"}
+
+
+def status_of(snap: EngineSnapshot) -> dict[str, Any]:
+    return {
+        "seq": snap.seq, "ts": snap.ts, "mode": snap.mode, "venue": snap.venue, "state": snap.state,
+        "halt_reason": snap.halt_reason, "equity": str(snap.pnl.equity), "realized": str(snap.pnl.realized),
+        "open_orders": len(snap.orders), "open_positions": len(snap.positions),
+        "pending": [{"id": p.proposal_id, "market": p.title, "side": p.side, "outcome": p.outcome,
+                     "price": p.price / 10_000, "size": p.size / 1_000_000, "edge": round(p.edge_net, 4),
+                     "expires_ts": p.expires_ts} for p in snap.pending_proposals],
+    }
+
+
+class ControlClient:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        try:
+            self._reader, self._writer = await asyncio.open_unix_connection(str(self.path), limit=MAX_LINE)
+        except FileNotFoundError as exc:
+            raise ControlError(f"{self.path}: no engine is listening (start one with `bigearn-tui --no-ui`)") from exc
+        except PermissionError as exc:
+            raise ControlError(f"{self.path}: permission denied (the socket belongs to another user)") from exc
+        except OSError as exc:
+            raise ControlError(f"{self.path}: cannot connect: {exc.strerror or exc}") from exc
+
+    async def request(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self._writer is None:
+            await self.connect()
+        assert self._reader is not None and self._writer is not None
+        async with self._lock:
+            self._writer.write(orjson.dumps(body) + b"\n")
+            await self._writer.drain()
+            line = await self._reader.readline()
+        if not line:
+            raise ControlError(f"{self.path}: the engine closed the connection")
+        return orjson.loads(line)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(Exception):
+                await self._writer.wait_closed()
+            self._writer = None
+
+
+class RemoteEngine:
+    """The console's view of an engine in another process: the same `snapshot()` and `execute()`."""
+
+    def __init__(self, client: ControlClient, refresh_hz: float = 5.0) -> None:
+        self.client = client
+        self.refresh_hz = refresh_hz
+        self._snap: EngineSnapshot | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._poll())
+
+    async def refresh(self) -> None:
+        reply = await self.client.request({"op": "snapshot"})
+        if reply.get("ok"):
+            self._snap = decode_snapshot(reply["snapshot"])
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(1 / self.refresh_hz)
+            try:
+                await self.refresh()
+            except (ControlError, OSError):
+                return
+
+    def snapshot(self, force: bool = False) -> EngineSnapshot:
+        if self._snap is None:
+            raise ControlError("no snapshot received yet")
+        return self._snap
+
+    async def execute(self, command: Command) -> CommandResult:
+        reply = await self.client.request({"op": "command", "command": command_to_wire(command)})
+        await self.refresh()
+        return CommandResult(bool(reply.get("ok")), str(reply.get("message", "")))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.client.close()

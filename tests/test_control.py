@@ -1,0 +1,184 @@
+"""The control socket: `ctl` and `attach` steer a headless engine; other users are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.commands import Halt
+from engine.control import ControlClient, ControlError, ControlServer, RemoteEngine
+from tests.conftest import FixedBrain, write_dataset
+from tests.ui_harness import make_app, make_runtime
+
+ROOT = Path(__file__).parents[1]
+
+
+def lopsided_book(i: int) -> tuple[list[list[float]], list[list[float]]]:
+    return [[0.45, 5000.0]], [[0.55, 50.0]]
+
+
+def ctl(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bigearn_tui.cli", "ctl", *args, "--socket", str(sock)], capture_output=True,
+        text=True, cwd=ROOT, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+    )
+
+
+def connect_as(uid: int, sock: Path) -> str:
+    """Fork, become `uid`, try to send a halt; report what happened through the exit code."""
+    import socket as socketlib
+
+    pid = os.fork()
+    if pid == 0:  # child: no exec, so the interpreter's own file permissions do not matter
+        code = 3
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            s = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+            s.connect(str(sock))
+            s.sendall(b'{"op": "command", "command": {"type": "halt"}}\n')
+            code = 0
+        except PermissionError:
+            code = 1
+        except OSError:
+            code = 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return {0: "connected", 1: "denied", 2: "error"}.get(os.waitstatus_to_exitcode(status), "crash")
+
+
+@pytest.mark.slow
+def test_ctl_steers_a_running_headless_engine(tmp_path: Path) -> None:
+    books, markets = write_dataset(tmp_path, seconds=3600, book=lopsided_book)
+    sock = tmp_path / "run" / "bigearn.sock"
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "bigearn_tui.cli", "--no-ui", "--speed", "20", "--data", str(books), "--markets",
+         str(markets), "--db", str(tmp_path / "h.db")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BIGEARN_UI__CONTROL_SOCKET": str(sock),
+             "BIGEARN_ENGINE__WARMUP_S": "5"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        status: dict = {}
+        while time.monotonic() < deadline:
+            if sock.exists():
+                p = ctl(sock, "status")
+                if p.returncode == 0:
+                    status = json.loads(p.stdout)
+                    if status["pending"]:
+                        break
+            time.sleep(0.2)
+        assert status.get("state") == "RUNNING" and status["pending"], status
+        # Owner-only: private directory, 0600 socket.
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+        assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700
+        tail = status["pending"][0]["id"][-7:]  # the console shows the tail; ctl accepts it
+        p = ctl(sock, "approve", tail)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert json.loads(p.stdout)["ok"] is True
+        p = ctl(sock, "approve", "P999999")
+        assert p.returncode == 1 and "no proposal" in p.stdout
+        assert ctl(sock, "halt", "ops check").returncode == 0
+        assert json.loads(ctl(sock, "status").stdout)["state"] == "HALTED"
+        assert ctl(sock, "cancel-all").returncode == 0
+        assert ctl(sock, "resume").returncode == 0
+        p = ctl(sock, "explode")
+        assert p.returncode == 2 and "accepted" in p.stderr
+    finally:
+        engine.terminate()
+        out, err = engine.communicate(timeout=30)
+    assert engine.returncode == 0, err[-2000:]
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["orders"] >= 1 and [h["reason"] for h in summary["halts"]] == ["ops check"]
+    assert not sock.exists()  # removed on shutdown
+
+
+def test_attach_console_drives_the_remote_engine(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
+    sock = tmp_path / "a" / "bigearn.sock"
+
+    async def main() -> None:
+        server = ControlServer(rt.engine, sock)
+        await server.start()
+        remote = RemoteEngine(ControlClient(sock), refresh_hz=20)
+        await remote.start()
+        try:
+            snap = remote.snapshot()
+            assert len(snap.pending_proposals) == 3 and snap.venue == "REPLAY"
+            app = make_app(rt)
+            app.engine = remote  # the console sees only the remote view
+            async with app.run_test(size=(140, 40)) as pilot:
+                await pilot.press("a")
+                await pilot.pause()
+                assert rt.engine.counters["orders"] == 1  # the order was sent by the engine process side
+                await pilot.press("H")
+                await pilot.pause()
+                assert rt.engine.state == "HALTED"
+                assert app.snap is not None and app.snap.halted
+        finally:
+            await remote.close()
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_socket_refuses_another_user(tmp_path: Path) -> None:
+    if os.getuid() != 0:
+        pytest.skip("needs root to run a client as another user")
+    rt = make_runtime(tmp_path, until_s=6)
+    sock = tmp_path / "p" / "bigearn.sock"
+
+    async def main() -> None:
+        server = ControlServer(rt.engine, sock)
+        await server.start()
+        try:
+            # The filesystem keeps another user out: a forked client drops to nobody (uid 65534).
+            result = await asyncio.to_thread(connect_as, 65534, sock)
+            assert result == "denied"
+            assert rt.engine.state == "RUNNING"
+        finally:
+            await server.close()
+        # And if the filesystem let them in, the peer-credential check still refuses them.
+        strict = ControlServer(rt.engine, sock, allowed_uid=os.getuid() + 12345)
+        await strict.start()
+        try:
+            client = ControlClient(sock)
+            reply = await client.request({"op": "command", "command": {"type": "halt"}})
+            await client.close()
+            assert reply["ok"] is False and "refused" in reply["message"]
+            assert rt.engine.state == "RUNNING"
+        finally:
+            await strict.close()
+
+    asyncio.run(main())
+
+
+def test_server_refuses_a_shared_directory_and_a_live_socket(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, until_s=6)
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    os.chmod(shared, 0o777)
+
+    async def main() -> None:
+        with pytest.raises(ControlError, match="private"):
+            await ControlServer(rt.engine, shared / "bigearn.sock").start()
+        first = ControlServer(rt.engine, tmp_path / "one" / "bigearn.sock")
+        await first.start()
+        try:
+            with pytest.raises(ControlError, match="already listening"):
+                await ControlServer(rt.engine, tmp_path / "one" / "bigearn.sock").start()
+        finally:
+            await first.close()
+        await rt.engine.execute(Halt("x"))
+
+    asyncio.run(main())
