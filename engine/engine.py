@@ -305,6 +305,12 @@ class Engine:
     async def on_venue(self, event: VenueEvent) -> None:
         async with self._lock:
             self._on_venue(event)
+            if isinstance(event, OrderAccepted):
+                order = self.orders.get(event.client_order_id)
+                if order is not None and order.cancel_requested and order.state.working:
+                    # Cancelled while in flight: the venue could not cancel an order it had not seen yet.
+                    await self.venue.cancel(order.client_order_id)
+                    self._note("cancel on acceptance", order=order.client_order_id)
             self._touch()
 
     def _transition(self, order: Order, to: OrderState, ts: int, cause: str) -> None:
@@ -697,7 +703,7 @@ class Engine:
         if isinstance(command, CancelAll):
             working = [o for o in self.orders.values() if o.state.working]
             for o in working:
-                o.cancel_requested = True
+                o.cancel_requested = True  # orders still in flight are cancelled when they are accepted
             await self.venue.cancel_all()
             for p in self.proposals.values():
                 if p.status == "PENDING":

@@ -290,3 +290,21 @@ def test_max_open_positions_reached_skips_new_markets_with_reason(tmp_path: Path
     traded = {o.request.condition_id for o in engine.orders.values()}
     assert len(traded) == 1  # the second market never gets a slot
     assert engine.decisions.get("SKIP_MAX_POSITIONS", 0) > 0
+
+
+def test_cancel_all_catches_orders_still_in_flight(tmp_path: Path) -> None:
+    # The maker order is sent at 5 s and reaches the exchange ~150 ms later; cancel-all lands in between.
+    brain = FixedBrain(p=0.53, half_width=0.005)
+
+    async def cancel_all(engine: Engine):
+        in_flight = [o for o in engine.orders.values() if o.state.value == "SUBMITTED"]
+        result = await engine.execute(CancelAll())
+        return in_flight, result
+
+    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=60, actions={5.05: cancel_all})
+    in_flight, result = rows["_results"][0][5.05]
+    assert in_flight and result.ok
+    first = in_flight[0]
+    assert first.state.value == "CANCELLED"
+    states = [e["state_to"] for e in rows["order_events"] if e["client_order_id"] == first.client_order_id]
+    assert states == ["SUBMITTED", "LIVE", "CANCELLED"]
