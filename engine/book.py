@@ -376,6 +376,11 @@ class OrderBook(BookView):
     def best_ask(self) -> int | None:
         return self._ask_px[0] if self._ask_px else None
 
+    def top_levels(self, n: int) -> tuple[list[Level], list[Level]]:
+        """Best `n` bids and asks, best first (slices of the sorted price lists: cheap at UI rate)."""
+        bids, asks = self.bids, self.asks
+        return ([(p, bids[p]) for p in reversed(self._bid_px[-n:])], [(p, asks[p]) for p in self._ask_px[:n]])
+
     def top(self) -> tuple[int | None, int | None]:
         """(best bid, best ask) in one call, for the feed's per-message consistency check."""
         b, a = self._bid_px, self._ask_px

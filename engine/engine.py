@@ -782,8 +782,8 @@ class Engine:
                     r = o.request
                     is_bid = (r.side is Side.BUY) == (r.outcome is Outcome.YES)
                     ours.append((is_bid, r.price if r.outcome is Outcome.YES else ONE - r.price, o.remaining))
-            books[cid] = BookLadder(cid, tuple(b.levels(Side.BUY, LADDER_DEPTH)), tuple(b.levels(Side.SELL, LADDER_DEPTH)),
-                                    tuple(ours), b.ts)
+            top_bids, top_asks = b.top_levels(LADDER_DEPTH)
+            books[cid] = BookLadder(cid, tuple(top_bids), tuple(top_asks), tuple(ours), b.ts)
         proposals = tuple(
             ProposalRow(
                 proposal_id=p.proposal_id, condition_id=p.market.condition_id, title=p.market.question or p.market.slug,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -69,8 +70,13 @@ class BookView(Widget, can_focus=True):
             mine = ours.get((True, p))
             lines.append((f"{shares(mine) if mine else '':>9} {px(p):>7} {shares(q):>12}  ", _OURS if mine else _BID,
                           "#" * max(1, round(20 * q / biggest)), _BID))
-        self._lines = lines
-        self.refresh()
+        old, self._lines = self._lines, lines
+        if len(old) != len(lines):
+            self.refresh()
+            return
+        for y, (a, b) in enumerate(zip(old, lines, strict=True)):
+            if a != b:  # only the levels that moved are sent to the terminal
+                self.refresh(Region(0, y, self.size.width, 1))
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width

@@ -30,7 +30,7 @@ def age(ms: int | None) -> str:
         return "-"
     s = ms / 1000
     if s < 60:
-        return f"{s:.1f}s" if s < 10 else f"{s:.0f}s"
+        return f"{int(s)}s"  # whole seconds: tenths would repaint every row of a busy list every frame
     if s < 3600:
         return f"{s / 60:.0f}m"
     return f"{s / 3600:.1f}h"
@@ -51,3 +51,12 @@ def clip_middle(text: str, width: int) -> str:
         return text
     head = max(4, width // 3)
     return text[:head] + "~" + text[-(width - head - 1):]
+
+
+def compact_usd(value: float) -> str:
+    """Two significant figures above $1k: a figure for scanning a list, steady while depth churns."""
+    if value < 1000:
+        return f"{value:,.0f}"
+    if value < 1_000_000:
+        return f"{value / 1000:.{1 if value < 10_000 else 0}f}k"
+    return f"{value / 1_000_000:.{1 if value < 10_000_000 else 0}f}M"

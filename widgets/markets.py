@@ -11,7 +11,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.snapshot import MarketRow
-from widgets.format import age, clip_middle, prob, px, shares
+from widgets.format import age, clip_middle, compact_usd, prob, px, shares
 
 _HEADER = f"{'Market':<29} {'Mid':>5} {'Sprd':>5} {'Depth$':>7} {'Score':>7} {'State':<8} {'Pos':>8} {'Age':>5}"
 
@@ -46,7 +46,7 @@ class MarketList(ScrollView, can_focus=True):
         score = "-" if row.score is None else f"{row.score:+.3f}"
         state = row.state if row.book_age_ms is not None else "WAITING"
         return (f"{clip_middle(row.title, 29):<29} {prob(row.mid):>5} {px(row.spread) if row.spread is not None else '-':>5} "
-                f"{row.depth_usdc:>7,.0f} {score:>7} {state:<8} {shares(pos) if pos else '':>8} "
+                f"{compact_usd(row.depth_usdc):>7} {score:>7} {state:<8} {shares(pos) if pos else '':>8} "
                 f"{age(row.book_age_ms):>5}")
 
     def update_rows(self, rows: tuple[MarketRow, ...]) -> None:
@@ -62,10 +62,13 @@ class MarketList(ScrollView, can_focus=True):
             self.cursor = min(self.cursor, max(0, len(lines) - 1))
             self.refresh()
             return
-        changed = [i for i, (a, b) in enumerate(zip(self._lines, lines, strict=True)) if a != b]
-        self.rows, self._lines = visible, lines
-        for i in changed:
-            self.refresh_line(i + 1)
+        # Repaint only rows that changed and are on screen (row i is line i + 1, under the header).
+        top = int(self.scroll_offset.y)
+        bottom = top + self.size.height
+        self.rows, old, self._lines = visible, self._lines, lines
+        for i in range(max(0, top - 1), min(len(lines), bottom)):
+            if old[i] != lines[i]:
+                self.refresh_line(i + 1)
 
     def render_line(self, y: int) -> Strip:
         scroll_y = int(self.scroll_offset.y)

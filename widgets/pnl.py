@@ -18,6 +18,8 @@ class PnLPane(Vertical):
     PnLPane Sparkline { height: 2; }
     """
 
+    _detail = ""
+
     def compose(self) -> ComposeResult:
         yield Digits("+0.00", id="pnl-total")
         yield Sparkline([], id="pnl-spark", summary_function=max)
@@ -38,6 +40,6 @@ class PnLPane(Vertical):
         detail = (f"day {usd(pnl.day, signed=True)}  week {usd(pnl.week, signed=True)}\n"
                   f"drawdown {pnl.drawdown:.1%} of {usd(pnl.high_water)}\n"
                   f"real {usd(pnl.realized, signed=True)} unreal {usd(pnl.unrealized, signed=True)}")
-        label = self.query_one("#pnl-detail", Label)
-        if str(label.render()) != detail:
-            label.update(detail)
+        if detail != self._detail:
+            self._detail = detail
+            self.query_one("#pnl-detail", Label).update(detail, layout=False)

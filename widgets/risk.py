@@ -25,6 +25,10 @@ class RiskPane(Vertical):
     RiskPane #risk-breakers { height: auto; }
     """
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._texts: dict[str, str] = {}
+
     def compose(self) -> ComposeResult:
         for name in GAUGES:
             with Horizontal():
@@ -38,9 +42,9 @@ class RiskPane(Vertical):
         bar = self.query_one(f"#risk-{name}", ProgressBar)
         if bar.progress != pct:
             bar.update(progress=pct)
-        label = self.query_one(f"#risk-{name}-label", Label)
-        if str(label.render()) != text:
-            label.update(text)
+        if self._texts.get(name) != text:
+            self._texts[name] = text
+            self.query_one(f"#risk-{name}-label", Label).update(text, layout=False)
 
     def show(self, risk: RiskView) -> None:
         self._gauge("exposure", risk.exposure, risk.exposure_cap,
@@ -56,5 +60,6 @@ class RiskPane(Vertical):
         for b in risk.breakers:
             style = "bold red" if b.state != "OK" else "green"
             text.append(f"{b.name}:{b.state} ", style=style)
-        label = self.query_one("#risk-breakers", Label)
-        label.update(text)
+        if self._texts.get("breakers") != text.plain:
+            self._texts["breakers"] = text.plain
+            self.query_one("#risk-breakers", Label).update(text, layout=False)

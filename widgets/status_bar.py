@@ -22,6 +22,7 @@ class StatusBar(Static):
         super().__init__("", **kwargs)
         self._wall = wall  # injectable so screenshots are deterministic
         self._received = wall()
+        self._last = ""
 
     def show(self, snap: EngineSnapshot, received: bool = False, live_armed: bool = False) -> None:
         if received:
@@ -42,11 +43,14 @@ class StatusBar(Static):
             t.append(f"  ({snap.halt_reason})", style="bold")
         feed = snap.feed
         stale = feed.stale_books > 0
-        t.append(f"  feed {feed.messages_per_s:,.0f} msg/s  oldest book {age(feed.oldest_book_age_ms)}",
+        rate = float(f"{feed.messages_per_s:.2g}") if feed.messages_per_s >= 10 else feed.messages_per_s
+        t.append(f"  feed {rate:,.0f} msg/s  oldest book {age(feed.oldest_book_age_ms)}",
                  style="bold red" if stale else "")
         if stale:
             t.append(f" STALE x{feed.stale_books}", style="bold red")
         t.append(f"  snap #{snap.seq} {age(int((self._wall() - self._received) * 1000))}")
         t.append(f"  equity ${usd(snap.pnl.equity)} / ${usd(snap.bankroll)}")
         t.append(f"  {clock(snap.ts)} UTC")
-        self.update(t)
+        if t.plain != self._last:
+            self._last = t.plain
+            self.update(t, layout=False)  # one fixed line: never worth a layout pass

@@ -1,0 +1,225 @@
+"""Console cost under load: the real app in a real (pseudo) terminal, a 5,000 msg/s feed over 100 books.
+
+The child process runs the engine and the console at 140x40 with the UI at 10 Hz, on a pty. A synthetic
+feed applies level updates to 100 books at a steady 5,000 messages/s through the engine's own
+`on_market` path, and a 10 ms probe measures how late the event loop wakes (engine loop lag). The parent
+reads every byte the app writes to the terminal, and sends keys as an operator would: `H` (halt) then
+`R` `y` (resume), timing each key until its effect (HALTED / RESUMING) appears in the terminal output.
+
+Targets: loop lag p99 <= 5 ms, key-to-screen p99 <= 100 ms, terminal output <= 60 KB/s.
+
+    .venv/bin/python bench/ui.py [--seconds 20]
+
+BENCH_UI_DUMP=FILE also writes the raw terminal output after warm-up to FILE, to see what a frame costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pty
+import random
+import resource
+import select
+import struct
+import sys
+import tempfile
+import termios
+import time
+from fcntl import ioctl
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+N_BOOKS = 100
+RATE = 5_000
+HZ = 10
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+# --- child: engine + console on the pty --------------------------------------------------------------
+
+class SyntheticVenue:
+    """100 markets whose books move at a fixed message rate; orders are not part of this measurement."""
+
+    kind = "SIM"
+
+    def __init__(self) -> None:
+        from engine.domain import CRYPTO_15M_FEES, Market
+
+        now = int(time.time() * 1000)
+        self._markets = [
+            Market(condition_id=f"0x{i:064x}", question=f"Synthetic market {i:03d}", slug=f"synthetic-{i:03d}",
+                   yes_token=str(10**70 + 2 * i), no_token=str(10**70 + 2 * i + 1), fees=CRYPTO_15M_FEES,
+                   end_ts=now + 3_600_000)
+            for i in range(N_BOOKS)
+        ]
+
+    def markets(self):
+        return self._markets
+
+    async def submit(self, request) -> None:
+        raise RuntimeError("the UI benchmark sends no orders")
+
+    async def cancel(self, client_order_id: str) -> None:
+        return None
+
+    async def cancel_all(self) -> None:
+        return None
+
+    async def run(self, sink) -> None:
+        from engine.feeds.events import BookDeltas, BookSnapshot
+
+        rng = random.Random(7)
+        now = int(time.time() * 1000)
+        for m in self._markets:
+            bids = [(5000 - 100 * k, 1_000_000_000) for k in range(1, 11)]
+            asks = [(5000 + 100 * k, 1_000_000_000) for k in range(0, 10)]
+            await sink.on_market(BookSnapshot(m.condition_id, now, bids, asks))
+        batch = 50  # messages per tick: 100 ticks/s x 50 = 5,000 msg/s
+        interval = batch / RATE
+        next_t = time.monotonic()
+        cids = [m.condition_id for m in self._markets]
+        while True:
+            for _ in range(batch):
+                is_bid = rng.random() < 0.5
+                px = 5000 - 100 * rng.randint(1, 10) if is_bid else 5000 + 100 * rng.randint(0, 9)
+                size = rng.randint(1, 2000) * 1_000_000
+                await sink.on_market(BookDeltas(rng.choice(cids), int(time.time() * 1000), [(is_bid, px, size)]))
+            next_t += interval
+            await asyncio.sleep(max(0.0, next_t - time.monotonic()))
+
+
+async def child_main(out: Path, seconds: float) -> None:
+    from bigearn_tui.app import BigEarnApp
+    from engine.clock import WallClock
+    from engine.config import load_settings
+    from engine.engine import Engine
+    from engine.store import Store
+
+    settings = load_settings(None, overrides={"store.path": str(out.with_suffix(".db")), "engine.warmup_s": 5},
+                             env={})
+    store = await Store.open(settings.store.path)
+    import logging
+
+    logger = logging.getLogger("bench-ui")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    engine = Engine(settings, SyntheticVenue(), WallClock(), store, logger=logger)
+    lags: list[float] = []
+
+    async def probe() -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.010)
+            lags.append((time.perf_counter() - t0 - 0.010) * 1000)
+
+    engine_task = asyncio.create_task(engine.run())
+    probe_task = asyncio.create_task(probe())
+    app = BigEarnApp(engine, refresh_hz=HZ)
+
+    async def stop_later() -> None:
+        await asyncio.sleep(seconds)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        out.write_text(json.dumps({
+            "lag_ms": lags[len(lags) // 10:],  # skip start-up
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "events": engine.counters["market_events"],
+        }))
+        app.exit(0)
+
+    asyncio.create_task(stop_later())
+
+    wall0 = time.monotonic()
+    await app.run_async()
+    probe_task.cancel()
+    engine_task.cancel()
+    data = json.loads(out.read_text())
+    data["wall_s"] = time.monotonic() - wall0
+    out.write_text(json.dumps(data))
+    await store.close()
+
+
+# --- parent: the terminal and the operator ------------------------------------------------------------
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--child", default="")
+    args = ap.parse_args()
+    if args.child:
+        asyncio.run(child_main(Path(args.child), args.seconds))
+        return
+    out = Path(tempfile.mkdtemp()) / "ui-bench.json"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update({"TERM": "xterm-256color", "COLORTERM": "truecolor", "TEXTUAL_ANIMATIONS": "none"})
+        os.execv(sys.executable, [sys.executable, __file__, "--child", str(out), "--seconds", str(args.seconds)])
+    ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+    total = 0
+    since_key = b""  # terminal output since the last key, searched for the key's effect
+    start = time.monotonic()
+    warm = start + 6  # engine warm-up and first frames are not the steady state
+    steady_bytes = 0
+    key_lat: list[float] = []
+    pending: tuple[bytes, float, bytes] | None = None
+    next_key = warm + 1
+    halted = False
+    done = False
+    while not done:
+        ready, _, _ = select.select([fd], [], [], 0.005)
+        now = time.monotonic()
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            total += len(chunk)
+            if os.environ.get("BENCH_UI_DUMP") and now >= warm:
+                with open(os.environ["BENCH_UI_DUMP"], "ab") as dump:
+                    dump.write(chunk)
+            if now >= warm:
+                steady_bytes += len(chunk)
+            if pending is not None:
+                since_key = (since_key + chunk)[-100_000:]
+                if pending[2] in since_key:
+                    key_lat.append((now - pending[1]) * 1000)
+                    pending = None
+        if pending is None and now >= next_key and now < start + args.seconds - 1:
+            since_key = b""
+            if not halted:
+                os.write(fd, b"H")
+                pending, halted = (0, time.monotonic(), b"HALTED"), True
+            else:
+                os.write(fd, b"R")
+                time.sleep(0.15)  # the confirmation dialog opens; the operator then answers
+                os.write(fd, b"y")
+                pending, halted = (0, time.monotonic(), b"RESUMING"), False
+            next_key = time.monotonic() + 0.4
+        if now > start + args.seconds + 15:
+            done = True
+    _, status = os.waitpid(pid, 0)
+    data = json.loads(out.read_text())
+    steady_s = max(1e-9, (start + data["wall_s"]) - warm)
+    lag = data["lag_ms"]
+    print(f"feed              {RATE:,} msg/s over {N_BOOKS} books, UI at {HZ} Hz, 140x40, {data['wall_s']:.1f} s")
+    print(f"events processed  {data['events']:,}  ({data['events'] / data['wall_s']:,.0f}/s)")
+    print(f"engine loop lag   p50 {percentile(lag, 0.5):.2f} ms  p99 {percentile(lag, 0.99):.2f} ms  "
+          f"max {max(lag):.1f} ms  (target p99 <= 5 ms)")
+    print(f"key-to-screen     n={len(key_lat)}  p50 {percentile(key_lat, 0.5):.0f} ms  p99 {percentile(key_lat, 0.99):.0f} ms"
+          f"  (target p99 <= 100 ms)")
+    print(f"CPU share         {data['cpu_s'] / data['wall_s']:.0%} of one core")
+    print(f"terminal output   {steady_bytes / steady_s / 1024:.1f} KB/s steady  ({total / 1024:.0f} KB total)"
+          f"  (target <= 60 KB/s)")
+
+
+if __name__ == "__main__":
+    main()
