@@ -204,17 +204,20 @@ class Engine:
             config=s.model_dump(mode="json"),
         )
         for ms in self.markets.values():
-            m = ms.market
-            self.store.upsert_market(
-                condition_id=m.condition_id, slug=m.slug, question=m.question, category=m.category,
-                yes_token_id=m.yes_token, no_token_id=m.no_token, yes_outcome=m.yes_label, no_outcome=m.no_label,
-                tick_size=Decimal(m.tick).scaleb(-4), min_order_size=Decimal(m.min_order_size).scaleb(-6),
-                neg_risk=int(m.neg_risk), fee_rate=m.fees.rate, fee_exponent=m.fees.exponent,
-                start_ts=m.start_ts, end_ts=m.end_ts, cluster=ms.cluster, resolved_ts=None, yes_payout=None,
-                updated_ts=self.clock.now_ms(),
-            )
+            self._store_market(ms, self.clock.now_ms())
         await self.store.flush()
         self._note("engine started", run_id=self.run_id, venue=self.venue.kind, mode=self.mode.value, markets=len(self.markets))
+
+    def _store_market(self, ms: MarketState, ts: int, resolved_ts: int | None = None) -> None:
+        m = ms.market
+        self.store.upsert_market(
+            condition_id=m.condition_id, slug=m.slug, question=m.question, category=m.category,
+            yes_token_id=m.yes_token, no_token_id=m.no_token, yes_outcome=m.yes_label, no_outcome=m.no_label,
+            tick_size=Decimal(ms.tick).scaleb(-4), min_order_size=Decimal(m.min_order_size).scaleb(-6),
+            neg_risk=int(m.neg_risk), fee_rate=m.fees.rate, fee_exponent=m.fees.exponent,
+            start_ts=m.start_ts, end_ts=m.end_ts, cluster=ms.cluster, resolved_ts=resolved_ts,
+            yes_payout=ms.yes_payout, updated_ts=ts,
+        )
 
     async def run(self) -> dict[str, Any]:
         """Start, let the venue drive until its data ends (replay) or the task is cancelled, then stop cleanly."""
@@ -289,16 +292,8 @@ class Engine:
                 outcome = float(event.yes_payout)
                 scored = self.calibration.resolve(event.condition_id, outcome)
                 self.store.resolve_evaluations(event.condition_id, outcome)
-                m = ms.market
-                self.store.upsert_market(
-                    condition_id=m.condition_id, slug=m.slug, question=m.question, category=m.category,
-                    yes_token_id=m.yes_token, no_token_id=m.no_token, yes_outcome=m.yes_label, no_outcome=m.no_label,
-                    tick_size=Decimal(ms.tick).scaleb(-4), min_order_size=Decimal(m.min_order_size).scaleb(-6),
-                    neg_risk=int(m.neg_risk), fee_rate=m.fees.rate, fee_exponent=m.fees.exponent,
-                    start_ts=m.start_ts, end_ts=m.end_ts, cluster=ms.cluster, resolved_ts=event.ts,
-                    yes_payout=event.yes_payout, updated_ts=event.ts,
-                )
-                self._note("market resolved", market=m.slug, yes_payout=str(event.yes_payout), scored=scored)
+                self._store_market(ms, event.ts, resolved_ts=event.ts)
+                self._note("market resolved", market=ms.market.slug, yes_payout=str(event.yes_payout), scored=scored)
             self._touch()
 
     # --- venue events --------------------------------------------------------------------------
