@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Start the console on the default venue (bundled replay, semi mode, no keys).
+## Start the console on the default venue (bundled replay, semi mode, no keys). The bundled books span
+## five hours; ten times real time keeps the first look lively. Override: make run ARGS="--speed 1".
+ARGS ?= --speed 10
 run: $(STAMP)
 	$(BIN)/bigearn-tui $(ARGS)
 
