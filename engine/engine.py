@@ -427,9 +427,24 @@ class Engine:
         )
 
     def _busy(self, cid: str) -> bool:
+        """A decision is outstanding: a proposal waits for the operator or an order has not been acknowledged."""
         if any(p.status == "PENDING" and p.market.condition_id == cid for p in self.proposals.values()):
             return True
-        return any(o.state.working and o.request.condition_id == cid for o in self.orders.values())
+        return any(o.request.condition_id == cid and o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN)
+                   for o in self.orders.values())
+
+    def _resting(self, cid: str) -> list[Order]:
+        return [o for o in self.orders.values() if o.request.condition_id == cid
+                and o.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) and not o.cancel_requested]
+
+    def _still_supported(self, order: Order, result: SizingResult, tick: int) -> bool:
+        """A resting order stays while the sizer would still place it: its side clears the edge gate at a
+        price within `requote_min_ticks` of where it rests (a smaller move is not worth a cancel/replace)."""
+        c = result.candidate
+        edge_ok = any(g.name == "edge" and g.passed for g in result.gates)
+        r = order.request
+        return (edge_ok and c is not None and c.outcome is r.outcome and c.side is r.side
+                and abs(c.price - r.price) <= self.settings.execution.requote_min_ticks * tick)
 
     def _at_position_limit(self, market: Market) -> bool:
         """A new market may not open once max_open_positions are held or being bought (an order in flight
@@ -477,6 +492,12 @@ class Engine:
             decision = "PROPOSE" if result.ok else result.reason
             gate = result.deciding
             reason = "" if gate is None else f"{gate.name}={gate.value:.6g} vs {gate.threshold:.6g}"
+            resting = self._resting(market.condition_id)
+            if resting:
+                # One working order per market: re-check it instead of proposing another.
+                keep = all(self._still_supported(o, result, ms.tick) for o in resting)
+                decision = "HOLD" if keep else "WITHDRAW"
+                reason = "order still has its edge" if keep else f"edge gone: {result.reason} {reason}".strip()
         edge = result.candidate.edge_cons if result and result.candidate else None
         self._count_decision(ms, decision, edge)
         details: dict[str, Any] = {"features": est.features}
@@ -490,7 +511,7 @@ class Engine:
         key = f"{market.condition_id}:{now}"
         self.store.add_evaluation(**base, p_hat=est.p_hat, ci_low=est.ci_low, ci_high=est.ci_high, decision=decision,
                                   reason=reason, details=details)
-        if result is not None and result.ok:
+        if result is not None and result.ok and decision == "PROPOSE":
             await self._propose(ms, est, result, now, key)
 
     def _count_decision(self, ms: MarketState, decision: str, edge: float | None) -> None:
@@ -604,7 +625,9 @@ class Engine:
             reason = ""
             if now - order.created_ts >= stale_ms:
                 reason = "stale"
-            elif ms.last_decision not in ("PROPOSE", "SKIP_BUSY"):
+            elif ms.last_decision in ("WITHDRAW", "SKIP_NO_BOOK"):
+                # No edge left, or no book to judge it by (fail closed). A halt alone leaves resting orders
+                # to the operator's cancel-all.
                 reason = f"edge gone ({ms.last_decision})"
             elif ms.phase != "OPEN":
                 reason = "market closed"

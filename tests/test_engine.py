@@ -308,3 +308,31 @@ def test_cancel_all_catches_orders_still_in_flight(tmp_path: Path) -> None:
     assert first.state.value == "CANCELLED"
     states = [e["state_to"] for e in rows["order_events"] if e["client_order_id"] == first.client_order_id]
     assert states == ["SUBMITTED", "LIVE", "CANCELLED"]
+
+
+class SteppedBrain(FixedBrain):
+    """Test double: one estimate until `switch_ms`, another after (the market's fair value moved)."""
+
+    def __init__(self, before: float, after: float, switch_ms: int) -> None:
+        super().__init__(before, 0.005)
+        self.after = after
+        self.switch_ms = switch_ms
+
+    def estimate(self, data):
+        self.p = self.after if data.now_ms >= self.switch_ms else self.p
+        return super().estimate(data)
+
+
+def test_resting_order_is_held_while_its_edge_lasts_and_withdrawn_when_it_goes(tmp_path: Path) -> None:
+    # Maker bid at 0.49 while the estimate is 0.53; at 30 s the estimate falls to the mid: no edge left.
+    brain = SteppedBrain(0.53, 0.495, START + 30_000)
+    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=80)
+    first = rows["order_intents"][0]
+    events = [e for e in rows["order_events"] if e["client_order_id"] == first["client_order_id"]]
+    assert [e["state_to"] for e in events] == ["SUBMITTED", "LIVE", "CANCELLED"]
+    cancel_ts = events[-1]["ts"]
+    assert START + 30_000 <= cancel_ts <= START + 36_000  # withdrawn at the first cycle after the move
+    decisions = [e["decision"] for e in rows["evaluations"] if e["ts"] < START + 30_000]
+    assert "HOLD" in decisions and "WITHDRAW" not in decisions
+    assert any(e["decision"] == "WITHDRAW" for e in rows["evaluations"])
+    assert summary["orders"] == 1  # while it rested, no second order was stacked on the market

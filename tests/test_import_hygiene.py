@@ -10,8 +10,9 @@ ROOT = Path(__file__).parents[1]
 
 
 def run_python(code: str, tmp_path: Path) -> str:
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "BIGEARN_UI__CONTROL_SOCKET": str(tmp_path / "ctl" / "bigearn.sock")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
