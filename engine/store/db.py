@@ -66,9 +66,8 @@ def _dumps(value: Any) -> str:
 
 # --------------------------------------------------------------------------------------------------
 # Column converters. A converter maps one caller value (or _MISSING when the keyword was omitted) to
-# the value to bind. Each one is complete on its own (None, defaults, enums, validation, errors); the
-# generated row builders further down only inline a fast path for the common exact type and call the
-# converter for everything else, so the semantics live in exactly one place.
+# the value to bind. Each one is complete on its own (None, defaults, enums, validation, errors), and
+# the row builders further down only call them in column order, so the semantics live in one place.
 # --------------------------------------------------------------------------------------------------
 
 Converter = Callable[[Any], Any]
@@ -405,7 +404,7 @@ def _make_builder(table: Table) -> Builder:
     ``details_json``); the already-serialised text wins when both are given.
     """
     accepted = {c.name for c in table.cols}
-    specs: list[tuple[str, Callable[[Any], Any], str | None, Callable[[Any], Any] | None]] = []
+    specs: list[tuple[str, Converter, str | None, Converter | None]] = []
     for col in table.cols:
         where = f"{table.name}.{col.name}"
         convert = _KINDS[col.kind](where, col.nullable, col.default)
