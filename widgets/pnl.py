@@ -34,8 +34,11 @@ class PnLPane(Vertical):
             digits.set_class(total < 0, "-loss")
             digits.set_class(total > 0, "-gain")
         spark = self.query_one("#pnl-spark", Sparkline)
-        data = list(pnl.history[-120:]) or [float(pnl.equity)]
-        if list(spark.data or []) != data:
+        data = list(pnl.history[-120:])
+        # A flat series would draw solid full-height bars, which reads as "at the maximum": show a curve
+        # only once equity has actually moved.
+        spark.display = len(set(data)) > 1
+        if spark.display and list(spark.data or []) != data:
             spark.data = data
         detail = (f"day {usd(pnl.day, signed=True)}  week {usd(pnl.week, signed=True)}\n"
                   f"drawdown {pnl.drawdown:.1%} of {usd(pnl.high_water)}\n"
