@@ -132,44 +132,36 @@ class BookView:
             out.append(level)
         return out
 
-    def depth(self, band: int) -> tuple[int, int]:
-        """Shares resting within `band` price units of the mid, per side (bids, asks)."""
+    def _in_band(self, band: int) -> Iterator[tuple[bool, int, int]]:
+        """(is_bid, price, size) of every level within `band` price units of the canonical mid."""
         mid = self.mid().x2
         if mid is None:
-            return 0, 0
+            return
         lo, hi = mid - 2 * band, mid + 2 * band  # compare in doubled units: mid may be half a unit
-        bid_qty = 0
         for px, qty in self.iter_bids():
             if 2 * px < lo:
                 break
             if 2 * px <= hi:  # a crossed book can rest bids above the band (its mid is the last sane one)
-                bid_qty += qty
-        ask_qty = 0
+                yield True, px, qty
         for px, qty in self.iter_asks():
             if 2 * px > hi:
                 break
             if 2 * px >= lo:
+                yield False, px, qty
+
+    def depth(self, band: int) -> tuple[int, int]:
+        """Shares resting within `band` price units of the mid, per side (bids, asks)."""
+        bid_qty = ask_qty = 0
+        for is_bid, _, qty in self._in_band(band):
+            if is_bid:
+                bid_qty += qty
+            else:
                 ask_qty += qty
         return bid_qty, ask_qty
 
     def depth_usdc(self, band: int) -> float:
         """USDC value of both sides within `band` of the mid (each side at its own prices)."""
-        mid = self.mid().x2
-        if mid is None:
-            return 0.0
-        lo, hi = mid - 2 * band, mid + 2 * band
-        total = 0
-        for px, qty in self.iter_bids():
-            if 2 * px < lo:
-                break
-            if 2 * px <= hi:
-                total += px * qty
-        for px, qty in self.iter_asks():
-            if 2 * px > hi:
-                break
-            if 2 * px >= lo:
-                total += px * qty
-        return total / 1e10
+        return sum(px * qty for _, px, qty in self._in_band(band)) / 1e10
 
     def imbalance(self, n_levels: int = 3) -> float:
         """(bid size - ask size) / total over the top `n_levels` each side; 0 when empty."""
