@@ -143,8 +143,12 @@ class Engine:
             ms = MarketState(market, tick=market.tick, cluster=self._cluster_of(market))
             self.markets[market.condition_id] = ms
         self.token_index = {m.token(o): (m.condition_id, o) for m in venue.markets() for o in Outcome}
-        self.orders: dict[str, Order] = {}
+        self.orders: dict[str, Order] = {}  # every order of the run, for history and lookups by id
         self.proposals: dict[str, Proposal] = {}
+        # Indexes kept in step with the two above, so per-evaluation checks cost O(live), not O(history):
+        # a run lives for weeks and its proposals and finished orders only grow.
+        self.working: dict[str, Order] = {}
+        self.pending: dict[str, Proposal] = {}
         self.calibration = Calibration()
         self.limits = self._limits()
         self.counters: dict[str, int] = dict.fromkeys(
@@ -232,7 +236,7 @@ class Engine:
         if self._stopped:
             return
         self._stopped = True
-        working = [o for o in self.orders.values() if o.state.working]
+        working = list(self.working.values())
         if working:
             await self.venue.cancel_all()
             self._note("shutdown: cancel all", orders=len(working))
@@ -282,8 +286,8 @@ class Engine:
                 ms.tick = event.new_tick
             elif isinstance(event, MarketClosed):
                 ms.phase = "CLOSED"
-                for p in self.proposals.values():
-                    if p.status == "PENDING" and p.market.condition_id == event.condition_id:
+                for p in list(self.pending.values()):
+                    if p.market.condition_id == event.condition_id:
                         self._decide(p, "EXPIRED", "EXPIRE", "engine", note="market closed")
                 self._note("market closed", market=ms.market.slug)
             elif isinstance(event, MarketResolved):
@@ -310,6 +314,10 @@ class Engine:
 
     def _transition(self, order: Order, to: OrderState, ts: int, cause: str) -> None:
         t = order.move(to, ts, cause)
+        if to.working:
+            self.working[order.client_order_id] = order
+        else:
+            self.working.pop(order.client_order_id, None)
         self.store.add_order_event(
             client_order_id=order.client_order_id, ts=ts, state_from=t.state_from.value, state_to=t.state_to.value,
             cause=cause, venue_order_id=order.venue_order_id, detail={"filled": qty_to_str(order.filled)},
@@ -409,8 +417,8 @@ class Engine:
         for pos in self.portfolio.open_positions():
             by_market[pos.condition_id] = by_market.get(pos.condition_id, Decimal(0)) + pos.cost
         reserved = Decimal(0)
-        for o in self.orders.values():
-            if o.state.working and o.request.side is Side.BUY:
+        for o in self.working.values():
+            if o.request.side is Side.BUY:
                 r = o.request
                 held = notional(r.price, o.remaining)
                 reserved += held
@@ -428,13 +436,13 @@ class Engine:
 
     def _busy(self, cid: str) -> bool:
         """A decision is outstanding: a proposal waits for the operator or an order has not been acknowledged."""
-        if any(p.status == "PENDING" and p.market.condition_id == cid for p in self.proposals.values()):
+        if any(p.market.condition_id == cid for p in self.pending.values()):
             return True
         return any(o.request.condition_id == cid and o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN)
-                   for o in self.orders.values())
+                   for o in self.working.values())
 
     def _resting(self, cid: str) -> list[Order]:
-        return [o for o in self.orders.values() if o.request.condition_id == cid
+        return [o for o in self.working.values() if o.request.condition_id == cid
                 and o.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) and not o.cancel_requested]
 
     def _still_supported(self, order: Order, result: SizingResult, tick: int) -> bool:
@@ -450,7 +458,7 @@ class Engine:
         """A new market may not open once max_open_positions are held or being bought (an order in flight
         is a position about to exist); adding to or exiting a held one may."""
         held = {p.condition_id for p in self.portfolio.open_positions()}
-        held |= {o.request.condition_id for o in self.orders.values() if o.state.working and o.request.side is Side.BUY}
+        held |= {o.request.condition_id for o in self.working.values() if o.request.side is Side.BUY}
         if market.condition_id in held:
             return False
         return len(held) >= self.settings.risk.max_open_positions
@@ -540,6 +548,7 @@ class Engine:
             evaluation_key=key,
         )
         self.proposals[p.proposal_id] = p
+        self.pending[p.proposal_id] = p
         self.counters["proposals"] += 1
         self.store.add_proposal(
             id=p.proposal_id, run_id=self.run_id, ts=now, evaluation_id=None, condition_id=ms.market.condition_id,
@@ -571,6 +580,7 @@ class Engine:
 
     def _decide(self, p: Proposal, status: str, action: str, actor: str, size: int | None = None, note: str = "") -> None:
         p.status = status
+        self.pending.pop(p.proposal_id, None)
         self.store.update_proposal_status(p.proposal_id, status)
         self.store.add_decision(proposal_id=p.proposal_id, ts=self.clock.now_ms(), action=action, actor=actor,
                                 size=None if size is None else Decimal(size).scaleb(-6), note=note)
@@ -618,7 +628,7 @@ class Engine:
         """Cancel resting orders that went stale or whose edge is gone. Cancels only reduce risk, so they
         run in every mode without approval."""
         stale_ms = int(self.settings.execution.stale_order_s * 1000)
-        for order in list(self.orders.values()):
+        for order in list(self.working.values()):
             if order.state not in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) or order.cancel_requested:
                 continue
             ms = self.markets[order.request.condition_id]
@@ -671,7 +681,7 @@ class Engine:
             high_water=self._high_water, drawdown=dd, day_pnl=self._period_pnl("day", DAY_MS, now, equity),
             week_pnl=self._period_pnl("week", WEEK_MS, now, equity),
             open_positions=len(self.portfolio.open_positions()),
-            open_orders=sum(1 for o in self.orders.values() if o.state.working),
+            open_orders=len(self.working),
         )
 
     async def _pnl_timer(self) -> None:
@@ -719,13 +729,12 @@ class Engine:
             self._note("resume requested", by=command.actor)
             return CommandResult(True, "resuming at the next cycle")
         if isinstance(command, CancelAll):
-            working = [o for o in self.orders.values() if o.state.working]
+            working = list(self.working.values())
             for o in working:
                 o.cancel_requested = True  # orders still in flight are cancelled when they are accepted
             await self.venue.cancel_all()
-            for p in self.proposals.values():
-                if p.status == "PENDING":
-                    self._decide(p, "REJECTED", "REJECT", command.actor, note="cancel all")
+            for p in list(self.pending.values()):
+                self._decide(p, "REJECTED", "REJECT", command.actor, note="cancel all")
             self._note("cancel all", orders=len(working), by=command.actor)
             return CommandResult(True, f"cancel requested for {len(working)} orders")
         if isinstance(command, SetMode):
@@ -777,11 +786,22 @@ class Engine:
         self._snapshot = self._build_snapshot()
         return self._snapshot
 
+    def _recent_proposals(self, n: int) -> list[Proposal]:
+        """Every pending proposal, then the most recently decided ones, at most `n` in all."""
+        shown = list(self.pending.values())[:n]
+        for pid in reversed(self.proposals):  # insertion order: newest first, stop as soon as full
+            if len(shown) >= n:
+                break
+            p = self.proposals[pid]
+            if p.status != "PENDING":
+                shown.append(p)
+        return shown
+
     def _build_snapshot(self) -> EngineSnapshot:
         now = self.clock.now_ms()
         rows = []
         books: dict[str, BookLadder] = {}
-        working = [o for o in self.orders.values() if o.state.working]
+        working = list(self.working.values())
         for cid, ms in self.markets.items():
             b = ms.book
             m = ms.market
@@ -812,7 +832,7 @@ class Engine:
                 expected_slippage_bps=p.sizing.expected_slippage_bps, created_ts=p.created_ts, expires_ts=p.expires_ts,
                 status=p.status,
             )
-            for p in list(self.proposals.values())[-50:]
+            for p in self._recent_proposals(50)
         )
         positions = []
         for pos in self.portfolio.open_positions():
