@@ -697,9 +697,13 @@ class Engine:
         return asyncio.get_running_loop().create_task(self.execute(command))
 
     async def execute(self, command: Command) -> CommandResult:
-        if isinstance(command, Halt):
-            # Halting takes effect before waiting for the lock: nothing new may start once it is asked for.
-            self._halt(command.reason, command.actor)
+        if isinstance(command, Halt | Resume):
+            # State flips with no await: applied at once, not after a cycle that holds the lock, so the
+            # operator sees HALTED the moment the key is pressed and nothing new starts after it.
+            result = self._halt_command(command.reason, command.actor) if isinstance(command, Halt) else self._resume(command.actor)
+            self._touch()
+            self._snapshot = None
+            return result
         async with self._lock:
             result = await self._execute(command)
             self._touch()
@@ -717,17 +721,20 @@ class Engine:
                             action="halt new risk")
         self._note("HALTED", level=logging.WARNING, reason=reason, by=actor)
 
+    def _halt_command(self, reason: str, actor: str) -> CommandResult:
+        self._halt(reason, actor)
+        return CommandResult(True, f"halted: {self.halt_reason}")
+
+    def _resume(self, actor: str) -> CommandResult:
+        if self.state != "HALTED":
+            return CommandResult(False, "not halted")
+        self.state = "RESUMING"
+        self.halt_reason = ""
+        self.store.resume_halts(run_id=self.run_id, ts=self.clock.now_ms(), by=actor)
+        self._note("resume requested", by=actor)
+        return CommandResult(True, "resuming at the next cycle")
+
     async def _execute(self, command: Command) -> CommandResult:
-        if isinstance(command, Halt):
-            return CommandResult(True, f"halted: {self.halt_reason}")
-        if isinstance(command, Resume):
-            if self.state != "HALTED":
-                return CommandResult(False, "not halted")
-            self.state = "RESUMING"
-            self.halt_reason = ""
-            self.store.resume_halts(run_id=self.run_id, ts=self.clock.now_ms(), by=command.actor)
-            self._note("resume requested", by=command.actor)
-            return CommandResult(True, "resuming at the next cycle")
         if isinstance(command, CancelAll):
             working = list(self.working.values())
             for o in working:
