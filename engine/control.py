@@ -19,6 +19,7 @@ import dataclasses
 import os
 import socket
 import struct
+import types
 import typing
 from decimal import Decimal
 from pathlib import Path
@@ -79,7 +80,7 @@ def _decode(tp: Any, value: Any) -> Any:
         return None
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         return _decode(inner[0], value) if len(inner) == 1 else value
     if dataclasses.is_dataclass(tp):
