@@ -192,7 +192,8 @@ class BigEarnApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("approve", "reject", "edit_size"):
             snap = self.snap
-            if snap is None or snap.halted and action == "approve" or not snap.pending_proposals:
+            halted_block = snap is not None and snap.halted and action in ("approve", "reject")
+            if snap is None or halted_block or not snap.pending_proposals:
                 return None  # shown greyed out; the key does nothing
         if action == "resume" and (self.snap is None or not self.snap.halted):
             return None

@@ -62,6 +62,7 @@ def test_halt_then_approve_does_nothing_and_resume_asks_to_confirm(tmp_path: Pat
             assert rt.engine.state == "HALTED"
             assert "HALTED" in str(app.query_one("#status").render())
             assert app.check_action("approve", ()) is None  # greyed out
+            assert app.check_action("reject", ()) is None
             await pilot.press("a")
             await pilot.pause()
             assert rt.engine.counters["orders"] == 0 and len(pending(rt.engine)) == 3
