@@ -8,6 +8,7 @@ our book: a mismatch means we missed a message, and the asset is reported for a 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -63,8 +64,12 @@ class MarketChannel:
         self.routes[no_asset] = AssetRoute(condition_id, book, True)
 
     def apply_frame(self, raw: bytes | str) -> ApplyResult:
+        return self.apply_events(parse_frame(raw))
+
+    def apply_events(self, events: Iterable[dict]) -> ApplyResult:
+        """Apply already-parsed events (a client that inspects each event first parses only once)."""
         result = ApplyResult()
-        for event in parse_frame(raw):
+        for event in events:
             kind = event.get("event_type")
             if kind == "price_change":
                 self._price_change(event, result)
