@@ -229,7 +229,7 @@ class _Feed:
 
     def map(self, ts: int) -> int:
         if self.t0 is None:
-            return self.start_ms
+            return ts  # no recorded stream: the catalog's times are taken as they are
         return self.start_ms + int((ts - self.t0) / self.speed)
 
     def _peek(self) -> Any:
@@ -303,6 +303,7 @@ class Exchange:
         if markets:
             self.add_markets(markets, announce=False)
         self._flush()
+        self._run(self._time, lines=True)  # the books recorded at the start are there from the start
 
     # --- clock ---------------------------------------------------------------------------------------
 
@@ -370,9 +371,12 @@ class Exchange:
 
     # --- reference data ------------------------------------------------------------------------------
 
-    def add_markets(self, catalog: Mapping[str, Any] | Iterable[Any], *, announce: bool = True) -> list[ExMarket]:
-        built = build_markets(catalog, time_map=self._feed.map, created_ts=self.now_ms(),
-                              first_index=len(self.markets))
+    def add_markets(
+        self, catalog: Mapping[str, Any] | Iterable[Any], *, announce: bool = True
+    ) -> list[ExMarket]:
+        built = build_markets(
+            catalog, time_map=self._feed.map, created_ts=self.now_ms(), first_index=len(self.markets)
+        )
         added = []
         for cid, m in built.items():
             if cid in self.markets:
@@ -492,8 +496,12 @@ class Exchange:
         if faults.trading_mode == "cancel_only":
             raise E.ExchangeError(503, E.CANCEL_ONLY)
         if faults.trading_mode == "post_only" and not new.post_only:
-            raise E.ExchangeError(503, E.POST_ONLY_MODE, code="post_only_mode",
-                                  retry_after_seconds=faults.post_only_retry_after_s)
+            raise E.ExchangeError(
+                503,
+                E.POST_ONLY_MODE,
+                code="post_only_mode",
+                retry_after_seconds=faults.post_only_retry_after_s,
+            )
         m = self.by_token.get(new.token_id)
         if m is None:
             raise E.ExchangeError(404, E.MARKET_NOT_FOUND)
@@ -535,11 +543,26 @@ class Exchange:
         is_yes = m.is_yes(new.token_id)
         price_units = int(limit)  # exact for resting orders (on tick); market orders show the floor
         order = Order(
-            id=new.id, owner=creds.key, account=acct.address.lower(), maker_address=acct.address,
-            signer=new.signer, market=m.condition_id, token_id=new.token_id, is_yes=is_yes, side=new.side,
-            price=price_units, limit=limit, original=size, maker_amount=new.maker_amount,
-            taker_amount=new.taker_amount, order_type=order_type, expiration=new.expiration,
-            created_ms=self.now_ms(), post_only=new.post_only, remaining=size, seq=next(self._seq),
+            id=new.id,
+            owner=creds.key,
+            account=acct.address.lower(),
+            maker_address=acct.address,
+            signer=new.signer,
+            market=m.condition_id,
+            token_id=new.token_id,
+            is_yes=is_yes,
+            side=new.side,
+            price=price_units,
+            limit=limit,
+            original=size,
+            maker_amount=new.maker_amount,
+            taker_amount=new.taker_amount,
+            order_type=order_type,
+            expiration=new.expiration,
+            created_ms=self.now_ms(),
+            post_only=new.post_only,
+            remaining=size,
+            seq=next(self._seq),
         )
         book = self.books[m.condition_id]
         limit_yes = limit if is_yes else ONE - limit
@@ -658,10 +681,18 @@ class Exchange:
             fee_dec = m.fees.taker_fee(price, size) if not taker.background else Decimal(0)
             trade = Trade(
                 id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
-                market=m.condition_id, taker=taker, asset_id=taker.token_id, side=taker.side, price=price,
-                size=size, fee=int(fee_dec * SIZE_SCALE),
+                market=m.condition_id,
+                taker=taker,
+                asset_id=taker.token_id,
+                side=taker.side,
+                price=price,
+                size=size,
+                fee=int(fee_dec * SIZE_SCALE),
                 fee_rate_bps=str(int(m.fees.rate * 10_000)) if fee_dec else "0",
-                makers=makers, match_ms=now, bucket_index=bucket, last_update_ms=now,
+                makers=makers,
+                match_ms=now,
+                bucket_index=bucket,
+                last_update_ms=now,
             )
             trade.transaction_hash = "0x" + hashlib.sha256(f"{trade.id}:0".encode()).hexdigest()
             self._settle(trade)
@@ -706,7 +737,9 @@ class Exchange:
                 basis = acct.cost.get(token, Decimal(0))
                 part = basis * qty / held if held > 0 else Decimal(0)
                 acct.cost[token] = basis - part
-                acct.realized[token] = acct.realized.get(token, Decimal(0)) + Decimal(cash) / SIZE_SCALE - part
+                acct.realized[token] = (
+                    acct.realized.get(token, Decimal(0)) + Decimal(cash) / SIZE_SCALE - part
+                )
             cash -= fee
             if fee:
                 acct.fees_paid[token] = acct.fees_paid.get(token, Decimal(0)) + Decimal(fee) / SIZE_SCALE
@@ -804,9 +837,15 @@ class Exchange:
         self._flush()
         return {"canceled": canceled, "not_canceled": not_canceled}
 
-    def open_orders(self, creds: ApiCreds | None = None, *, accounts: set[str] | None = None,
-                    market: str | None = None, asset_id: str | None = None,
-                    order_id: str | None = None) -> list[Order]:
+    def open_orders(
+        self,
+        creds: ApiCreds | None = None,
+        *,
+        accounts: set[str] | None = None,
+        market: str | None = None,
+        asset_id: str | None = None,
+        order_id: str | None = None,
+    ) -> list[Order]:
         mine = accounts if accounts is not None else self.accounts_of(creds) if creds is not None else set()
         out = []
         for o in self.orders.values():
@@ -822,9 +861,16 @@ class Exchange:
         out.sort(key=lambda o: o.seq)
         return out
 
-    def cancel_all(self, creds: ApiCreds | None = None, *, accounts: set[str] | None = None,
-                   market: str | None = None, asset_id: str | None = None, owner: str | None = None,
-                   status: str = "CANCELED") -> dict[str, Any]:
+    def cancel_all(
+        self,
+        creds: ApiCreds | None = None,
+        *,
+        accounts: set[str] | None = None,
+        market: str | None = None,
+        asset_id: str | None = None,
+        owner: str | None = None,
+        status: str = "CANCELED",
+    ) -> dict[str, Any]:
         canceled = []
         for order in self.open_orders(creds, accounts=accounts, market=market, asset_id=asset_id):
             if owner is not None and order.owner != owner:
@@ -868,12 +914,18 @@ class Exchange:
         if m is None or m.closed or not m.accepting_orders:
             return
         self._bg_fine[m.condition_id] = line.fine_tick
-        self.set_background(m.condition_id, line.bids, line.asks)
+        self._set_background(m.condition_id, line.bids, line.asks)
 
     def set_background(self, condition_id: str, bids: Iterable[Any], asks: Iterable[Any]) -> None:
         """Replace the anonymous maker's resting liquidity (YES terms, best first; prices and sizes as
         integer units or decimal strings). New liquidity that crosses resting user orders trades with them
         at the user's price, like any incoming order."""
+        try:
+            self._set_background(condition_id, bids, asks)
+        finally:
+            self._flush()
+
+    def _set_background(self, condition_id: str, bids: Iterable[Any], asks: Iterable[Any]) -> None:
         cid = condition_id.lower()
         m = self.markets[cid]
         book = self.books[cid]
@@ -914,12 +966,26 @@ class Exchange:
     def _place_background(self, m: ExMarket, book: UnifiedBook, is_bid: bool, px: int, qty: int) -> None:
         n = next(self._seq)
         order = Order(
-            id="0x" + hashlib.sha256(f"bg:{m.condition_id}:{n}".encode()).hexdigest(), owner="",
-            account=BACKGROUND, maker_address="0x0000000000000000000000000000000000000000",
-            signer="", market=m.condition_id, token_id=m.yes_token, is_yes=True,
-            side="BUY" if is_bid else "SELL", price=px, limit=Fraction(px), original=qty, maker_amount=0,
-            taker_amount=0, order_type="GTC", expiration=0, created_ms=self.now_ms(), background=True,
-            remaining=qty, seq=n,
+            id="0x" + hashlib.sha256(f"bg:{m.condition_id}:{n}".encode()).hexdigest(),
+            owner="",
+            account=BACKGROUND,
+            maker_address="0x0000000000000000000000000000000000000000",
+            signer="",
+            market=m.condition_id,
+            token_id=m.yes_token,
+            is_yes=True,
+            side="BUY" if is_bid else "SELL",
+            price=px,
+            limit=Fraction(px),
+            original=qty,
+            maker_amount=0,
+            taker_amount=0,
+            order_type="GTC",
+            expiration=0,
+            created_ms=self.now_ms(),
+            background=True,
+            remaining=qty,
+            seq=n,
         )
         if book.crosses(is_bid, Fraction(px)):
             self._match(order, m, book)
@@ -932,7 +998,8 @@ class Exchange:
             return
         bid, ask = self.books[m.condition_id].top(True)
         extreme = any(
-            p is not None and (p < self.config.fine_tick_low or p > self.config.fine_tick_high) for p in (bid, ask)
+            p is not None and (p < self.config.fine_tick_low or p > self.config.fine_tick_high)
+            for p in (bid, ask)
         )
         want = self.config.fine_tick if extreme or self._bg_fine.get(m.condition_id) else m.base_tick
         if want != m.tick:
@@ -940,10 +1007,20 @@ class Exchange:
             m.tick = want
             now = str(self.now_ms())
             for token in (m.yes_token, m.no_token):
-                self._pending_market.append(MarketMessage(m.condition_id, (token,), {
-                    "event_type": "tick_size_change", "asset_id": token, "market": m.condition_id,
-                    "old_tick_size": px_to_str(old), "new_tick_size": px_to_str(want), "timestamp": now,
-                }))
+                self._pending_market.append(
+                    MarketMessage(
+                        m.condition_id,
+                        (token,),
+                        {
+                            "event_type": "tick_size_change",
+                            "asset_id": token,
+                            "market": m.condition_id,
+                            "old_tick_size": px_to_str(old),
+                            "new_tick_size": px_to_str(want),
+                            "timestamp": now,
+                        },
+                    )
+                )
 
     # --- market lifecycle ----------------------------------------------------------------------------
 
@@ -972,30 +1049,68 @@ class Exchange:
                     if qty > 0:
                         paid = int(Decimal(qty) * share)
                         acct.cash += paid
-                        acct.realized[token] = (acct.realized.get(token, Decimal(0)) + Decimal(paid) / SIZE_SCALE
-                                                - acct.cost.get(token, Decimal(0)))
+                        acct.realized[token] = (
+                            acct.realized.get(token, Decimal(0))
+                            + Decimal(paid) / SIZE_SCALE
+                            - acct.cost.get(token, Decimal(0))
+                        )
                         acct.cost[token] = Decimal(0)
                         acct.positions[token] = 0
         winner_label = m.label(m.winner) if m.winner else ""
-        self._pending_market.append(MarketMessage(cid, (m.yes_token, m.no_token), {
-            "event_type": "market_resolved", "id": m.gamma_id, "market": cid,
-            "assets_ids": [m.yes_token, m.no_token], "winning_asset_id": m.winner or "",
-            "winning_outcome": winner_label, "timestamp": str(self.now_ms()),
-            "tags": [m.category] if m.category else [],
-        }, custom=True))
+        self._pending_market.append(
+            MarketMessage(
+                cid,
+                (m.yes_token, m.no_token),
+                {
+                    "event_type": "market_resolved",
+                    "id": m.gamma_id,
+                    "market": cid,
+                    "assets_ids": [m.yes_token, m.no_token],
+                    "winning_asset_id": m.winner or "",
+                    "winning_outcome": winner_label,
+                    "timestamp": str(self.now_ms()),
+                    "tags": [m.category] if m.category else [],
+                },
+                custom=True,
+            )
+        )
 
     def _emit_new_market(self, m: ExMarket) -> None:
-        self._pending_market.append(MarketMessage(m.condition_id, (m.yes_token, m.no_token), {
-            "event_type": "new_market", "id": m.gamma_id, "question": m.question, "market": m.condition_id,
-            "slug": m.slug, "description": m.question, "assets_ids": [m.yes_token, m.no_token],
-            "outcomes": [m.yes_label, m.no_label],
-            "event_message": {"id": m.event_id, "ticker": m.slug, "slug": m.slug, "title": m.question,
-                              "description": m.question},
-            "timestamp": str(self.now_ms()), "tags": [m.category] if m.category else [],
-            "condition_id": m.condition_id, "active": True, "clob_token_ids": [m.yes_token, m.no_token],
-            "sports_market_type": "", "line": "", "game_start_time": "",
-            "order_price_min_tick_size": m.tick_str, "group_item_title": "",
-        }, custom=True, broadcast=True))
+        self._pending_market.append(
+            MarketMessage(
+                m.condition_id,
+                (m.yes_token, m.no_token),
+                {
+                    "event_type": "new_market",
+                    "id": m.gamma_id,
+                    "question": m.question,
+                    "market": m.condition_id,
+                    "slug": m.slug,
+                    "description": m.question,
+                    "assets_ids": [m.yes_token, m.no_token],
+                    "outcomes": [m.yes_label, m.no_label],
+                    "event_message": {
+                        "id": m.event_id,
+                        "ticker": m.slug,
+                        "slug": m.slug,
+                        "title": m.question,
+                        "description": m.question,
+                    },
+                    "timestamp": str(self.now_ms()),
+                    "tags": [m.category] if m.category else [],
+                    "condition_id": m.condition_id,
+                    "active": True,
+                    "clob_token_ids": [m.yes_token, m.no_token],
+                    "sports_market_type": "",
+                    "line": "",
+                    "game_start_time": "",
+                    "order_price_min_tick_size": m.tick_str,
+                    "group_item_title": "",
+                },
+                custom=True,
+                broadcast=True,
+            )
+        )
 
     def _record_history(self, m: ExMarket, yes_px: int) -> None:
         now_s = self.now_s()
@@ -1140,8 +1255,16 @@ class Exchange:
 
     def _order_response(self, order: Order, trades: list[Trade]) -> dict[str, Any]:
         if not trades:
-            return {"success": True, "errorMsg": "", "orderID": order.id, "status": "live",
-                    "makingAmount": "", "takingAmount": "", "transactionsHashes": [], "tradeIDs": []}
+            return {
+                "success": True,
+                "errorMsg": "",
+                "orderID": order.id,
+                "status": "live",
+                "makingAmount": "",
+                "takingAmount": "",
+                "transactionsHashes": [],
+                "tradeIDs": [],
+            }
         cash = 0
         shares = 0
         for t in trades:
@@ -1162,7 +1285,9 @@ class Exchange:
 
     # --- events --------------------------------------------------------------------------------------
 
-    def _emit_order(self, order: Order, kind: str, *, status: str | None = None, matched: str | None = None) -> None:
+    def _emit_order(
+        self, order: Order, kind: str, *, status: str | None = None, matched: str | None = None
+    ) -> None:
         m = self.markets[order.market]
         now = self.now_ms()
         payload = {
@@ -1195,7 +1320,13 @@ class Exchange:
             if viewer == BACKGROUND:
                 continue
             body = self.trade_json(trade, viewer)
-            payload = {"event_type": "trade", "type": "TRADE", **body, "trade_owner": body["owner"], "timestamp": now}
+            payload = {
+                "event_type": "trade",
+                "type": "TRADE",
+                **body,
+                "trade_owner": body["owner"],
+                "timestamp": now,
+            }
             self._pending_user.append(UserMessage(viewer, trade.market, payload))
 
     def _flush(self) -> None:
@@ -1211,22 +1342,40 @@ class Exchange:
             for is_bid, px, size, bb, ba, cause in changes:
                 h = hashlib.sha1((cause or f"{cid}:{px}").encode()).hexdigest()
                 size_s = qty_to_str(size)
-                entries.append({
-                    "asset_id": m.yes_token, "price": px_to_str(px), "size": size_s,
-                    "side": "BUY" if is_bid else "SELL", "hash": h,
-                    "best_bid": px_to_str(bb) if bb is not None else "0",
-                    "best_ask": px_to_str(ba) if ba is not None else "1",
-                })
-                entries.append({
-                    "asset_id": m.no_token, "price": px_to_str(ONE - px), "size": size_s,
-                    "side": "SELL" if is_bid else "BUY", "hash": h,
-                    "best_bid": px_to_str(ONE - ba) if ba is not None else "0",
-                    "best_ask": px_to_str(ONE - bb) if bb is not None else "1",
-                })
-            out.append(MarketMessage(cid, (m.yes_token, m.no_token), {
-                "event_type": "price_change", "market": cid, "price_changes": entries,
-                "timestamp": str(self.now_ms()),
-            }))
+                entries.append(
+                    {
+                        "asset_id": m.yes_token,
+                        "price": px_to_str(px),
+                        "size": size_s,
+                        "side": "BUY" if is_bid else "SELL",
+                        "hash": h,
+                        "best_bid": px_to_str(bb) if bb is not None else "0",
+                        "best_ask": px_to_str(ba) if ba is not None else "1",
+                    }
+                )
+                entries.append(
+                    {
+                        "asset_id": m.no_token,
+                        "price": px_to_str(ONE - px),
+                        "size": size_s,
+                        "side": "SELL" if is_bid else "BUY",
+                        "hash": h,
+                        "best_bid": px_to_str(ONE - ba) if ba is not None else "0",
+                        "best_ask": px_to_str(ONE - bb) if bb is not None else "1",
+                    }
+                )
+            out.append(
+                MarketMessage(
+                    cid,
+                    (m.yes_token, m.no_token),
+                    {
+                        "event_type": "price_change",
+                        "market": cid,
+                        "price_changes": entries,
+                        "timestamp": str(self.now_ms()),
+                    },
+                )
+            )
         self._pending_levels = {}
         for cid, trades in self._pending_trades.items():
             m = self.markets[cid]
@@ -1236,11 +1385,23 @@ class Exchange:
                     same = token == t.asset_id
                     price = t.price if same else ONE - t.price
                     side = t.side if same else ("SELL" if t.side == "BUY" else "BUY")
-                    out.append(MarketMessage(cid, (token,), {
-                        "event_type": "last_trade_price", "asset_id": token, "market": cid,
-                        "fee_rate_bps": t.fee_rate_bps, "price": px_to_str(price), "side": side,
-                        "size": qty_to_str(t.size), "timestamp": now, "transaction_hash": t.transaction_hash,
-                    }))
+                    out.append(
+                        MarketMessage(
+                            cid,
+                            (token,),
+                            {
+                                "event_type": "last_trade_price",
+                                "asset_id": token,
+                                "market": cid,
+                                "fee_rate_bps": t.fee_rate_bps,
+                                "price": px_to_str(price),
+                                "side": side,
+                                "size": qty_to_str(t.size),
+                                "timestamp": now,
+                                "transaction_hash": t.transaction_hash,
+                            },
+                        )
+                    )
             for token in (m.yes_token, m.no_token):
                 out.append(MarketMessage(cid, (token,), {"event_type": "book", **self.book_summary(token)}))
         self._pending_trades = {}
@@ -1252,13 +1413,24 @@ class Exchange:
                 now = str(self.now_ms())
                 for token in (m.yes_token, m.no_token):
                     bid, ask = book.top(m.is_yes(token))
-                    out.append(MarketMessage(cid, (token,), {
-                        "event_type": "best_bid_ask", "market": cid, "asset_id": token,
-                        "best_bid": px_to_str(bid) if bid is not None else "0",
-                        "best_ask": px_to_str(ask) if ask is not None else "1",
-                        "spread": px_to_str((ONE if ask is None else ask) - (0 if bid is None else bid)),
-                        "timestamp": now,
-                    }, custom=True))
+                    out.append(
+                        MarketMessage(
+                            cid,
+                            (token,),
+                            {
+                                "event_type": "best_bid_ask",
+                                "market": cid,
+                                "asset_id": token,
+                                "best_bid": px_to_str(bid) if bid is not None else "0",
+                                "best_ask": px_to_str(ask) if ask is not None else "1",
+                                "spread": px_to_str(
+                                    (ONE if ask is None else ask) - (0 if bid is None else bid)
+                                ),
+                                "timestamp": now,
+                            },
+                            custom=True,
+                        )
+                    )
                 mid = self.yes_mid_px(m)
                 if mid is not None:
                     self._record_history(m, mid)
@@ -1275,7 +1447,11 @@ class Exchange:
     def balance_allowance(self, acct: Account, asset_type: str, token_id: str | None) -> dict[str, Any]:
         from .markets import MAX_UINT256, NEG_RISK_ADAPTER, NEG_RISK_EXCHANGE, STANDARD_EXCHANGE
 
-        allowances = {STANDARD_EXCHANGE: MAX_UINT256, NEG_RISK_EXCHANGE: MAX_UINT256, NEG_RISK_ADAPTER: MAX_UINT256}
+        allowances = {
+            STANDARD_EXCHANGE: MAX_UINT256,
+            NEG_RISK_EXCHANGE: MAX_UINT256,
+            NEG_RISK_ADAPTER: MAX_UINT256,
+        }
         if asset_type == "COLLATERAL":
             return {"balance": str(acct.cash), "allowances": allowances}
         balance = acct.positions.get(token_id or "", 0)

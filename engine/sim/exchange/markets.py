@@ -191,10 +191,18 @@ def clob_market_json(m: ExMarket, mid_px: int | None) -> dict[str, Any]:
         "rewards": {"rates": None, "min_size": 0, "max_spread": 0},
         "is_50_50_outcome": False,
         "tokens": [
-            {"token_id": m.yes_token, "outcome": m.yes_label, "price": _price_num(yes),
-             "winner": m.winner == m.yes_token},
-            {"token_id": m.no_token, "outcome": m.no_label, "price": _price_num(ONE - yes),
-             "winner": m.winner == m.no_token},
+            {
+                "token_id": m.yes_token,
+                "outcome": m.yes_label,
+                "price": _price_num(yes),
+                "winner": m.winner == m.yes_token,
+            },
+            {
+                "token_id": m.no_token,
+                "outcome": m.no_label,
+                "price": _price_num(ONE - yes),
+                "winner": m.winner == m.no_token,
+            },
         ],
         "tags": [m.category.capitalize()] if m.category else [],
         "version": "v1",

@@ -50,7 +50,9 @@ MAX_BOOKS = 500  # POST /books and friends: "Payload exceeds the limit" beyond t
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
+    )
 
 
 def _cursor(offset: int) -> str:
@@ -277,7 +279,9 @@ class ExchangeServer:
         return [str(i.get("token_id", "")) for i in body]
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         path = request.path
         if path.startswith("/ws/"):
             return await handler(request)
@@ -622,8 +626,16 @@ class ExchangeServer:
             try:
                 out.append(self.exchange.place(creds, parse_post_order(item, creds, self.exchange)))
             except E.ExchangeError as exc:
-                out.append({"errorMsg": exc.message, "orderID": "", "takingAmount": "", "makingAmount": "",
-                            "status": "", "success": True})
+                out.append(
+                    {
+                        "errorMsg": exc.message,
+                        "orderID": "",
+                        "takingAmount": "",
+                        "makingAmount": "",
+                        "status": "",
+                        "success": True,
+                    }
+                )
         return _json(out)
 
     def _check_cancels_allowed(self) -> None:
@@ -669,8 +681,9 @@ class ExchangeServer:
     async def open_orders(self, request: web.Request) -> web.Response:
         creds = await self._l2(request)
         q = request.query
-        orders = self.exchange.open_orders(creds, market=q.get("market"), asset_id=q.get("asset_id"),
-                                           order_id=q.get("id"))
+        orders = self.exchange.open_orders(
+            creds, market=q.get("market"), asset_id=q.get("asset_id"), order_id=q.get("id")
+        )
         size = self.exchange.config.page_size
         page, nxt = _page([self.exchange.order_json(o) for o in orders], q.get("next_cursor"), size)
         return _json({"data": page, "next_cursor": nxt, "limit": size, "count": len(page)})
@@ -698,8 +711,10 @@ class ExchangeServer:
                 continue
             if q.get("market") and t.market != q["market"].lower():
                 continue
-            if q.get("asset_id") and t.asset_id != q["asset_id"] and all(
-                f.order.token_id != q["asset_id"] for f in t.makers
+            if (
+                q.get("asset_id")
+                and t.asset_id != q["asset_id"]
+                and all(f.order.token_id != q["asset_id"] for f in t.makers)
             ):
                 continue
             match_s = t.match_ms // 1000
@@ -756,8 +771,9 @@ class ExchangeServer:
 
     # --- websockets --------------------------------------------------------------------------------
 
-    async def _serve_ws(self, request: web.Request, conn: _Conn,
-                        on_json: Callable[[Any, Any], None]) -> web.WebSocketResponse:
+    async def _serve_ws(
+        self, request: web.Request, conn: _Conn, on_json: Callable[[Any, Any], None]
+    ) -> web.WebSocketResponse:
         ws = conn.ws
         await ws.prepare(request)
         conn.task = asyncio.create_task(conn.run_sender())
@@ -817,8 +833,14 @@ class ExchangeServer:
             if op is None:
                 auth = data.get("auth") if isinstance(data.get("auth"), dict) else {}
                 creds = self.exchange.keys.get(str(auth.get("apiKey", "")))
-                if creds is None or auth.get("secret") != creds.secret or auth.get("passphrase") != creds.passphrase:
-                    asyncio.get_running_loop().create_task(conn.ws.close(code=1008, message=E.UNAUTHORIZED.encode()))
+                if (
+                    creds is None
+                    or auth.get("secret") != creds.secret
+                    or auth.get("passphrase") != creds.passphrase
+                ):
+                    asyncio.get_running_loop().create_task(
+                        conn.ws.close(code=1008, message=E.UNAUTHORIZED.encode())
+                    )
                     return
                 conn.creds = creds
                 conn.markets = markets
@@ -838,8 +860,9 @@ class ExchangeServer:
 
     def _gamma_market(self, m: ExMarket, with_event: bool = True) -> dict[str, Any]:
         bid, ask = self.exchange.books[m.condition_id].top(True)
-        return gamma_market_json(m, mid_px=self.exchange.yes_mid_px(m), best_bid=bid, best_ask=ask,
-                                 with_event=with_event)
+        return gamma_market_json(
+            m, mid_px=self.exchange.yes_mid_px(m), best_bid=bid, best_ask=ask, with_event=with_event
+        )
 
     def _gamma_filtered(self, request: web.Request) -> list[ExMarket]:
         q = request.query
@@ -944,13 +967,22 @@ class ExchangeServer:
             cost = acct.cost.get(token, Decimal(0))
             cur = Decimal(cur_px) / PRICE_SCALE
             value = size * cur
-            rows.append({
-                "token": token, "m": m, "yes": yes, "size": size, "cost": cost, "cur": cur, "value": value,
-                "avg": cost / size if size else Decimal(0), "realized": acct.realized.get(token, Decimal(0)),
-                "fees": acct.fees_paid.get(token, Decimal(0)),
-                "bought": Decimal(acct.bought.get(token, 0)) / SIZE_SCALE,
-                "address": acct.address,
-            })
+            rows.append(
+                {
+                    "token": token,
+                    "m": m,
+                    "yes": yes,
+                    "size": size,
+                    "cost": cost,
+                    "cur": cur,
+                    "value": value,
+                    "avg": cost / size if size else Decimal(0),
+                    "realized": acct.realized.get(token, Decimal(0)),
+                    "fees": acct.fees_paid.get(token, Decimal(0)),
+                    "bought": Decimal(acct.bought.get(token, 0)) / SIZE_SCALE,
+                    "address": acct.address,
+                }
+            )
         return rows
 
     @staticmethod
@@ -966,19 +998,37 @@ class ExchangeServer:
             if market and m.condition_id not in market.split(","):
                 continue
             pnl = r["value"] - r["cost"]
-            out.append({
-                "proxyWallet": r["address"], "asset": r["token"], "conditionId": m.condition_id,
-                "size": self._f(r["size"]), "avgPrice": self._f(r["avg"]), "initialValue": self._f(r["cost"]),
-                "currentValue": self._f(r["value"]), "cashPnl": self._f(pnl),
-                "percentPnl": self._f(pnl / r["cost"] * 100) if r["cost"] else 0.0,
-                "totalBought": self._f(r["bought"]), "realizedPnl": self._f(r["realized"]),
-                "percentRealizedPnl": 0.0, "curPrice": self._f(r["cur"]), "redeemable": m.winner is not None,
-                "mergeable": False, "title": m.question, "slug": m.slug, "icon": "", "eventSlug": m.slug,
-                "outcome": m.label(r["token"]), "outcomeIndex": 0 if r["yes"] else 1,
-                "oppositeOutcome": m.label(m.other(r["token"])), "oppositeAsset": m.other(r["token"]),
-                "endDate": (gamma_market_json(m, mid_px=None, best_bid=None, best_ask=None)["endDate"] or ""),
-                "negativeRisk": m.neg_risk,
-            })
+            out.append(
+                {
+                    "proxyWallet": r["address"],
+                    "asset": r["token"],
+                    "conditionId": m.condition_id,
+                    "size": self._f(r["size"]),
+                    "avgPrice": self._f(r["avg"]),
+                    "initialValue": self._f(r["cost"]),
+                    "currentValue": self._f(r["value"]),
+                    "cashPnl": self._f(pnl),
+                    "percentPnl": self._f(pnl / r["cost"] * 100) if r["cost"] else 0.0,
+                    "totalBought": self._f(r["bought"]),
+                    "realizedPnl": self._f(r["realized"]),
+                    "percentRealizedPnl": 0.0,
+                    "curPrice": self._f(r["cur"]),
+                    "redeemable": m.winner is not None,
+                    "mergeable": False,
+                    "title": m.question,
+                    "slug": m.slug,
+                    "icon": "",
+                    "eventSlug": m.slug,
+                    "outcome": m.label(r["token"]),
+                    "outcomeIndex": 0 if r["yes"] else 1,
+                    "oppositeOutcome": m.label(m.other(r["token"])),
+                    "oppositeAsset": m.other(r["token"]),
+                    "endDate": (
+                        gamma_market_json(m, mid_px=None, best_bid=None, best_ask=None)["endDate"] or ""
+                    ),
+                    "negativeRisk": m.neg_risk,
+                }
+            )
         return _json(out)
 
     async def data_positions_v2(self, request: web.Request) -> web.Response:
@@ -987,24 +1037,44 @@ class ExchangeServer:
         for r in self._positions(user):
             m: ExMarket = r["m"]
             pnl = r["value"] - r["cost"]
-            out.append({
-                "proxy_wallet": r["address"], "token_id": r["token"], "condition_id": m.condition_id,
-                "current_size": self._f(r["size"]), "avg_price": self._f(r["avg"]),
-                "entry_cost_usdc": self._f(r["cost"]), "entry_fees_usdc": self._f(r["fees"]),
-                "total_cost_usdc": self._f(r["cost"] + r["fees"]), "current_price": self._f(r["cur"]),
-                "current_value": self._f(r["value"]), "total_size": self._f(r["bought"]),
-                "realized_pnl": self._f(r["realized"]), "unrealized_pnl": self._f(pnl),
-                "total_pnl": self._f(pnl + r["realized"]),
-                "percent_pnl": self._f(pnl / r["cost"] * 100) if r["cost"] else 0.0,
-                "percent_realized_pnl": 0.0,
-                "status": "REDEEMABLE" if m.winner == r["token"] else "OPEN",
-                "redeemable": m.winner is not None, "mergeable": False, "negative_risk": m.neg_risk,
-                "archived": False, "verified": True, "title": m.question, "slug": m.slug,
-                "outcome": m.label(r["token"]), "outcome_index": 0 if r["yes"] else 1,
-                "opposite_outcome": m.label(m.other(r["token"])), "opposite_token_id": m.other(r["token"]),
-            })
-        return _json({"data": out, "pagination": {"limit": len(out), "offset": 0, "has_more": False,
-                                                  "next_cursor": None}})
+            out.append(
+                {
+                    "proxy_wallet": r["address"],
+                    "token_id": r["token"],
+                    "condition_id": m.condition_id,
+                    "current_size": self._f(r["size"]),
+                    "avg_price": self._f(r["avg"]),
+                    "entry_cost_usdc": self._f(r["cost"]),
+                    "entry_fees_usdc": self._f(r["fees"]),
+                    "total_cost_usdc": self._f(r["cost"] + r["fees"]),
+                    "current_price": self._f(r["cur"]),
+                    "current_value": self._f(r["value"]),
+                    "total_size": self._f(r["bought"]),
+                    "realized_pnl": self._f(r["realized"]),
+                    "unrealized_pnl": self._f(pnl),
+                    "total_pnl": self._f(pnl + r["realized"]),
+                    "percent_pnl": self._f(pnl / r["cost"] * 100) if r["cost"] else 0.0,
+                    "percent_realized_pnl": 0.0,
+                    "status": "REDEEMABLE" if m.winner == r["token"] else "OPEN",
+                    "redeemable": m.winner is not None,
+                    "mergeable": False,
+                    "negative_risk": m.neg_risk,
+                    "archived": False,
+                    "verified": True,
+                    "title": m.question,
+                    "slug": m.slug,
+                    "outcome": m.label(r["token"]),
+                    "outcome_index": 0 if r["yes"] else 1,
+                    "opposite_outcome": m.label(m.other(r["token"])),
+                    "opposite_token_id": m.other(r["token"]),
+                }
+            )
+        return _json(
+            {
+                "data": out,
+                "pagination": {"limit": len(out), "offset": 0, "has_more": False, "next_cursor": None},
+            }
+        )
 
     def _value(self, user: str) -> Decimal:
         return sum((r["value"] for r in self._positions(user)), Decimal(0))
@@ -1037,14 +1107,26 @@ class ExchangeServer:
             for order, side, token, price, size in parties:
                 if order.background or (user and order.account != user):
                     continue
-                out.append({
-                    "proxyWallet": order.maker_address, "side": side, "asset": token,
-                    "conditionId": t.market, "size": float(Decimal(size) / SIZE_SCALE),
-                    "price": float(Decimal(price) / PRICE_SCALE), "timestamp": t.match_ms // 1000,
-                    "title": m.question, "slug": m.slug, "icon": "", "eventSlug": m.slug,
-                    "outcome": m.label(token), "outcomeIndex": 0 if m.is_yes(token) else 1,
-                    "name": "", "pseudonym": "", "transactionHash": t.transaction_hash,
-                })
+                out.append(
+                    {
+                        "proxyWallet": order.maker_address,
+                        "side": side,
+                        "asset": token,
+                        "conditionId": t.market,
+                        "size": float(Decimal(size) / SIZE_SCALE),
+                        "price": float(Decimal(price) / PRICE_SCALE),
+                        "timestamp": t.match_ms // 1000,
+                        "title": m.question,
+                        "slug": m.slug,
+                        "icon": "",
+                        "eventSlug": m.slug,
+                        "outcome": m.label(token),
+                        "outcomeIndex": 0 if m.is_yes(token) else 1,
+                        "name": "",
+                        "pseudonym": "",
+                        "transactionHash": t.transaction_hash,
+                    }
+                )
         return _json(out[:limit])
 
 
@@ -1073,7 +1155,9 @@ class ExchangeHandle:
         }
 
 
-def _default_feed(venue: str, seed: int, markets: Any, lines: Iterable[Any] | None) -> tuple[Any, Iterable[Any]]:
+def _default_feed(
+    venue: str, seed: int, markets: Any, lines: Iterable[Any] | None
+) -> tuple[Any, Iterable[Any]]:
     if venue == "replay":
         if markets is None and lines is None:
             from engine.feeds.replay import bundled_paths, load_markets, read_lines
@@ -1137,8 +1221,14 @@ async def start_exchange(
     ws_base = f"ws://{host}:{bound}"
     pump = asyncio.create_task(_pump(exchange)) if not isinstance(exchange.clock, ManualClock) else None
     handle = ExchangeHandle(
-        base_url=base, market_ws_url=f"{ws_base}/ws/market", user_ws_url=f"{ws_base}/ws/user",
-        gamma_url=f"{base}/gamma", data_url=f"{base}/data-api", exchange=exchange, faults=faults, server=server,
+        base_url=base,
+        market_ws_url=f"{ws_base}/ws/market",
+        user_ws_url=f"{ws_base}/ws/user",
+        gamma_url=f"{base}/gamma",
+        data_url=f"{base}/data-api",
+        exchange=exchange,
+        faults=faults,
+        server=server,
     )
     try:
         yield handle
