@@ -1212,9 +1212,9 @@ async def start_exchange(
     catalog, feed = _default_feed(venue, seed, markets, lines)
     exchange = Exchange(catalog, feed, clock=clock, speed=speed, seed=seed, config=cfg, faults=faults)
     server = ExchangeServer(exchange, faults)
-    runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(server.app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=0.5)
+    site = web.TCPSite(runner, host, port)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://{host}:{bound}"
