@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
+
+import aiohttp
+import orjson
 
 from engine.clob.l2auth import l2_headers, serialize_body
 from engine.clob.signing import OrderV2, address_of, sign_clob_auth, sign_order
@@ -199,3 +203,45 @@ def market_events(events: list, kind: str) -> list[dict[str, Any]]:
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(coro)
+
+
+@asynccontextmanager
+async def serve(**kw: Any) -> AsyncIterator[tuple[Any, aiohttp.ClientSession]]:
+    """A loopback exchange on a ManualClock (nothing moves unless the test says so) and an HTTP client."""
+    from engine.sim.exchange import start_exchange
+
+    kw.setdefault("markets", [market(), market(CID2, YES2, NO2)])
+    kw.setdefault("lines", [])
+    kw.setdefault("speed", None)
+    kw.setdefault("clock", ManualClock(START))
+    async with start_exchange(**kw) as handle, aiohttp.ClientSession(base_url=handle.base_url) as http:
+        yield handle, http
+
+
+async def call(
+    http: aiohttp.ClientSession,
+    method: str,
+    path: str,
+    *,
+    creds: ApiCreds | None = None,
+    body: Any = None,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    ts: int | None = None,
+) -> tuple[int, Any, Any]:
+    """One request; L2-signed when `creds` is given. Returns (status, decoded JSON or text, headers)."""
+    hdrs = dict(headers or {})
+    text = None
+    if creds is not None:
+        signed, text = auth(creds, method, path, body, ts)
+        hdrs.update(signed)
+    elif body is not None:
+        text = serialize_body(body)
+        hdrs["Content-Type"] = "application/json"
+    async with http.request(method, path, params=params, data=text, headers=hdrs) as resp:
+        raw = await resp.read()
+        try:
+            payload: Any = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            payload = raw.decode()
+        return resp.status, payload, resp.headers
