@@ -301,7 +301,7 @@ class Exchange:
         self._cause = ""
         self._force_fail = 0
         if markets:
-            self.add_markets(markets, announce=False)
+            self._add_markets(markets, announce=False)
         self._flush()
         self._run(self._time, lines=True)  # the books recorded at the start are there from the start
 
@@ -360,7 +360,7 @@ class Exchange:
                     if isinstance(item, ReplayLine):
                         self._apply_line(item)
                     else:
-                        self.add_markets([item], announce=True)
+                        self._add_markets([item], announce=True)
                 finally:
                     self._in_timer = False
             else:
@@ -374,6 +374,14 @@ class Exchange:
     def add_markets(
         self, catalog: Mapping[str, Any] | Iterable[Any], *, announce: bool = True
     ) -> list[ExMarket]:
+        """List new markets (a `new_market` event each, for custom-feature subscribers)."""
+        try:
+            return self._add_markets(catalog, announce=announce)
+        finally:
+            if not self._in_timer:
+                self._flush()
+
+    def _add_markets(self, catalog: Mapping[str, Any] | Iterable[Any], *, announce: bool) -> list[ExMarket]:
         built = build_markets(
             catalog, time_map=self._feed.map, created_ts=self.now_ms(), first_index=len(self.markets)
         )
