@@ -173,6 +173,94 @@ def ctl(
         raise typer.Exit(1)
 
 
+@app.command("sim-exchange")
+def sim_exchange(
+    port: Annotated[int, typer.Option("--port", help="port to serve on (0 = any free port)")] = 8790,
+    host: Annotated[str, typer.Option("--host", help="address to bind (keep it loopback)")] = "127.0.0.1",
+    venue: Annotated[str, typer.Option("--venue", help="replay | sim: where the background books come from")] = "replay",
+    speed: Annotated[str, typer.Option("--speed", help="1 = real time, N = N times faster, manual = frozen")] = "1",
+    data: DataOpt = None,
+    markets: MarketsOpt = None,
+    balance: Annotated[float, typer.Option("--balance", help="pUSD credited to every new account")] = 10000,
+    seed: Annotated[int, typer.Option("--seed", help="seed for the synthetic venue, ids and faults")] = 0,
+    ws_drop: Annotated[float, typer.Option("--ws-drop", help="fault: drop WS messages at this rate")] = 0.0,
+    ws_duplicate: Annotated[float, typer.Option("--ws-duplicate", help="fault: send WS messages twice")] = 0.0,
+    ws_reorder: Annotated[float, typer.Option("--ws-reorder", help="fault: swap WS messages")] = 0.0,
+    ws_delay_ms: Annotated[int, typer.Option("--ws-delay-ms", help="fault: delay every WS message")] = 0,
+    ws_close_after: Annotated[int | None, typer.Option("--ws-close-after", help="fault: close sockets after N messages")] = None,
+    no_pong: Annotated[bool, typer.Option("--no-pong", help="fault: stop answering PING")] = False,
+    http_error_rate: Annotated[float, typer.Option("--http-error-rate", help="fault: fail chosen routes at this rate")] = 0.0,
+    http_error_status: Annotated[int, typer.Option("--http-error-status", help="425 | 429 | 500 | 502 | 503")] = 500,
+    http_error_routes: Annotated[str | None, typer.Option("--http-error-routes", help="comma-separated path prefixes (default: trading routes; 'all' = every route)")] = None,
+    http_delay_ms: Annotated[int, typer.Option("--http-delay-ms", help="fault: slow every response")] = 0,
+    trading_mode: Annotated[str, typer.Option("--trading-mode", help="normal | disabled | cancel_only | post_only")] = "normal",
+    enforce_rate_limits: Annotated[bool, typer.Option("--enforce-rate-limits", help="429 past the per-signer buckets")] = False,
+    trade_fail_rate: Annotated[float, typer.Option("--trade-fail-rate", help="trades that end FAILED (balances reversed)")] = 0.0,
+    trade_retry_rate: Annotated[float, typer.Option("--trade-retry-rate", help="trades that pass through RETRYING")] = 0.0,
+    deposit_wallet_only: Annotated[bool, typer.Option("--deposit-wallet-only", help="refuse EOA/proxy makers as production does")] = False,
+) -> None:
+    """Serve a local exchange that speaks Polymarket's CLOB V2 protocol (REST, WebSockets, Gamma, Data API)."""
+    from decimal import Decimal
+
+    from engine.sim.exchange import ExchangeConfig, FaultConfig, start_exchange
+
+    if venue not in ("replay", "sim"):
+        _fail(f"--venue {venue!r}: accepted: replay, sim")
+    try:
+        rate: float | None = None if speed == "manual" else float(speed)
+    except ValueError:
+        rate = -1.0
+    if rate is not None and rate <= 0:
+        _fail(f"--speed {speed!r}: accepted: a number > 0 or manual")
+    routes = None if http_error_routes is None else () if http_error_routes == "all" else tuple(
+        r.strip() for r in http_error_routes.split(",") if r.strip())
+    try:
+        faults = FaultConfig(
+            seed=seed, ws_drop_rate=ws_drop, ws_duplicate_rate=ws_duplicate, ws_reorder_rate=ws_reorder,
+            ws_delay_ms=ws_delay_ms, ws_close_after=ws_close_after, ws_no_pong=no_pong,
+            http_error_rate=http_error_rate, http_error_status=http_error_status, http_delay_ms=http_delay_ms,
+            trading_mode=trading_mode, enforce_rate_limits=enforce_rate_limits,
+            trade_fail_rate=trade_fail_rate, trade_retry_rate=trade_retry_rate,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+        raise
+    if routes is not None:
+        faults.http_error_routes = routes
+    catalog = lines = None
+    if data is not None or markets is not None:
+        if venue != "replay" or data is None or markets is None:
+            _fail("--data and --markets go together, with --venue replay")
+        from engine.feeds.replay import ReplayDataError, load_markets, read_lines
+
+        try:
+            catalog = load_markets(markets)
+        except ReplayDataError as exc:
+            _fail(str(exc))
+        lines = read_lines(data, catalog)
+
+    async def serve() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        config = ExchangeConfig(allow_eoa=not deposit_wallet_only)
+        async with start_exchange(host=host, port=port, venue=venue, markets=catalog, lines=lines, speed=rate,
+                                  seed=seed, paper_balance=Decimal(str(balance)), faults=faults,
+                                  config=config) as handle:
+            for name, url in handle.urls.items():
+                typer.echo(f"{name:<10} {url}")
+            sys.stdout.flush()
+            await stop.wait()
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
+
+
 def main() -> None:
     app()
 
