@@ -59,6 +59,16 @@ def test_public_market_data_shapes():
             ]
             assert book["hash"] == book_hash(book) and book["timestamp"] == str(START)
             assert (book["min_order_size"], book["tick_size"], book["neg_risk"]) == ("5", "0.01", False)
+            again = (await call(http, "GET", "/book", params={"token_id": YES}))[1]
+            assert again["hash"] == book["hash"]  # unchanged book, unchanged hash: a cheap change check
+            h.exchange.set_background(
+                CID, [("0.45", "90"), ("0.44", "50")], [("0.55", "100"), ("0.56", "10")]
+            )
+            changed = (await call(http, "GET", "/book", params={"token_id": YES}))[1]
+            assert changed["hash"] != book["hash"] and changed["hash"] == book_hash(changed)
+            h.exchange.set_background(
+                CID, [("0.45", "100"), ("0.44", "50")], [("0.55", "100"), ("0.56", "10")]
+            )
             _, no_book, _ = await call(http, "GET", "/book", params={"token_id": NO})
             assert no_book["bids"][-1] == {"price": "0.45", "size": "100"}  # NO bid = 1 - YES ask
             assert no_book["asks"][-1] == {"price": "0.55", "size": "100"}

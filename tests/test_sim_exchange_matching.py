@@ -486,3 +486,55 @@ def test_synthetic_feed_announces_markets():
     announced = market_events(seen, "new_market")
     assert len(announced) == 2 and all(e["condition_id"] in ex.markets for e in announced)
     assert all(ex.books[cid].best_bid() is not None for cid in list(ex.markets)[1:])
+
+
+def test_deposit_wallet_orders_poly_1271():
+    from engine.clob.signing import OrderV2, sign_order, to_checksum
+
+    ex, _, _, c = _setup(allow_eoa=False)
+    wallet = to_checksum("0x" + "77" * 20)
+    order = OrderV2(
+        salt=5,
+        maker=wallet,
+        signer=wallet,
+        token_id=int(YES),
+        maker_amount=5_000_000,
+        taker_amount=10_000_000,
+        side=0,
+        signature_type=3,
+        timestamp=START,
+    )
+    body = post_body(order.to_json(sign_order(order, KEYS[0])), c[0].key)
+    resp = ex.place(c[0], parse_post_order(body, c[0], ex))
+    assert resp["status"] == "live"
+    assert [o.id for o in ex.open_orders(c[0])] == [resp["orderID"]]
+    assert ex.accounts[wallet.lower()].reserved_cash == 5_000_000  # the wallet's funds, not the EOA's
+    assert ex.balance_allowance(ex.funder_for(c[0], 3), "COLLATERAL", None)["balance"] == str(10_000 * 10**6)
+    forged = post_body(order.to_json(sign_order(order, KEYS[1])), c[0].key)
+    with pytest.raises(ExchangeError) as err:
+        parse_post_order(forged, c[0], ex)
+    assert err.value.message == E.INVALID_SIGNATURE
+
+
+def test_protocol_v2_position_ids_use_the_v3_domain():
+    """A token id with bits 40-103 clear is a Protocol-V2 position: the SDK signs it for ExchangeV3."""
+    from engine.clob.signing import OrderV2, sign_order
+
+    pos_yes, pos_no = str((1 << 248) | 0x100), str((1 << 248) | 0x101)
+    ex, _, _, c = _setup(market("0x" + "12" * 32, pos_yes, pos_no))
+    order = OrderV2(
+        salt=9,
+        maker=ADDRS[0],
+        signer=ADDRS[0],
+        token_id=int(pos_yes),
+        maker_amount=4_000_000,
+        taker_amount=10_000_000,
+        side=0,
+        signature_type=0,
+        timestamp=START,
+    )
+    good = post_body(order.to_json(sign_order(order, KEYS[0], version="3")), c[0].key)
+    assert ex.place(c[0], parse_post_order(good, c[0], ex))["status"] == "live"
+    v2_domain = post_body(order.to_json(sign_order(order, KEYS[0])), c[0].key)
+    with pytest.raises(ExchangeError):
+        parse_post_order(v2_domain, c[0], ex)

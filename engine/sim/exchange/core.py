@@ -411,6 +411,7 @@ class Exchange:
     def _level_callback(self, cid: str) -> Callable[[bool, int, int], None]:
         def on_level(is_bid: bool, px: int, size: int) -> None:
             book = self.books[cid]
+            self.markets[cid].book_ts = self.now_ms()
             self._pending_levels.setdefault(cid, []).append(
                 (is_bid, px, size, book.best_bid(), book.best_ask(), self._cause)
             )
@@ -1139,7 +1140,7 @@ class Exchange:
         body: dict[str, Any] = {
             "market": m.condition_id,
             "asset_id": token_id,
-            "timestamp": str(self.now_ms()),
+            "timestamp": str(m.book_ts),
             "hash": "",
             "bids": bids,
             "asks": asks,

@@ -20,6 +20,7 @@ from . import errors as E
 from .core import ApiCreds, Exchange, NewOrder
 
 ORDER_TYPES = ("GTC", "GTD", "FOK", "FAK")
+_RESERVED_MASK = (1 << 64) - 1
 
 
 def _expiration(wire: dict[str, Any]) -> int:
@@ -63,7 +64,10 @@ def parse_post_order(item: Any, creds: ApiCreds, exchange: Exchange) -> NewOrder
     market = exchange.market_of(token_id)
     if market is None:
         raise E.ExchangeError(404, E.MARKET_NOT_FOUND)
-    domain = {"neg_risk": market.neg_risk}
+    # Protocol-V2 position ids (bits 40-103 clear) settle on ExchangeV3, domain version "3", as the SDK signs
+    domain: dict[str, Any] = (
+        {"version": "3"} if (order.token_id >> 40) & _RESERVED_MASK == 0 else {"neg_risk": market.neg_risk}
+    )
     if order.signature_type != POLY_1271 and order.signer.lower() != creds.address.lower():
         raise E.bad_request(E.SIGNER_MISMATCH)
     if order.signature_type == 0 and order.maker.lower() != order.signer.lower():

@@ -58,12 +58,15 @@ class ExMarket:
     closed: bool = False
     winner: str | None = None  # winning token id once resolved
     last_trade_px: int | None = None
+    book_ts: int = 0  # ms of the last change to the book: the `timestamp` (and so the hash) of /book
     last_trade_side: str = ""
     history: list[tuple[int, int]] = field(default_factory=list)  # (unix s, YES price units)
 
     def __post_init__(self) -> None:
         if not self.base_tick:
             self.base_tick = self.tick
+        if not self.book_ts:
+            self.book_ts = self.created_ts
 
     def is_yes(self, token_id: str) -> bool:
         return token_id == self.yes_token
@@ -241,6 +244,12 @@ def clob_compact_json(m: ExMarket) -> dict[str, Any]:
         }
     )
     return body
+
+
+def clob_simplified_json(m: ExMarket, mid_px: int | None) -> dict[str, Any]:
+    full = clob_market_json(m, mid_px)
+    keys = ("condition_id", "rewards", "tokens", "active", "closed", "archived", "accepting_orders")
+    return {k: full[k] for k in keys}
 
 
 def markets_by_token_json(m: ExMarket) -> dict[str, str]:

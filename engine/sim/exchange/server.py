@@ -38,6 +38,7 @@ from .markets import (
     ExMarket,
     clob_compact_json,
     clob_market_json,
+    clob_simplified_json,
     gamma_event_json,
     gamma_market_json,
     markets_by_token_json,
@@ -367,6 +368,8 @@ class ExchangeServer:
         get("/fee-rate/{token_id}", self.fee_rate)
         get("/markets", self.markets)
         get("/sampling-markets", self.markets)
+        get("/simplified-markets", self.simplified_markets)
+        get("/sampling-simplified-markets", self.simplified_markets)
         get("/markets/{condition_id}", self.market)
         get("/clob-markets/{condition_id}", self.clob_market)
         get("/markets-by-token/{token_id}", self.market_by_token)
@@ -531,6 +534,12 @@ class ExchangeServer:
 
     async def markets(self, request: web.Request) -> web.Response:
         items = [clob_market_json(m, self.exchange.yes_mid_px(m)) for m in self.exchange.markets.values()]
+        page, nxt = _page(items, request.query.get("next_cursor"), 500)
+        return _json({"limit": 500, "count": len(page), "next_cursor": nxt, "data": page})
+
+    async def simplified_markets(self, request: web.Request) -> web.Response:
+        ex = self.exchange
+        items = [clob_simplified_json(m, ex.yes_mid_px(m)) for m in ex.markets.values()]
         page, nxt = _page(items, request.query.get("next_cursor"), 500)
         return _json({"limit": 500, "count": len(page), "next_cursor": nxt, "data": page})
 
