@@ -35,11 +35,7 @@ from engine.units import ONE, PRICE_SCALE, SIZE_SCALE, px_to_str, qty_to_str
 from . import errors as E
 from .book import Order, UnifiedBook, wire_levels
 from .faults import FaultConfig
-from .markets import (
-    COLLATERAL,
-    ExMarket,
-    build_markets,
-)
+from .markets import ExMarket, build_markets
 
 BACKGROUND = "background"
 _PRICE_DENOM = PRICE_SCALE  # p * q / 1e4 -> base units of cash
@@ -576,7 +572,7 @@ class Exchange:
         book = self.books[m.condition_id]
         limit_yes = limit if is_yes else ONE - limit
         taker_is_bid = order.is_bid
-        crossing = book.crosses(taker_is_bid, limit_yes) and self._has_counterparty(book, order, limit_yes)
+        crossing = self._has_counterparty(book, order, limit_yes)
         if new.post_only and crossing:
             raise E.bad_request(E.POST_ONLY_CROSSES)
         if is_buy and crossing and new.maker_amount < SIZE_SCALE:
@@ -1477,7 +1473,6 @@ def _units(px: Any, qty: Any) -> tuple[int, int]:
 
 __all__ = [
     "BACKGROUND",
-    "COLLATERAL",
     "Account",
     "ApiCreds",
     "Exchange",
