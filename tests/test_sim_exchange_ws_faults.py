@@ -322,3 +322,14 @@ def test_rate_limit_headers_warning_and_enforcement():
             assert (status, body, headers["Retry-After"]) == (429, {"error": "Too Many Requests"}, "1")
 
     run(go())
+
+
+def test_slow_responses():
+    async def go():
+        faults = FaultConfig(http_delay_ms=150)
+        async with serve(faults=faults) as (_, http):
+            started = time.monotonic()
+            assert (await call(http, "GET", "/ok"))[0] == 200
+            assert time.monotonic() - started >= 0.14
+
+    run(go())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -44,6 +45,7 @@ from .markets import (
     markets_by_token_json,
 )
 
+_log = logging.getLogger(__name__)
 SKEW_S = 300
 START_CURSOR = "MA=="
 END_CURSOR = "LTE="
@@ -1189,9 +1191,7 @@ async def _pump(exchange: Exchange) -> None:
         try:
             exchange.pump()
         except Exception:  # a bad line must not stop the market; the next pump moves on
-            import logging
-
-            logging.getLogger(__name__).exception("exchange pump failed")
+            _log.exception("exchange pump failed")
         await asyncio.sleep(0.02)
 
 
