@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
@@ -25,6 +25,7 @@ from engine.domain import Mode
 from engine.snapshot import EngineSnapshot
 from engine.units import SIZE_SCALE
 from widgets.book import BookView
+from widgets.confirm_bar import ConfirmBar
 from widgets.markets import MarketList
 from widgets.pnl import PnLPane
 from widgets.positions import PositionTable
@@ -32,7 +33,7 @@ from widgets.proposals import ProposalTable
 from widgets.risk import RiskPane
 from widgets.status_bar import StatusBar
 
-from .screens import ConfirmScreen, HelpScreen, SizeScreen
+from .screens import HelpScreen, SizeScreen
 
 MODE_CYCLE = {Mode.SEMI: Mode.AUTO, Mode.AUTO: Mode.OBSERVE, Mode.OBSERVE: Mode.SEMI}
 
@@ -131,6 +132,7 @@ class BigEarnApp(App[int]):
             with Vertical(id="log-pane", classes="pane") as v:
                 v.border_title = "Log"
                 yield Log(max_lines=500, id="log")
+        yield ConfirmBar(id="confirm")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -145,6 +147,7 @@ class BigEarnApp(App[int]):
         self.pnl_pane = self.query_one(PnLPane)
         self.risk_pane = self.query_one(RiskPane)
         self.log_pane = self.query_one(Log)
+        self.confirm_bar = self.query_one(ConfirmBar)
         self.filter_box = self.query_one("#market-filter", Input)
         self.filter_box.display = False
         self.pull(force=True)
@@ -179,7 +182,9 @@ class BigEarnApp(App[int]):
         state = (snap.halted, bool(snap.pending_proposals))
         if state != self._binding_state:  # the footer recomposes on every refresh: only when it matters
             self._binding_state = state
-            self.refresh_bindings()
+            # After this frame is on screen: recomposing the footer relayouts the screen (~80 ms under load,
+            # bench/ui.py), and the state the key changed (HALTED) must not wait for it.
+            self.call_after_refresh(self.refresh_bindings)
 
     def _append_log(self, snap: EngineSnapshot) -> None:
         total = snap.counters.get("log_lines", 0)
@@ -202,6 +207,8 @@ class BigEarnApp(App[int]):
     async def _command(self, command: Command) -> None:
         result = await self.engine.execute(command)
         self.last_result = result.message
+        if not self.confirm_bar.asking:
+            self.confirm_bar.show_message(f"{type(command).__name__}: {result.message}")
         if not result.ok:
             self.notify(result.message, severity="warning", timeout=4)
         self.pull(force=True)
@@ -246,13 +253,13 @@ class BigEarnApp(App[int]):
 
     @work(exclusive=True, group="modal")
     async def action_resume(self) -> None:
-        if await self.push_screen_wait(ConfirmScreen("Resume trading? New risk will be taken again.")):
+        if await self.confirm_bar.ask("Resume trading? New risk will be taken again."):
             await self._command(Resume())
 
     @work(exclusive=True, group="modal")
     async def _switch_mode(self, target: Mode) -> None:
-        if target is Mode.AUTO and not await self.push_screen_wait(
-            ConfirmScreen("Switch to AUTO? Orders that pass the gates will be sent without approval.")
+        if target is Mode.AUTO and not await self.confirm_bar.ask(
+            "Switch to AUTO? Orders that pass the gates will be sent without approval."
         ):
             return
         await self._command(SetMode(target))
@@ -280,7 +287,12 @@ class BigEarnApp(App[int]):
             markets.update_rows(self.snap.markets if self.snap else ())
             markets.focus()
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
+        # An open yes/no question takes y / n / escape before anything else sees them.
+        if self.confirm_bar.answer_key(event.key):
+            event.stop()
+            event.prevent_default()
+            return
         box = self.filter_box
         if event.key == "escape" and box.has_focus:
             box.value = ""
@@ -303,8 +315,8 @@ class BigEarnApp(App[int]):
     @work(exclusive=True, group="modal")
     async def action_quit_console(self) -> None:
         open_orders = len(self.snap.orders) if self.snap else 0
-        if open_orders and not await self.push_screen_wait(
-            ConfirmScreen(f"{open_orders} orders are open. Quit? The engine cancels them on the way out.")
+        if open_orders and not await self.confirm_bar.ask(
+            f"{open_orders} orders are open. Quit? The engine cancels them on the way out."
         ):
             return
         self.exit(0)

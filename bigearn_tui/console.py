@@ -1,4 +1,5 @@
-"""Run the console: the engine task belongs to this event loop, the Textual app runs beside it.
+"""Run the console: the engine runs on the CLI's own loop in a thread of its own (EngineHost), the Textual
+app on the main thread, so a heavy frame never stalls the engine and a burst of market data never delays a key.
 
 If the UI fails, the engine is not torn down with it: the configured safety action runs first
 (default halt + cancel all), the crash is logged, and then the engine shuts down cleanly.
@@ -7,15 +8,16 @@ If the UI fails, the engine is not torn down with it: the configured safety acti
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from functools import partial
 from pathlib import Path
 
 from engine.commands import CancelAll, Halt
 from engine.config import Settings
 from engine.control import ControlClient, ControlError, ControlServer, RemoteEngine, default_socket_path
+from engine.host import EngineHost
 from engine.logs import log_event, setup_json_logging
-from engine.runtime import SetupError, build
+from engine.runtime import Runtime, SetupError, build
 
 
 def _log_path(settings: Settings) -> str:
@@ -30,16 +32,26 @@ async def _run(settings: Settings) -> int:
     from bigearn_tui.app import BigEarnApp
 
     logger = setup_json_logging(settings.log.level, _log_path(settings))
-    rt = await build(settings, logger)
-    # Best effort: a console can be steered by `ctl` too, unless another engine owns the socket.
-    control: ControlServer | None = ControlServer(rt.engine, default_socket_path(settings.ui.control_socket))
-    try:
-        await control.start()
-    except (ControlError, OSError) as exc:
-        log_event(logger, "control socket unavailable", logging.WARNING, error=str(exc))
-        control = None
-    engine_task = asyncio.create_task(rt.engine.run(), name="engine")
-    app = BigEarnApp(rt.engine, refresh_hz=settings.ui.refresh_hz, keymap=dict(settings.ui.keymap))
+    control: ControlServer | None = None
+
+    async def start_control(rt: Runtime) -> None:
+        # Best effort: a console can be steered by `ctl` too, unless another engine owns the socket.
+        nonlocal control
+        control = ControlServer(rt.engine, default_socket_path(settings.ui.control_socket))
+        try:
+            await control.start()
+        except (ControlError, OSError) as exc:
+            log_event(logger, "control socket unavailable", logging.WARNING, error=str(exc))
+            control = None
+
+    async def stop_control(rt: Runtime) -> None:
+        if control is not None:
+            await control.close()
+
+    host = EngineHost(partial(build, settings, logger), publish_hz=max(settings.engine.publish_hz, settings.ui.refresh_hz),
+                      on_start=start_control, on_stop=stop_control)
+    host.start()  # raises SetupError here, before the screen is taken
+    app = BigEarnApp(host, refresh_hz=settings.ui.refresh_hz, keymap=dict(settings.ui.keymap))
     crashed: BaseException | None = None
     try:
         await app.run_async()
@@ -50,22 +62,14 @@ async def _run(settings: Settings) -> int:
         action = settings.ui.crash_action
         log_event(logger, "ui crashed", logging.ERROR, return_code=rc, error=repr(crashed), action=action)
         if action in ("halt", "halt_cancel"):
-            await rt.engine.execute(Halt(f"console crashed (rc={rc})", actor="safety"))
+            await host.execute(Halt(f"console crashed (rc={rc})", actor="safety"))
         if action == "halt_cancel":
-            await rt.engine.execute(CancelAll(actor="safety"))
+            await host.execute(CancelAll(actor="safety"))
         if action == "continue":
-            await engine_task  # keep trading headless until the data ends or the process is signalled
-    rt.venue.stop()
-    try:
-        await asyncio.wait_for(engine_task, timeout=10)
-    except TimeoutError:
-        engine_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await engine_task
-        await rt.engine.shutdown()
-    if control is not None:
-        await control.close()
-    await rt.store.close()
+            # keep trading headless until the data ends or the process is signalled
+            await host.wait_engine()
+    host.request_stop()
+    await asyncio.to_thread(host.join)
     return 1 if crashed is not None or rc != 0 else 0
 
 

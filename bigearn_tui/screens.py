@@ -1,4 +1,4 @@
-"""Modal screens: confirmation, size entry, help."""
+"""Modal screens: size entry and help. (Yes/no questions are an inline bar: widgets/confirm_bar.py.)"""
 
 from __future__ import annotations
 
@@ -7,26 +7,6 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
-    DEFAULT_CSS = """
-    ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical { width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
-    """
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self.question)
-            yield Label("\\[y] yes   \\[n] no")
-
-    def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
 
 
 class SizeScreen(ModalScreen[float | None]):

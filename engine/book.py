@@ -11,7 +11,7 @@ sorted price list. Analytics walk the sorted lists and run at evaluation rate, n
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from enum import StrEnum
@@ -372,6 +372,29 @@ class OrderBook(BookView):
         """Best `n` bids and asks, best first (slices of the sorted price lists: cheap at UI rate)."""
         bids, asks = self.bids, self.asks
         return ([(p, bids[p]) for p in reversed(self._bid_px[-n:])], [(p, asks[p]) for p in self._ask_px[:n]])
+
+    def _band_slices(self, band: int) -> tuple[list[int], list[int]]:
+        """Bid and ask prices within `band` of the mid, by bisection of the sorted price lists.
+
+        Same levels as BookView._in_band (lo <= 2*px <= hi in doubled units), without walking the book level
+        by level: the read model asks this of every market at UI rate.
+        """
+        mid = self.mid().x2
+        if mid is None:
+            return [], []
+        lo, hi = -(-(mid - 2 * band) // 2), (mid + 2 * band) // 2
+        b, a = self._bid_px, self._ask_px
+        return b[bisect_left(b, lo) : bisect_right(b, hi)], a[bisect_left(a, lo) : bisect_right(a, hi)]
+
+    def depth(self, band: int) -> tuple[int, int]:
+        bid_px, ask_px = self._band_slices(band)
+        bids, asks = self.bids, self.asks
+        return sum(bids[p] for p in bid_px), sum(asks[p] for p in ask_px)
+
+    def depth_usdc(self, band: int) -> float:
+        bid_px, ask_px = self._band_slices(band)
+        bids, asks = self.bids, self.asks
+        return (sum(p * bids[p] for p in bid_px) + sum(p * asks[p] for p in ask_px)) / 1e10
 
     def top(self) -> tuple[int | None, int | None]:
         """(best bid, best ask) in one call, for the feed's per-message consistency check."""

@@ -664,3 +664,15 @@ def test_summary_hash_is_consistent(book: OrderBook, ts: int) -> None:
     no = book.view(Outcome.NO)
     twin = book_of(list(no.iter_bids()), list(no.iter_asks()))
     assert no.summary(**args)["hash"] == twin.summary(**args)["hash"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(side_dict, side_dict, st.integers(min_value=0, max_value=ONE))
+def test_bisected_depth_equals_the_level_walk(bids: dict[int, int], asks: dict[int, int], band: int) -> None:
+    """OrderBook's bisection shortcut counts exactly the levels BookView's walk does, crossed books included."""
+    from engine.book import BookView
+
+    book = OrderBook()
+    book.replace(bids.items(), asks.items(), 1)
+    assert book.depth(band) == BookView.depth(book, band)
+    assert book.depth_usdc(band) == pytest.approx(BookView.depth_usdc(book, band), rel=1e-12)

@@ -66,15 +66,20 @@ def test_halt_then_approve_does_nothing_and_resume_asks_to_confirm(tmp_path: Pat
             await pilot.press("a")
             await pilot.pause()
             assert rt.engine.counters["orders"] == 0 and len(pending(rt.engine)) == 3
-            await pilot.press("R")  # asks first
+            focused = app.focused
+            await pilot.press("R")  # asks first, on the message line, without moving focus
             await pilot.pause()
             assert rt.engine.state == "HALTED"
+            assert app.confirm_bar.asking and "Resume trading?" in str(app.confirm_bar.render())
+            assert app.focused is focused
             await pilot.press("n")
             await pilot.pause()
             assert rt.engine.state == "HALTED"
+            assert not app.confirm_bar.asking
             await pilot.press("R", "y")
             await pilot.pause()
             assert rt.engine.state == "RESUMING"
+            assert "Resume" in str(app.confirm_bar.render())  # the result stays on the message line
 
     run(main())
 

@@ -57,6 +57,7 @@ class MarketList(ScrollView, can_focus=True):
         visible = [r for r in ordered if not f or f in r.title.lower() or f in r.condition_id]
         lines = [self._line(r) for r in visible]
         if len(lines) != len(self._lines):
+            self._show_range(int(self.scroll_offset.y), int(self.scroll_offset.y) + self.size.height, len(lines))
             self.virtual_size = self.virtual_size.__class__(len(_HEADER), len(lines) + 1)
             self.rows, self._lines = visible, lines
             self.cursor = min(self.cursor, max(0, len(lines) - 1))
@@ -65,10 +66,23 @@ class MarketList(ScrollView, can_focus=True):
         # Repaint only rows that changed and are on screen (row i is line i + 1, under the header).
         top = int(self.scroll_offset.y)
         bottom = top + self.size.height
+        self._show_range(top, bottom, len(lines))
         self.rows, old, self._lines = visible, self._lines, lines
         for i in range(max(0, top - 1), min(len(lines), bottom)):
             if old[i] != lines[i]:
                 self.refresh_line(i + 1)
+
+    def _show_range(self, top: int, bottom: int, total: int) -> None:
+        """'1-17 of 100' under the pane, since the list has no scrollbar."""
+        rows_on_screen = max(0, bottom - top - 1)  # under the header
+        if not total:
+            text = ""
+        elif rows_on_screen == 0 or (top == 0 and total <= rows_on_screen):
+            text = f"{total} markets"  # not laid out yet, or every row fits
+        else:
+            text = f"{top + 1}-{min(total, top + rows_on_screen)} of {total}"
+        if self.parent is not None and getattr(self.parent, "border_subtitle", None) != text:
+            self.parent.border_subtitle = text
 
     def render_line(self, y: int) -> Strip:
         scroll_y = int(self.scroll_offset.y)
