@@ -97,9 +97,12 @@ def replay(
     seed: SeedOpt = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary object")] = False,
+    venue: Annotated[str, typer.Option("--venue", help="replay (recorded books) | sim (synthetic market)")] = "replay",
 ) -> None:
-    """Replay recorded books to the end, headless, and summarise the run."""
-    settings = _settings(config, mode=mode, venue="replay", speed=speed, data=data, markets=markets, db=db, seed=seed,
+    """Replay recorded books (or a synthetic market) to the end, headless, and summarise the run."""
+    if venue not in ("replay", "sim"):
+        _fail(f"--venue = {venue!r}: accepted: 'replay' or 'sim' (a batch run needs data with an end)")
+    settings = _settings(config, mode=mode, venue=venue, speed=speed, data=data, markets=markets, db=db, seed=seed,
                          log_level=log_level)
     summary = _headless(settings, control=False)
     if json_out:

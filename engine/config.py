@@ -317,6 +317,8 @@ class VenueSettings(_Section):
         1.0, description='replay speed multiplier; "max" = as fast as possible',
         json_schema_extra={"accepted": 'a number > 0 or "max"'},
     )
+    sim_markets: int = _integer(12, "sim: synthetic markets per round", ge=1, le=500)
+    sim_rounds: int = _integer(4, "sim: rounds of markets, each one market lifetime (15 min) after the last", ge=1, le=10_000)
     submit_latency_ms: int = _integer(150, "simulated order submit latency, ms", ge=0)
     cancel_latency_ms: int = _integer(100, "simulated cancel latency, ms", ge=0)
     latency_jitter_ms: int = _integer(50, "random jitter added to simulated latencies, ms", ge=0)

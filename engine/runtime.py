@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from engine.clock import SimClock
 from engine.config import Settings
 from engine.control import ControlError, ControlServer, default_socket_path
 from engine.engine import Engine
-from engine.feeds.replay import ReplayDataError, read_lines
+from engine.feeds.replay import ReplayDataError
+from engine.feeds.synthetic import SyntheticConfig, synthetic_catalog, synthetic_lines
 from engine.logs import log_event
 from engine.sim.matching import LatencyModel
 from engine.store import Store
@@ -49,8 +51,16 @@ async def build(
     wall: Callable[[], float] | None = None,
 ) -> Runtime:
     v = settings.venue
-    if v.kind != "replay":
-        raise SetupError(f"venue.kind = {v.kind!r} is not available in this build: accepted: 'replay'")
+    if v.kind not in ("replay", "sim"):
+        raise SetupError(f"venue.kind = {v.kind!r} is not available in this build: accepted: 'replay', 'sim'")
+    source = None
+    if v.kind == "sim":
+        try:
+            cfg = SyntheticConfig(markets=v.sim_markets, rounds=v.sim_rounds, seed=settings.engine.seed)
+        except ValueError as exc:
+            raise SetupError(f"venue: {exc}") from exc
+        catalog = synthetic_catalog(cfg)
+        source = (catalog, partial(synthetic_lines, cfg, catalog))
     try:
         clock = SimClock()
         venue = ReplayVenue(
@@ -61,8 +71,10 @@ async def build(
             speed=_speed(settings),
             books_path=Path(v.data) if v.data else None,
             markets_path=Path(v.markets) if v.markets else None,
+            source=source,
+            kind="SIM" if v.kind == "sim" else "REPLAY",
         )
-        first = next(iter(read_lines(venue.books_path, venue.catalog)), None)
+        first = next(iter(venue.lines()), None)
     except ReplayDataError as exc:
         raise SetupError(str(exc)) from exc
     if first is None:

@@ -191,10 +191,7 @@ def test_write_dataset_round_trips_through_the_replay_reader(tmp_path: Path, boo
     books, markets = tmp_path / books_name, tmp_path / "markets.json"
     assert write_dataset(SMALL, books, markets) == len(lines)
     loaded = load_markets(markets)
-    # The loader does not read event_id yet; everything else comes back identical.
-    assert {cid: dataclasses.replace(e.market, event_id="") for cid, e in loaded.items()} == {
-        cid: dataclasses.replace(e.market, event_id="") for cid, e in catalog.items()
-    }
+    assert {cid: e.market for cid, e in loaded.items()} == {cid: e.market for cid, e in catalog.items()}
     assert {cid: e.resolution for cid, e in loaded.items()} == {
         cid: e.resolution for cid, e in catalog.items()
     }

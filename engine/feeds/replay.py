@@ -6,7 +6,7 @@ Format (documented in README "Replay data format"):
    "asks": [[price, size], ...]}, best level first, top levels only.
 - markets file: a JSON list of {"market_id", "slug", "question", "category", "timeframe", "start_ts",
   "end_ts", "outcome_up", "outcome_down", "payout_up", "payout_down"} plus optional "tick_size",
-  "min_order_size", "fee_rate", "fee_exponent", "neg_risk", "token_up", "token_down".
+  "min_order_size", "fee_rate", "fee_exponent", "neg_risk", "event_id", "token_up", "token_down".
 
 UP is the YES token. A DOWN line describes the same unified book from the other token, so its levels are
 mirrored into YES terms. Every line becomes one `ReplayLine`; the venue derives level deltas from them.
@@ -69,6 +69,7 @@ class _MarketRow(BaseModel):
     fee_rate: Decimal | None = None
     fee_exponent: int | None = Field(default=None, ge=0, le=4)
     neg_risk: bool = False
+    event_id: str = ""  # markets of one event (a neg-risk event) are one exposure cluster
     token_up: str | None = None
     token_down: str | None = None
 
@@ -134,6 +135,7 @@ def load_markets(path: Path) -> dict[str, ReplayMarket]:
             yes_label=up_label,
             no_label=down_label,
             category=row.category,
+            event_id=row.event_id,
             tick=tick,
             min_order_size=min_size,
             neg_risk=row.neg_risk,

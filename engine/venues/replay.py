@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 
 from engine.clock import SimClock
 from engine.domain import Market, OrderRequest
 from engine.feeds.events import BookDeltas, BookSnapshot, MarketClosed, MarketResolved, TickSizeChange
-from engine.feeds.replay import ReplayMarket, bundled_paths, load_markets, read_lines
+from engine.feeds.replay import ReplayLine, ReplayMarket, bundled_paths, load_markets, read_lines
 from engine.sim.matching import LatencyModel, MatchingEngine, SimAccount
 from engine.venues.base import EventSink
 
@@ -28,7 +29,8 @@ FINE_TICK = 10  # 0.001: the tick Polymarket switches to near 0 and 1
 
 
 class ReplayVenue:
-    kind = "REPLAY"
+    """Recorded books from files, or any other time-ordered `ReplayLine` stream with its catalog (the
+    synthetic market of `--venue sim` is one: same matching, same lifecycle, `kind` SIM)."""
 
     def __init__(
         self,
@@ -40,11 +42,18 @@ class ReplayVenue:
         speed: float | None = None,
         books_path: Path | None = None,
         markets_path: Path | None = None,
+        source: tuple[dict[str, ReplayMarket], Callable[[], Iterable[ReplayLine]]] | None = None,
+        kind: str = "REPLAY",
     ) -> None:
+        self.kind = kind
         bundled_books, bundled_markets = bundled_paths()
         self.books_path = Path(books_path) if books_path else bundled_books
         self.markets_path = Path(markets_path) if markets_path else bundled_markets
-        self.catalog: dict[str, ReplayMarket] = load_markets(self.markets_path)
+        if source is not None:
+            self.catalog, self._lines = source
+        else:
+            self.catalog = load_markets(self.markets_path)
+            self._lines = lambda: read_lines(self.books_path, self.catalog)
         self.clock = clock
         self.speed = speed
         self.matcher = MatchingEngine(clock, SimAccount(cash=starting_cash), latency, seed)
@@ -55,6 +64,10 @@ class ReplayVenue:
         self._sink: EventSink | None = None
         self._wall_anchor: tuple[float, int] | None = None
         self._stop = asyncio.Event()
+
+    def lines(self) -> Iterable[ReplayLine]:
+        """A fresh pass over the book lines, in time order."""
+        return self._lines()
 
     def markets(self) -> list[Market]:
         return [entry.market for entry in self.catalog.values()]
@@ -126,7 +139,7 @@ class ReplayVenue:
         self._sink = sink
         last_event = self._schedule_lifecycle(sink)
         matcher = self.matcher
-        for line in read_lines(self.books_path, self.catalog):
+        for line in self.lines():
             if self._stop.is_set():
                 return
             if until_ts is not None and line.ts > until_ts:
