@@ -162,6 +162,7 @@ class Engine:
         self._cycle_scheduled = False
         self._stopped = False
         self._snapshot: EngineSnapshot | None = None
+        self._stale_cache: tuple[int, frozenset[str]] = (-1, frozenset())
         self._snapshot_wall = 0.0
         self._dirty = True
         self._log_lines: deque[str] = deque(maxlen=200)
@@ -489,6 +490,8 @@ class Engine:
         result: SizingResult | None = None
         if self.state == "HALTED":
             decision, reason = "SKIP_HALTED", self.halt_reason
+        elif self.is_stale(market.condition_id, now):
+            decision, reason = "SKIP_STALE_BOOK", "the venue's book is unsynced or older than its staleness limit"
         elif market.end_ts is not None and now >= market.end_ts:
             decision, reason = "SKIP_CLOSED", "market closed"
         elif self._busy(market.condition_id):
@@ -585,8 +588,23 @@ class Engine:
         self.store.add_decision(proposal_id=p.proposal_id, ts=self.clock.now_ms(), action=action, actor=actor,
                                 size=None if size is None else Decimal(size).scaleb(-6), note=note)
 
+    def is_stale(self, condition_id: str, now: int) -> bool:
+        """A live venue knows when its copy of a book can't be trusted (unsynced after a reconnect or a gap,
+        or silent too long); no order is built or sent from such a book. Replay books are never stale."""
+        stale_markets = getattr(self.venue, "stale_markets", None)
+        if stale_markets is None:
+            return False
+        if self._stale_cache[0] != now:
+            self._stale_cache = (now, frozenset(stale_markets(now)))
+        return condition_id in self._stale_cache[1]
+
     async def _execute_proposal(self, p: Proposal) -> None:
         m = p.market
+        if self.is_stale(m.condition_id, self.clock.now_ms()):
+            self._decide(p, "REFUSED", "REFUSE", "engine", note="stale book at send time")
+            self.counters["stale_refusals"] = self.counters.get("stale_refusals", 0) + 1
+            self._note("order refused: stale book", logging.WARNING, proposal=p.proposal_id, market=m.slug)
+            return
         expiration = None
         if p.order_type is OrderType.GTD:
             x = self.settings.execution
@@ -776,6 +794,8 @@ class Engine:
             if self.clock.now_ms() >= p.expires_ts:
                 self._decide(p, "EXPIRED", "EXPIRE", "ttl")
                 return CommandResult(False, f"proposal {p.proposal_id} expired")
+            if self.is_stale(p.market.condition_id, self.clock.now_ms()):
+                return CommandResult(False, f"{p.market.slug}: the book is stale; approve again once it is fresh")
             self._decide(p, "APPROVED", "APPROVE", command.actor, size=p.size)
             await self._execute_proposal(p)
             return CommandResult(True, f"approved {p.proposal_id}")

@@ -336,3 +336,33 @@ def test_resting_order_is_held_while_its_edge_lasts_and_withdrawn_when_it_goes(t
     assert "HOLD" in decisions and "WITHDRAW" not in decisions
     assert any(e["decision"] == "WITHDRAW" for e in rows["evaluations"])
     assert summary["orders"] == 1  # while it rested, no second order was stacked on the market
+
+
+def test_no_order_is_built_or_approved_from_a_stale_book(tmp_path: Path) -> None:
+    """A venue that reports a market's book as stale (unsynced, or silent too long) blocks proposals for it,
+    and an approval that arrives while it is stale is refused and the proposal stays pending."""
+    stale: set[str] = set()
+    seen: dict[str, Any] = {}
+
+    async def go_stale(engine: Engine) -> None:
+        engine.venue.stale_markets = lambda now: set(stale)  # what a live venue exposes
+        seen["pending_before"] = pending(engine)
+        stale.update(ms.market.condition_id for ms in engine.markets.values())
+
+    async def approve(engine: Engine):
+        return await engine.execute(Approve(seen["pending_before"][0]))
+
+    async def recover(engine: Engine) -> None:
+        seen["orders_while_stale"] = engine.counters["orders"]
+        stale.clear()
+
+    engine, summary, rows = run_scenario(
+        tmp_path, mode="semi", actions={7: go_stale, 8: approve, 40: recover}, seconds=120
+    )
+    refused = rows["_results"][0][8]
+    assert not refused.ok and "stale" in refused.message
+    assert seen["orders_while_stale"] == 0
+    assert engine.decisions.get("SKIP_STALE_BOOK", 0) > 0
+    stale_evals = [e for e in rows["evaluations"] if e["decision"] == "SKIP_STALE_BOOK"]
+    assert stale_evals and all(7_000 <= e["ts"] - START < 40_000 for e in stale_evals)
+    assert any(e["decision"] == "PROPOSE" and e["ts"] - START >= 40_000 for e in rows["evaluations"])
