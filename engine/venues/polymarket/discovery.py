@@ -410,6 +410,12 @@ async def _gamma_rows(client: httpx.AsyncClient, gamma_url: str) -> list[Any]:
     return rows
 
 
+def _normal_id(ident: str) -> str:
+    """Condition ids compare in lower case (Gamma and the CLOB both send them so); slugs and Gamma ids as given."""
+    ident = ident.strip()
+    return ident.lower() if ident[:2].lower() == "0x" else ident
+
+
 def _skip(ident: str, reason: str, level: int = logging.WARNING) -> None:
     log_event(LOG, "market_skipped", level, market=ident, reason=reason)
 
@@ -450,9 +456,7 @@ async def discover_markets(
     client = http if http is not None else httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
     try:
         rows = await _gamma_rows(client, gamma_url)
-        pinned_ids = frozenset(
-            i.strip().lower() if i.strip().startswith("0x") else i.strip() for i in include_ids
-        )
+        pinned_ids = frozenset(_normal_id(i) for i in include_ids)
         wanted = frozenset(c.strip().lower() for c in categories if c.strip())
         pinned, others = _select(rows, pinned_ids, wanted, Decimal(min_liquidity_usdc))
         others.sort(key=lambda item: (-item.liquidity, -item.volume_24h, -item.volume))  # stable: Gamma order

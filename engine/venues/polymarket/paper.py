@@ -133,6 +133,7 @@ class PolymarketPaperVenue:
             try:
                 await feed  # re-raises what the sink raised
             finally:
+                self._sink = None  # what the matcher does after this (a late cancel) has nobody to tell
                 for task in list(self._deliveries):
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -181,16 +182,15 @@ class PolymarketPaperVenue:
 
     def _kick(self) -> None:
         if self._sink is None or not self.matcher.outbox:
-            return  # delivered when `run()` starts, or by the delivery already under way
+            return  # not running, or a delivery already took it
         task = asyncio.ensure_future(self._deliver_now())
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
     async def _deliver_now(self) -> None:
-        sink = self._sink
-        assert sink is not None
         async with self._lock:
-            await self._deliver(sink)
+            if self._sink is not None:
+                await self._deliver(self._sink)
 
 
 __all__ = ["PolymarketPaperVenue"]
