@@ -206,13 +206,15 @@ def test_malformed_markets_are_skipped_with_a_reason_naming_the_field() -> None:
                 body["t"][0]["t"] = "999"  # a token Gamma never listed
             return body
 
-        reasons = Reasons()
+        reasons, level = Reasons(), LOG.level
         LOG.addHandler(reasons)
+        LOG.setLevel(logging.INFO)  # whatever another test configured for the "bigearn" logger
         try:
             async with serve([market(), market(CID2, YES2, NO2)]) as h:
                 found = await discover(h, Tamper(gamma=gamma, clob=clob))
         finally:
             LOG.removeHandler(reasons)
+            LOG.setLevel(level)
         assert [m.condition_id for m in found] == [CID]
         why = reasons.skipped
         assert why["0x" + "a1" * 32].startswith("clobTokenIds: not a JSON list")

@@ -10,6 +10,7 @@ for network delivery.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -32,7 +33,7 @@ from engine.feeds.events import (
 )
 from engine.feeds.replay import ReplayMarket
 from engine.sim.exchange import ExchangeHandle, FaultConfig, ManualClock, start_exchange
-from engine.venues.polymarket.market_data import PolymarketMarketData
+from engine.venues.polymarket.market_data import LOG, PolymarketMarketData
 from tests.test_sim_exchange_support import CID, CID2, NO, NO2, START, YES2, market
 
 WAIT_S = 3.0
@@ -335,3 +336,34 @@ def test_stats_for_the_status_bar() -> None:
             assert stats.oldest_book_age_ms == 2_000 and stats.reconnects == 0 and stats.resyncs == 0
 
     run(go())
+
+
+def test_a_resolution_without_a_single_winner_closes_but_does_not_settle() -> None:
+    async def go() -> None:
+        fifty = ReplayMarket(market(), Resolution(CID, START + 1_000, Decimal("0.5")))
+        async with live_feed([fifty], status_interval_s=0) as feed:
+            feed.exchange.set_background(CID, [(4000, 10_000_000)], [(6000, 10_000_000)])
+            await until(feed.synced)
+            feed.exchange.advance_to(START + 1_000)  # market_resolved names no winning asset
+            await until(lambda: any(isinstance(e, MarketClosed) for e in feed.events))
+            await until(lambda: "resolution_without_winner" in logged, what="the warning")
+            assert not any(isinstance(e, MarketResolved) for e in feed.events)
+
+    logged: list[str] = []
+    handler, level = _Capture(logged), LOG.level
+    LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)  # whatever another test configured for the "bigearn" logger
+    try:
+        run(go())
+    finally:
+        LOG.removeHandler(handler)
+        LOG.setLevel(level)
+
+
+class _Capture(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())

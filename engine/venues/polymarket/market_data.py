@@ -23,6 +23,12 @@ What the protocol cannot see, two slow loops cover (both `GET` only, spread over
   `GET /markets/{condition_id}` is polled every `status_interval_s`: `accepting_orders` false or
   `closed` -> MarketClosed; closed with a winning token -> MarketResolved.
 
+A `market_resolved` message closes the market at once, but its payout is taken from that same CLOB
+market (`tokens[].winner`, asked at once and again with backoff until the CLOB shows it): the stream's
+reading of the message cannot tell a NO win from a resolution without a winner (50/50), and settling at
+a guessed payout is worse than not settling. A market closed without a single winner is not resolved
+here; it is logged for the operator.
+
 Event timestamps are our clock's receive time, not the exchange's: the engine's timers and warm-up run
 on its own clock, and a snapshot's exchange timestamp is the book's last change, which can be hours old.
 """
@@ -32,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -59,6 +65,7 @@ from engine.units import ONE, UnitError, px_from_str, qty_from_str, tick_from_st
 LOG = logging.getLogger("bigearn.venues.polymarket.market_data")
 
 _STOP = object()
+RESOLUTION_ATTEMPTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +177,10 @@ class PolymarketMarketData:
         self._resolved: set[str] = set()
         self._suspect: dict[str, dict[tuple[bool, int], int]] = {}
         self._resubscribes = 0
+        self._unclear: set[str] = set()  # closed with no single winner: reported once
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
         self._rate_mark: tuple[int, int] = (clock.now_ms(), 0)
         self._rate = 0.0
         self._running = False
@@ -219,7 +230,10 @@ class PolymarketMarketData:
             if event.condition_id in self._ticks:
                 self._set_tick(event.condition_id, event.new_tick)
         elif isinstance(event, MarketResolved):
-            self._resolve(event.condition_id, event.yes_payout)
+            market = self.markets.get(event.condition_id)
+            if market is not None and market.condition_id not in self._resolved:
+                self._close_market(market.condition_id)
+                self._spawn(self._confirm_resolution(market))
 
     def _close_market(self, cid: str) -> None:
         if cid in self.markets and cid not in self._closed_markets:
@@ -234,6 +248,27 @@ class PolymarketMarketData:
         self._resolved.add(cid)
         log_event(LOG, "market_resolved", logging.INFO, market=cid, yes_payout=str(yes_payout))
         self._emit(MarketResolved(cid, self._clock.now_ms(), yes_payout))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _confirm_resolution(self, market: Market) -> None:
+        delay = self._backoff_initial
+        for _ in range(RESOLUTION_ATTEMPTS):
+            try:
+                await self._check_status(market)
+            except Exception as exc:  # asked again after the delay
+                log_event(
+                    LOG, "resolution_check_failed", logging.WARNING, market=market.condition_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                )  # fmt: skip
+            if market.condition_id in self._resolved:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff_max)
+        log_event(LOG, "resolution_unconfirmed", logging.WARNING, market=market.condition_id)
 
     # --- REST ----------------------------------------------------------------------------------------
     async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
@@ -271,6 +306,7 @@ class PolymarketMarketData:
                     return
                 await on_event(event)  # type: ignore[arg-type]
         finally:
+            helpers += self._tasks
             for task in helpers:
                 task.cancel()
             await self.stream.close()
@@ -358,6 +394,9 @@ class PolymarketMarketData:
                 self._resolve(cid, Decimal(1))
             elif winners == [market.no_token]:
                 self._resolve(cid, Decimal(0))
+            elif cid not in self._unclear:
+                self._unclear.add(cid)
+                log_event(LOG, "resolution_without_winner", logging.WARNING, market=cid, winners=winners)
 
     # --- what the engine reads -----------------------------------------------------------------------
     def is_synced(self, condition_id: str) -> bool:
