@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from engine.clock import WallClock
 from engine.engine import Engine
 from engine.sim.exchange import start_exchange
@@ -20,7 +22,7 @@ from engine.store import Store
 from tests.conftest import FixedBrain, settings_for
 from tests.test_pm_market_data import WAIT_S, Feed, live_feed, until
 from tests.test_pm_paper import ASKS, BIDS, Recorder, Traffic, assert_nothing_sent, paper
-from tests.test_sim_exchange_support import CID, CID2, START, market
+from tests.test_sim_exchange_support import CID, CID2, NO2, START, YES2, market
 
 SHARES = 1_000_000
 FAULT_S = 0.6
@@ -89,9 +91,10 @@ def test_stopped_pong() -> None:
     asyncio.run(go())
 
 
-def test_a_lost_change_away_from_the_touch_is_found_by_the_audit() -> None:
+@pytest.mark.parametrize("markets", [1, 2], ids=["alone-on-its-connection", "sharing-a-connection"])
+def test_a_lost_change_away_from_the_touch_is_found_by_the_audit(markets: int) -> None:
     async def go() -> None:
-        async with live_feed([market()], seed=18) as feed:
+        async with live_feed([market(), market(CID2, YES2, NO2)][:markets], seed=18) as feed:
             ex = feed.exchange
             ex.set_background(CID, [(4900, 10 * SHARES), (4800, 10 * SHARES)], [(5100, 10 * SHARES)])
             await until(feed.synced)
