@@ -10,10 +10,20 @@ from hypothesis import strategies as st
 
 from engine.book import OrderBook
 from engine.config import Settings
-from engine.domain import FeeSchedule, Fill, Liquidity, Market, OrderRequest, OrderType, Outcome, Side
+from engine.domain import (
+    Estimate,
+    FeeSchedule,
+    Fill,
+    Liquidity,
+    Market,
+    OrderRequest,
+    OrderType,
+    Outcome,
+    Side,
+)
 from engine.execution.firewall import Firewall
 from engine.risk.exposure import ClusterMap, ExposureBook, ExposureLimits, fee_bound
-from engine.risk.sizing import Exposure
+from engine.risk.sizing import Exposure, SizingLimits, size_trade
 from engine.units import SIZE_SCALE, notional
 
 PROP = settings(derandomize=True, deadline=None, max_examples=120)
@@ -440,6 +450,15 @@ def check_caps(b: ExposureBook) -> None:
     assert sum(clusters.values()) == b.aggregate_exposure() <= BANKROLL * D(repr(LIMITS.max_aggregate_pct))
 
 
+def check_order_caps(b: ExposureBook, r: OrderRequest) -> None:
+    """Right after a BUY is admitted, its market, its cluster and the book are within the caps at the
+    current marks (marks that move later can carry older positions past a cap; then no more buys go)."""
+    cid = r.condition_id
+    assert b.market_exposure(cid) <= BANKROLL * D(repr(LIMITS.max_market_pct))
+    assert b.cluster_exposure(b.cluster(cid)) <= BANKROLL * D(repr(LIMITS.max_cluster_pct))
+    assert b.aggregate_exposure() <= BANKROLL * D(repr(LIMITS.max_aggregate_pct))
+
+
 def run_ops(ops, *, marks_move: bool) -> tuple[int, int, set[str]]:
     b = ExposureBook(D(120), LIMITS, ClusterMap(GROUPS))
     for m in MARKETS:
@@ -460,7 +479,8 @@ def run_ops(ops, *, marks_move: bool) -> tuple[int, int, set[str]]:
             if verdict.ok:
                 live.append(r)
                 admitted += 1
-                check_caps(b)
+                if side is Side.BUY:
+                    check_order_caps(b, r)
         elif kind == "fill" and live:
             r = live[step[1] % len(live)]
             res = b.reservations.get(r.client_order_id)
@@ -521,3 +541,57 @@ def test_property_runs_reach_caps_and_fills() -> None:
     run()
     assert totals["admitted"] > 200 and totals["fills"] > 50
     assert {"OK", "MARKET_CAP", "CLUSTER_CAP", "AGGREGATE_CAP", "CASH", "SHARES"} <= codes, codes
+
+
+# --- sizing proposals through the exposure book ------------------------------------------------------------
+
+SIZING = SizingLimits(min_depth_usdc=0, max_position_pct=0.10, max_cluster_pct=0.12, max_aggregate_pct=0.15)
+
+
+@st.composite
+def proposal_steps(draw: st.DrawFn):
+    steps = []
+    for _ in range(draw(st.integers(5, 25))):
+        bid = 100 * draw(st.integers(5, 90))
+        ask = bid + 100 * draw(st.integers(1, 4))
+        p = draw(st.integers(3, 97)) / 100
+        half = draw(st.integers(0, 10)) / 100
+        steps.append((draw(st.integers(0, 5)), bid, ask, p, half, draw(st.integers(0, 100))))
+    return steps
+
+
+@PROP
+@given(proposal_steps())
+def test_property_sized_proposals_cut_to_headroom_are_admitted_and_never_breach_a_cap(steps) -> None:
+    b = ExposureBook(D(150), LIMITS, ClusterMap(GROUPS))
+    for m in MARKETS:
+        b.add_market(m)
+    for k, bid, ask, p, half, fill_pct in steps:
+        m = MARKETS[k]
+        bk = OrderBook()
+        bk.replace([(bid, 400 * S)], [(ask, 400 * S)], 0)
+        b.mark_from_book(m, bk)
+        est = Estimate("t", p, max(0.0, p - half), min(1.0, p + half))
+        result = size_trade(est, bk, m, b.for_sizing(m.condition_id, bankroll=BANKROLL), SIZING)
+        if not result.ok or result.candidate is None:
+            continue
+        c = result.candidate
+        price = result.limit_price if result.limit_price is not None else c.price
+        size = result.size
+        if c.side is Side.BUY:
+            room = b.headroom(m.condition_id, c.outcome, price, bankroll=BANKROLL, post_only=result.post_only)
+            size = min(size, room.shares)
+        if size < m.min_order_size:
+            continue
+        r = order(m, price, size, c.side, c.outcome, post_only=result.post_only)
+        verdict = b.admit(r, bankroll=BANKROLL)
+        assert verdict.ok, verdict
+        if c.side is Side.BUY:
+            check_order_caps(b, r)
+        qty = size * fill_pct // 100
+        if qty:
+            before = b.market_exposure(m.condition_id)
+            fee = D(0) if r.post_only else m.fees.taker_fee(price, qty)
+            b.on_fill(fill(r, qty, price=price, fee=fee))
+            assert b.market_exposure(m.condition_id) <= before
+        assert b.free_cash() >= -D("0.00001") * len(steps)
