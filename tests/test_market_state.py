@@ -1,9 +1,12 @@
 """Market state machine and price zones (`engine/risk/market_state.py`): every phase boundary and every
 zone boundary on both sides, the actions allowed in each phase, the size ratchet and the strategy rules."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from engine.book import OrderBook
+from engine.config import Settings
 from engine.domain import Market, OrderRequest, OrderType, Outcome, Side
 from engine.execution.firewall import Firewall, FirewallLimits
 from engine.risk.market_state import (
@@ -287,3 +290,16 @@ def test_default_zones_follow_the_seed_table() -> None:
         (6000, 8000, False),
         (8000, 9800, False),
     ]
+
+
+def test_limits_from_settings() -> None:
+    assert MarketStateLimits.from_settings(Settings()) == MarketStateLimits()
+    section = SimpleNamespace(
+        watch_h=48,
+        close_window_h=0.25,
+        ratchet=[[1, 0.5], [0.1, 0.0]],
+        proposal_delay_h=1,
+        dispute_window_h=24,
+    )
+    lim = MarketStateLimits.from_settings(SimpleNamespace(market_state=section))
+    assert lim == MarketStateLimits(48 * H, H // 4, ((H, 0.5), (H // 10, 0.0)), H, 24 * H)

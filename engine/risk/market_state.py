@@ -83,6 +83,20 @@ class MarketStateLimits:
     proposal_delay_ms: int = 2 * HOUR_MS
     dispute_window_ms: int = 2 * HOUR_MS
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> MarketStateLimits:
+        """From a [market_state] section once config.py has one (hours), else the defaults."""
+        section = getattr(settings, "market_state", None)
+        if section is None:
+            return cls()
+        return cls(
+            watch_ms=int(section.watch_h * HOUR_MS),
+            close_window_ms=int(section.close_window_h * HOUR_MS),
+            ratchet=tuple((int(hours * HOUR_MS), float(mult)) for hours, mult in section.ratchet),
+            proposal_delay_ms=int(section.proposal_delay_h * HOUR_MS),
+            dispute_window_ms=int(section.dispute_window_h * HOUR_MS),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Clocks:
