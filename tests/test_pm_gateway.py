@@ -18,7 +18,8 @@ import pytest
 from aiohttp import web
 
 from engine.clob.amounts import limit_amounts
-from engine.domain import OrderRequest, OrderType, Outcome, Side
+from engine.domain import Liquidity, OrderRequest, OrderType, Outcome, Side
+from engine.feeds.polymarket_user_ws import parse_fills
 from engine.sim.exchange import ExchangeConfig, ExchangeHandle, start_exchange
 from engine.venues.polymarket.gateway import (
     BatchTooLarge,
@@ -275,6 +276,40 @@ def test_batch_of_15_is_placed_and_16_refused_client_side():
     run(go())
 
 
+def test_batch_with_a_lost_answer_is_resolved_order_by_order():
+    async def go() -> None:
+        async with local_exchange() as ex, connected(ex) as gw:
+            first = await gw.place_many([order("p0", price=3000)])
+            assert first[0].status is PlaceStatus.ACCEPTED
+            ex.faults.http_error_routes = ("/orders",)  # the batch route fails, single posts work
+            ex.faults.http_error_rate = 1.0
+            results = await gw.place_many([order("p1", price=3100), order("p2", price=3200)])
+            assert [r.status for r in results] == [PlaceStatus.ACCEPTED, PlaceStatus.ACCEPTED]
+            mine = sorted(exchange_order_ids(ex, ADDRS[0]))
+            assert mine == sorted([first[0].order_id, results[0].order_id, results[1].order_id])
+
+    run(go())
+
+
+def test_trade_rows_feed_the_user_stream_parser():
+    async def go() -> None:
+        async with local_exchange() as ex, connected(ex) as gw:
+            taken = await gw.place(order("t", price=5500, size=10_000_000, order_type=OrderType.FOK))
+            (row,) = await gw.trades()
+            (fill,) = parse_fills(row, gw.api_credentials.key.reveal())
+            assert (fill.trade_id, fill.order_id, fill.side, fill.price, fill.size) == (
+                taken.trade_ids[0],
+                taken.order_id,
+                Side.BUY,
+                5500,
+                10_000_000,
+            )
+            assert fill.liquidity is Liquidity.TAKER and row["match_time"].isdigit()
+            assert await gw.trades_since(int(time.time()) + 3600) == []
+
+    run(go())
+
+
 def test_exchange_refusals_come_back_verbatim():
     async def go() -> None:
         async with local_exchange() as ex, connected(ex) as gw:
@@ -455,8 +490,9 @@ def test_timed_out_post_that_the_exchange_accepted_is_resolved_not_duplicated():
         async with local_exchange() as ex:
             events: list[GatewayEvent] = []
             async with connected(ex, on_event=events.append, post_soft_timeout_s=0.05) as gw:
+                prepared = await gw.prepare(order("t"))
                 ex.faults.http_delay_ms = 200  # the answer comes after the client stopped waiting
-                result = await gw.place(order("t"))
+                result = await gw.submit(prepared)
                 assert result.status is PlaceStatus.ACCEPTED and result.resolved
                 kinds = [e.kind for e in events if e.kind != "retry"]
                 assert kinds == ["unknown", "resolved"]
@@ -483,9 +519,10 @@ def test_timed_out_post_that_never_arrived_is_resolved_not_placed_and_resent_onc
                     ex.faults.http_delay_ms = 0
 
             async with connected(ex, on_event=observe, **LOST_POST) as gw:
+                prepared = await gw.prepare(order("lost"))
                 # the exchange reads the body only after the delay: the abandoned post never lands
                 ex.faults.http_delay_ms = 250
-                result = await gw.place(order("lost"))
+                result = await gw.submit(prepared)
                 assert result.status is PlaceStatus.ACCEPTED and not result.resolved
                 assert [e.kind for e in events] == ["unknown", "not_placed", "resend"]
                 assert exchange_order_ids(ex, ADDRS[0]) == [result.order_id]
@@ -498,8 +535,9 @@ def test_second_unknown_outcome_is_not_resent_again():
         async with local_exchange() as ex:
             events: list[GatewayEvent] = []
             async with connected(ex, on_event=events.append, **LOST_POST) as gw:
+                prepared = await gw.prepare(order("lost"))
                 ex.faults.http_delay_ms = 250
-                result = await gw.place(order("lost"))
+                result = await gw.submit(prepared)
                 assert result.status is PlaceStatus.REJECTED and result.reason.startswith("not placed")
                 assert [e.kind for e in events].count("resend") == 1
                 assert exchange_order_ids(ex, ADDRS[0]) == []

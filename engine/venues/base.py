@@ -31,6 +31,16 @@ class OrderFilled:
 
 
 @dataclass(frozen=True, slots=True)
+class FillReversed:
+    """A fill reported earlier by OrderFilled did not settle (its trade FAILED on chain): undo it."""
+
+    client_order_id: str
+    fill: Fill  # the fill as it was reported
+    ts: int
+    reason: str  # the trade status that reversed it, e.g. "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
 class OrderCancelled:
     client_order_id: str
     ts: int
@@ -56,7 +66,9 @@ class Settled:
     cash: Decimal
 
 
-VenueEvent = OrderAccepted | OrderRejected | OrderFilled | OrderCancelled | OrderExpired | Settled
+VenueEvent = (
+    OrderAccepted | OrderRejected | OrderFilled | FillReversed | OrderCancelled | OrderExpired | Settled
+)
 
 
 class EventSink(Protocol):

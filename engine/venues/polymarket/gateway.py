@@ -65,7 +65,7 @@ from polymarket.rate_limit import RateLimitUpdate
 from engine.clob.signing import OrderV2, order_id, recover_order_signer
 from engine.domain import OrderRequest, OrderType, Side
 from engine.logs import log_event
-from engine.units import ONE, px_from_decimal, px_to_str, qty_from_decimal, qty_to_str
+from engine.units import ONE, px_from_decimal, px_to_str, qty_from_decimal, qty_from_str, qty_to_str
 from engine.venues.polymarket.keys import ApiCredentials, LiveCredentials, Secret
 from engine.venues.polymarket.ratelimit import CANCEL, AsyncioTimer, RateLimited, RateLimiter, Timer
 from engine.venues.polymarket.retry import (
@@ -383,7 +383,14 @@ class OrderGateway:
             )
 
         key = credentials.private_key.reveal()
-        bootstrap = Retrier(settings.retry, timer=timer, rng=rng)
+        # Setting up is several requests (key derivation, key check, wallet check): one budget for all.
+        bootstrap = Retrier(
+            dataclasses.replace(
+                settings.retry, request_timeout_s=max(settings.retry.request_timeout_s, 30.0)
+            ),
+            timer=timer,
+            rng=rng,
+        )
         try:
             client = await bootstrap.call(
                 lambda: AsyncSecureClient.create(
@@ -610,25 +617,33 @@ class OrderGateway:
             raise Absent(order_id)
         return found
 
-    async def _traded(self, order_id: str) -> bool:
+    async def _matched_in_trades(self, order_id: str) -> int:
+        """Shares (1e-6) the account's trades show matched for `order_id`; 0 if none names it."""
+        oid = order_id.lower()
+        matched = 0
         for row in await self.trades():
-            if row["taker_order_id"].lower() == order_id.lower():
-                return True
-            if any(m["order_id"].lower() == order_id.lower() for m in row["maker_orders"]):
-                return True
-        return False
+            if row["taker_order_id"].lower() == oid and row["trader_side"] == "TAKER":
+                matched += qty_from_str(row["size"])
+            matched += sum(
+                qty_from_str(m["matched_amount"]) for m in row["maker_orders"] if m["order_id"].lower() == oid
+            )
+        return matched
 
     def _from_resolution(self, prepared: PreparedOrder, res: Resolution) -> PlaceResult:
         coid, oid = prepared.request.client_order_id, prepared.order_id
         if res.response is not None:
             return self._accepted(prepared, res.response, resolved=True)
-        order: OpenOrderInfo | None = res.order
+        found = res.order
+        if isinstance(found, OpenOrderInfo):
+            status, matched = found.status, found.size_matched
+        else:  # only the trades name it: it matched that much and is no longer listed
+            status, matched = "MATCHED", int(found)
         return PlaceResult(
             coid,
             PlaceStatus.ACCEPTED,
             oid,
-            exchange_status=order.status if order is not None else "MATCHED",
-            matched=order.size_matched if order is not None else 0,
+            exchange_status=status,
+            matched=matched,
             resolved=True,
             reason=res.reason,
         )
@@ -711,7 +726,7 @@ class OrderGateway:
                 ended_at=ended_at,
                 settle_s=settle,
                 lookup=self._lookup,
-                search_trades=self._traded,
+                search_trades=self._matched_in_trades,
                 interpret=self._interpret,
                 policy=policy,
                 timer=timer,
@@ -811,7 +826,7 @@ class OrderGateway:
             ended_at=now,
             settle_s=self.settings.retry.unknown_settle_s,
             lookup=self._lookup,
-            search_trades=self._traded,
+            search_trades=self._matched_in_trades,
             interpret=self._interpret,
             policy=self.settings.retry,
             timer=self.timer,

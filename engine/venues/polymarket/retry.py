@@ -241,7 +241,7 @@ async def resolve_post(
     ended_at: float | None,
     settle_s: float,
     lookup: Callable[[str], Awaitable[Any]],
-    search_trades: Callable[[str], Awaitable[bool]] | None,
+    search_trades: Callable[[str], Awaitable[Any]] | None,
     interpret: Callable[[Any], Resolution | None],
     policy: RetryPolicy,
     timer: Timer,
@@ -250,8 +250,8 @@ async def resolve_post(
 
     `inflight` is the post still running (whoever started it abandons it at its hard timeout); its late
     answer is used when it comes. `lookup(order_id)` returns the order or raises `Absent` (other errors
-    mean "could not ask"). `search_trades(order_id)` says whether any trade names the order (a fully
-    filled order may no longer be listed). `interpret(response)` maps a late response to a resolution, or None when it
+    mean "could not ask"). `search_trades(order_id)` returns what the account's trades show of the order
+    (falsy if they never name it; a fully filled order may no longer be listed). `interpret(response)` maps a late response to a resolution, or None when it
     proves nothing (a 5xx). Not placed needs the request to have ended and the order to stay absent for
     `settle_s` after that: a request may still be processed just after its connection dropped (0 when the
     server answered, so it is done with the request)."""
@@ -284,7 +284,7 @@ async def resolve_post(
             log_event(LOG, "order_lookup_failed", logging.WARNING, order=order_id, error=error_text(exc))
         now = timer.monotonic()
         if absent and inflight is None and ended_at is not None and now - ended_at >= settle_s:
-            traded: bool | None = False
+            traded: Any = False
             if search_trades is not None:
                 try:
                     traded = await asyncio.wait_for(search_trades(order_id), policy.request_timeout_s)
@@ -296,8 +296,8 @@ async def resolve_post(
                         LOG, "trade_search_failed", logging.WARNING, order=order_id, error=error_text(exc)
                     )
             if traded:
-                return Resolution(Outcome.PLACED, reason="found in trades")
-            if traded is False:
+                return Resolution(Outcome.PLACED, order=traded, reason="found in trades")
+            if traded is not None:
                 return Resolution(Outcome.NOT_PLACED, reason="absent after the request ended")
         if now >= deadline:
             return Resolution(Outcome.UNKNOWN, reason="outcome still unknown at the deadline")
