@@ -344,6 +344,20 @@ def test_market_cancel_and_cancel_many():
             assert list(many.not_canceled.values()) == ["order not found"]
             with pytest.raises(ValueError):
                 await gw.cancel_market()
+            # existing L2 credentials (from the environment) are used as given
+            api = gw.api_credentials
+            env = {
+                "BIGEARN_PRIVATE_KEY": KEYS[0],
+                "BIGEARN_API_KEY": api.key.reveal(),
+                "BIGEARN_API_SECRET": api.secret.reveal(),
+                "BIGEARN_API_PASSPHRASE": api.passphrase.reveal(),
+            }
+            again = await OrderGateway.connect(load_credentials(env=env), gateway_settings(ex))
+            try:
+                assert again.api_credentials == api
+                assert (await again.place(order("d", price=4300))).status is PlaceStatus.ACCEPTED
+            finally:
+                await again.close()
 
     run(go())
 

@@ -681,7 +681,8 @@ class OrderGateway:
             inflight: asyncio.Future[Any] | None = None
             ended_at: float | None = None
             if task.done():
-                exc = task.exception()
+                # Cancelled = abandoned at the hard timeout (when it equals the soft one): no answer.
+                exc = TimeoutError("post abandoned") if task.cancelled() else task.exception()
                 if exc is None:
                     response = task.result()
                     if isinstance(response, AcceptedOrder):

@@ -86,7 +86,8 @@ class LiveSettings:
     cancel_confirm_s: float = 3.0  # a cancel not confirmed on the user channel by then is looked up
     user_ping_interval_s: float = 10.0
     backfill_margin_s: int = 60
-    reconcile_max_tokens: int = 200  # share balances read at start (2 tokens per market)
+    # Share balances read at start (2 tokens per market); GET /balance-allowance allows 200 per 10 s.
+    reconcile_max_tokens: int = 100
     cancel_foreign_orders: bool = False  # cancel open orders at start that this venue does not know
     drain_timeout_s: float = 15.0  # on stop: wait this long for posts in flight to get an answer
 
@@ -143,8 +144,9 @@ class PolymarketLiveVenue:
         self._rng = rng or random.Random()
         self._orders: dict[str, _Order] = {}
         self._by_oid: dict[str, _Order] = {}
-        self._fill_ids: dict[tuple[str, str], str] = {}
-        self._confirmed: set[str] = set()
+        self._fill_ids: dict[tuple[str, str], str] = {}  # (trade id, order id) -> fill id
+        self._fill_keys: dict[str, tuple[str, str]] = {}
+        self._fill_status: dict[str, str] = {}  # fill id -> PROVISIONAL | CONFIRMED | REVERSED
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._posts: set[asyncio.Task[Any]] = set()
@@ -190,7 +192,8 @@ class PolymarketLiveVenue:
         order.cancel_requested = True
         if order.state != "OPEN":
             return  # sent when the post's outcome is known
-        await self._cancel_open(order)
+        # The engine calls this holding its lock: the request runs on its own, the outcome comes as events.
+        self._spawn(self._cancel_open(order))
 
     async def cancel_all(self) -> None:
         for order in self._orders.values():
@@ -214,15 +217,7 @@ class PolymarketLiveVenue:
 
     def fill_status(self, trade_id: str) -> str | None:
         """CONFIRMED, PROVISIONAL or REVERSED for a fill id this venue reported (None if unknown)."""
-        for key, fill_id in self._fill_ids.items():
-            if fill_id == trade_id:
-                order = self._by_oid.get(key[1])
-                if fill_id in self._confirmed:
-                    return "CONFIRMED"
-                if order is not None and key in order.fills:
-                    return "PROVISIONAL"
-                return "REVERSED"
-        return None
+        return self._fill_status.get(trade_id)
 
     def order_id_of(self, client_order_id: str) -> str | None:
         order = self._orders.get(client_order_id)
@@ -352,11 +347,14 @@ class PolymarketLiveVenue:
         if len(wanted) > self.settings.reconcile_max_tokens:
             log_event(LOG, "reconcile_tokens_capped", logging.WARNING, tokens=len(wanted))
             wanted = wanted[: self.settings.reconcile_max_tokens]
-        positions: dict[str, int] = {}
-        for token in wanted:
-            shares = await gw.balance(token)
-            if shares:
-                positions[token] = shares
+        gate = asyncio.Semaphore(8)
+
+        async def shares(token: str) -> int:
+            async with gate:
+                return await gw.balance(token)
+
+        balances = await asyncio.gather(*(shares(t) for t in wanted))
+        positions = {t: n for t, n in zip(wanted, balances, strict=True) if n}
         foreign = tuple(o for o in open_orders if o.order_id.lower() not in self._by_oid)
         rec = Reconciliation(self.clock.now_ms(), cash, positions, tuple(open_orders), foreign)
         self.reconciliation = rec
@@ -566,9 +564,9 @@ class PolymarketLiveVenue:
         fill_id = self._fill_ids.get(key)
         if fill_id is None:
             # One trade may fill two of our orders; the engine keys fills by id, so the second gets its own.
-            taken = any(k[0] == tf.trade_id for k in self._fill_ids)
-            fill_id = f"{tf.trade_id}:{tf.order_id.lower()}" if taken else tf.trade_id
+            fill_id = tf.trade_id if tf.trade_id not in self._fill_keys else f"{tf.trade_id}:{key[1]}"
             self._fill_ids[key] = fill_id
+            self._fill_keys[fill_id] = key
         return fill_id
 
     def _fee(self, tf: TradeFill) -> Decimal:
@@ -604,6 +602,7 @@ class PolymarketLiveVenue:
         if not order.accepted and not order.terminal:
             self._accept(order)  # it traded, so the exchange has it, whatever the post's answer says yet
         order.fills[(tf.trade_id, tf.order_id.lower())] = fill
+        self._fill_status[fill.trade_id] = "PROVISIONAL"
         order.filled += tf.size
         self._emit(OrderFilled(fill, max(0, request.size - order.filled)))
         if order.pending is not None and order.filled >= order.pending[1]:
@@ -614,7 +613,7 @@ class PolymarketLiveVenue:
     def _on_fill_confirmed(self, tf: TradeFill) -> None:
         fill_id = self._fill_ids.get((tf.trade_id, tf.order_id.lower()))
         if fill_id is not None:
-            self._confirmed.add(fill_id)
+            self._fill_status[fill_id] = "CONFIRMED"
             log_event(LOG, "fill_confirmed", trade=tf.trade_id, fill=fill_id)
 
     def _on_fill_reversed(self, tf: TradeFill) -> None:
@@ -624,6 +623,7 @@ class PolymarketLiveVenue:
         if order is None or fill is None:
             return
         order.filled -= fill.size
+        self._fill_status[fill.trade_id] = "REVERSED"
         log_event(
             LOG, "fill_reversed", logging.WARNING, trade=tf.trade_id, client_order_id=fill.client_order_id
         )
