@@ -407,7 +407,7 @@ class OrderGateway:
         except RequestRejectedError as exc:
             raise GatewayError(f"cannot authenticate with the CLOB: {exc}") from None
         except Exception as exc:
-            # SDK input errors may quote their input; keep only the type for anything key-related.
+            # An SDK message might quote its input: scrub the key out of it, whatever it says.
             raise GatewayError(
                 f"cannot set up the SDK client: {type(exc).__name__}: {_scrub(str(exc), key)}"
             ) from None
