@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Log
 
-from engine.commands import Approve, CancelAll, Command, EditSize, Halt, Reject, Resume, SetMode
+from engine.commands import Approve, ArmLive, CancelAll, Command, EditSize, Halt, Reject, Resume, SetMode
 from engine.domain import Mode
 from engine.snapshot import EngineSnapshot
 from engine.units import SIZE_SCALE
@@ -33,7 +33,7 @@ from widgets.proposals import ProposalTable
 from widgets.risk import RiskPane
 from widgets.status_bar import StatusBar
 
-from .screens import HelpScreen, SizeScreen
+from .screens import ArmLiveScreen, HelpScreen, SizeScreen
 
 MODE_CYCLE = {Mode.SEMI: Mode.AUTO, Mode.AUTO: Mode.OBSERVE, Mode.OBSERVE: Mode.SEMI}
 
@@ -53,6 +53,7 @@ class ConsoleCommands(Provider):
         ("Mode: observe (send nothing)", "set_mode('observe')"),
         ("Book: toggle YES/NO", "toggle_outcome"),
         ("Filter markets", "filter"),
+        ("Arm LIVE venue (type LIVE)", "arm_live"),
         ("Help: keys", "help"),
         ("Quit", "quit_console"),
     )
@@ -152,6 +153,19 @@ class BigEarnApp(App[int]):
         self.filter_box.display = False
         self.pull(force=True)
         self.set_interval(1 / self.refresh_hz, self.pull)
+        if self.snap is not None and self.snap.venue == "LIVE" and not (self.snap.live_armed or self.live_armed):
+            self.arm_live()
+
+    def action_arm_live(self) -> None:
+        self.arm_live()
+
+    @work(exclusive=True, group="modal")
+    async def arm_live(self) -> None:
+        word = await self.push_screen_wait(ArmLiveScreen())
+        if word is None:
+            self.notify("LIVE venue not armed: proposals are refused and nothing is sent", severity="warning", timeout=8)
+            return
+        await self._command(ArmLive(word))
 
     def get_system_commands(self, screen: Screen) -> Any:
         for cmd in super().get_system_commands(screen):

@@ -135,7 +135,7 @@ def attach(config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
 
 @app.command()
 def ctl(
-    action: Annotated[str, typer.Argument(help="status | approve ID | reject ID | halt [REASON] | resume | cancel-all | mode MODE")],
+    action: Annotated[str, typer.Argument(help="status | approve ID | reject ID | halt [REASON] | resume | cancel-all | mode MODE | arm LIVE")],
     arg: Annotated[str | None, typer.Argument(help="proposal id (its tail is enough), halt reason or mode")] = None,
     config: ConfigOpt = None,
     socket_path: SocketOpt = None,
@@ -151,11 +151,13 @@ def ctl(
         "resume": {"type": "resume"},
         "cancel-all": {"type": "cancel_all"},
         "mode": {"type": "set_mode", "mode": arg},
+        "arm": {"type": "arm_live", "confirmation": arg or ""},
     }
     if action not in bodies:
         _fail(f"ctl {action!r}: accepted: {', '.join(bodies)}")
-    if action in ("approve", "reject", "mode") and not arg:
-        _fail(f"ctl {action} needs an argument ({'a proposal id' if action != 'mode' else 'semi, auto or observe'})")
+    if action in ("approve", "reject", "mode", "arm") and not arg:
+        needs = {"mode": "semi, auto or observe", "arm": "the word LIVE"}.get(action, "a proposal id")
+        _fail(f"ctl {action} needs an argument ({needs})")
     path = _socket(config, socket_path)
 
     async def go() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, Static
 
 class SizeScreen(ModalScreen[float | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "#size-input"  # the app's own AUTO_FOCUS (#markets) does not exist on a modal
     DEFAULT_CSS = """
     SizeScreen { align: center middle; }
     SizeScreen > Vertical { width: 64; height: auto; border: thick $accent; background: $surface; padding: 1 2; }
@@ -75,4 +76,31 @@ class HelpScreen(ModalScreen[None]):
             yield Static("Current keys: " + "  ".join(f"{k}={d}" for k, d in self.keys))
 
     def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ArmLiveScreen(ModalScreen[str | None]):
+    """Before the first real order: the operator types LIVE. Escape leaves the venue disarmed (nothing is sent)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Stay disarmed")]
+    AUTO_FOCUS = "#arm-input"
+    DEFAULT_CSS = """
+    ArmLiveScreen { align: center middle; }
+    ArmLiveScreen > Vertical { width: 72; height: auto; border: thick $error; background: $surface; padding: 1 2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]LIVE venue[/b]: orders will spend real money on Polymarket.")
+            yield Label("Type LIVE and press enter to allow real orders. Escape: stay disarmed (nothing is sent).")
+            yield Input(placeholder="LIVE", id="arm-input")
+            yield Label("", id="arm-hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value != "LIVE":
+            self.query_one("#arm-hint", Label).update(f"{event.value!r} is not LIVE (exactly, in capitals)")
+            return
+        self.dismiss("LIVE")
+
+    def action_cancel(self) -> None:
         self.dismiss(None)

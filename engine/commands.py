@@ -51,7 +51,15 @@ class SetMode:
     actor: str = "operator"
 
 
-Command = Approve | Reject | EditSize | Halt | Resume | CancelAll | SetMode
+@dataclass(frozen=True, slots=True)
+class ArmLive:
+    """Allow real orders on a LIVE venue. The operator must type the word LIVE; anything else is refused."""
+
+    confirmation: str
+    actor: str = "operator"
+
+
+Command = Approve | Reject | EditSize | Halt | Resume | CancelAll | SetMode | ArmLive
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ import orjson
 
 from engine.commands import (
     Approve,
+    ArmLive,
     CancelAll,
     Command,
     CommandResult,
@@ -105,7 +106,7 @@ def decode_snapshot(data: dict[str, Any]) -> EngineSnapshot:
 
 def command_to_wire(cmd: Command) -> dict[str, Any]:
     kind = {Approve: "approve", Reject: "reject", EditSize: "edit_size", Halt: "halt", Resume: "resume",
-            CancelAll: "cancel_all", SetMode: "set_mode"}[type(cmd)]
+            CancelAll: "cancel_all", SetMode: "set_mode", ArmLive: "arm_live"}[type(cmd)]
     body = {"type": kind, **dataclasses.asdict(cmd)}
     if isinstance(cmd, SetMode):
         body["mode"] = Mode(cmd.mode).value
@@ -129,10 +130,12 @@ def command_from_wire(body: dict[str, Any], actor: str = "ctl") -> Command:
             return CancelAll(actor=actor)
         if kind == "set_mode":
             return SetMode(Mode(body["mode"]), actor=actor)
+        if kind == "arm_live":
+            return ArmLive(str(body["confirmation"]), actor=actor)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"command {kind!r}: missing or invalid field {exc}") from exc
     raise ValueError(f"unknown command type {kind!r}: accepted: approve, reject, edit_size, halt, resume, "
-                     "cancel_all, set_mode")
+                     "cancel_all, set_mode, arm_live")
 
 
 class ControlServer:

@@ -25,6 +25,7 @@ from engine.brains.microprice import MicropriceBrain
 from engine.clock import Clock
 from engine.commands import (
     Approve,
+    ArmLive,
     CancelAll,
     Command,
     CommandResult,
@@ -163,6 +164,8 @@ class Engine:
         self._stopped = False
         self._snapshot: EngineSnapshot | None = None
         self._stale_cache: tuple[int, frozenset[str]] = (-1, frozenset())
+        # Real money needs an explicit human step: a LIVE venue sends nothing until ArmLive("LIVE").
+        self.live_armed = getattr(venue, "kind", "") != "LIVE"
         self._snapshot_wall = 0.0
         self._dirty = True
         self._log_lines: deque[str] = deque(maxlen=200)
@@ -600,6 +603,11 @@ class Engine:
 
     async def _execute_proposal(self, p: Proposal) -> None:
         m = p.market
+        if not self.live_armed:
+            self._decide(p, "REFUSED", "REFUSE", "engine", note="LIVE venue not armed")
+            self._note("order refused: LIVE not armed (type LIVE in the console, or `ctl arm LIVE`)", logging.WARNING,
+                       proposal=p.proposal_id)
+            return
         if self.is_stale(m.condition_id, self.clock.now_ms()):
             self._decide(p, "REFUSED", "REFUSE", "engine", note="stale book at send time")
             self.counters["stale_refusals"] = self.counters.get("stale_refusals", 0) + 1
@@ -762,6 +770,15 @@ class Engine:
                 self._decide(p, "REJECTED", "REJECT", command.actor, note="cancel all")
             self._note("cancel all", orders=len(working), by=command.actor)
             return CommandResult(True, f"cancel requested for {len(working)} orders")
+        if isinstance(command, ArmLive):
+            if command.confirmation != "LIVE":
+                return CommandResult(False, "not armed: type LIVE exactly to allow real orders")
+            if not self.live_armed:
+                self.live_armed = True
+                self.store.add_decision(proposal_id="", ts=self.clock.now_ms(), action="ARM_LIVE", actor=command.actor,
+                                        size=None, note="real orders allowed")
+                self._note("LIVE armed: real orders allowed", logging.WARNING, by=command.actor)
+            return CommandResult(True, "LIVE armed")
         if isinstance(command, SetMode):
             old = self.mode
             self.mode = Mode(command.mode)
@@ -928,6 +945,7 @@ class Engine:
                             stale_books=sum(1 for a in ages if a > stale_ms)),
             log=tuple(self._log_lines)[-50:],
             counters={**self.counters, "log_lines": self._log_count},
+            live_armed=self.live_armed,
         )
 
     # --- summary -------------------------------------------------------------------------------

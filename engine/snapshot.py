@@ -154,6 +154,7 @@ class EngineSnapshot:
     feed: FeedHealth
     log: tuple[str, ...]
     counters: dict[str, int]
+    live_armed: bool = True  # False only on a LIVE venue until the operator types LIVE
 
     @property
     def halted(self) -> bool:

@@ -366,3 +366,31 @@ def test_no_order_is_built_or_approved_from_a_stale_book(tmp_path: Path) -> None
     stale_evals = [e for e in rows["evaluations"] if e["decision"] == "SKIP_STALE_BOOK"]
     assert stale_evals and all(7_000 <= e["ts"] - START < 40_000 for e in stale_evals)
     assert any(e["decision"] == "PROPOSE" and e["ts"] - START >= 40_000 for e in rows["evaluations"])
+
+
+def test_live_venue_sends_nothing_until_the_operator_types_live(tmp_path: Path) -> None:
+    from engine.commands import ArmLive
+
+    async def make_live(engine: Engine) -> None:
+        engine.venue.kind = "LIVE"  # as if built on the live venue: disarmed from the start
+        engine.live_armed = False
+
+    async def approve_disarmed(engine: Engine):
+        return (await engine.execute(ArmLive("live")), await engine.execute(Approve(pending(engine)[0])))
+
+    async def arm_and_approve(engine: Engine):
+        return (engine.snapshot(force=True).live_armed, await engine.execute(ArmLive("LIVE")),
+                engine.snapshot(force=True).live_armed, await engine.execute(Approve(pending(engine)[0])))
+
+    engine, summary, rows = run_scenario(
+        tmp_path, mode="semi", actions={1: make_live, 7: approve_disarmed, 41: arm_and_approve}, seconds=120
+    )
+    wrong_word, refused = rows["_results"][0][7]
+    assert not wrong_word.ok and "type LIVE exactly" in wrong_word.message
+    assert refused.ok  # approved, then refused at send time: nothing reached the venue
+    refusals = [d for d in rows["decisions"] if d["action"] == "REFUSE"]
+    assert refusals and refusals[0]["note"] == "LIVE venue not armed"
+    before, armed, after, approved = rows["_results"][0][41]
+    assert before is False and armed.ok and after is True and approved.ok
+    assert [d["action"] for d in rows["decisions"]].count("ARM_LIVE") == 1
+    assert summary["orders"] == 1  # only the order approved after arming

@@ -165,3 +165,36 @@ def test_quit_asks_when_orders_are_open(tmp_path: Path) -> None:
         assert app.return_code == 0
 
     run(main())
+
+
+def test_live_venue_asks_for_the_word_live_before_any_order(tmp_path: Path) -> None:
+    from bigearn_tui.screens import ArmLiveScreen
+
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
+    rt.venue.kind = "LIVE"
+    rt.engine.live_armed = False
+
+    async def main() -> None:
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, ArmLiveScreen)
+            assert "LIVE not armed" in str(app.status.render())
+            await pilot.press("l", "i", "v", "e", "enter")  # lower case is not the word
+            await pilot.pause()
+            assert isinstance(app.screen, ArmLiveScreen) and not rt.engine.live_armed
+            await pilot.press("backspace", "backspace", "backspace", "backspace", "L", "I", "V", "E")
+            await pilot.pause()
+            from textual.widgets import Input
+
+            assert app.screen.query_one("#arm-input", Input).value == "LIVE"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert not isinstance(app.screen, ArmLiveScreen)
+            assert rt.engine.live_armed
+            assert "LIVE ARMED" in str(app.status.render())
+            await pilot.press("a")
+            await pilot.pause()
+        assert rt.engine.counters["orders"] == 1
+
+    run(main())

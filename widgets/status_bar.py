@@ -31,7 +31,8 @@ class StatusBar(Static):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" {snap.mode.upper()} ", style="bold reverse")
         t.append(" ")
-        venue = snap.venue + (" ARMED" if live_armed and snap.venue == "LIVE" else "")
+        armed = live_armed or snap.live_armed
+        venue = snap.venue + ((" ARMED" if armed else " not armed") if snap.venue == "LIVE" else "")
         t.append(f" {venue} ", style="bold white on red" if snap.venue == "LIVE" else "bold")
         t.append("  ")
         if snap.state == "HALTED":
