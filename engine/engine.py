@@ -64,6 +64,7 @@ from engine.snapshot import (
 from engine.store import Store
 from engine.units import ONE, floor_size, notional, px_to_str, qty_to_str
 from engine.venues.base import (
+    FillReversed,
     OrderAccepted,
     OrderCancelled,
     OrderExpired,
@@ -389,6 +390,20 @@ class Engine:
                 self._transition(order, OrderState.CANCELLED, event.ts, event.reason)
         elif isinstance(event, OrderExpired) and not order.state.terminal:
             self._transition(order, OrderState.EXPIRED, event.ts, "GTD expiry")
+        elif isinstance(event, FillReversed):
+            # The trade FAILED on chain: the fill never happened. Undo it exactly; the order keeps its state
+            # history, with the reversal as its reason.
+            fill = event.fill
+            self.store.update_fill_status(fill.trade_id, "REVERSED")
+            pos = self.portfolio.reverse_fill(fill)
+            order.filled = max(0, order.filled - fill.size)
+            order.notional -= notional(fill.price, fill.size)
+            order.fees -= fill.fee
+            order.reason = f"fill {fill.trade_id} reversed: {event.reason}"
+            self.counters["fill_reversals"] = self.counters.get("fill_reversals", 0) + 1
+            self._store_position(pos)
+            self._note("fill reversed", logging.WARNING, order=coid, trade=fill.trade_id, reason=event.reason,
+                       size=qty_to_str(fill.size))
 
     def _store_position(self, pos) -> None:
         self.store.upsert_position(

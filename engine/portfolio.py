@@ -44,6 +44,8 @@ class Portfolio:
         self.settlement_payouts = Decimal(0)
         self.realized_gross = Decimal(0)
         self.closed_results: list[Decimal] = []  # net P&L of each fully closed position, oldest first
+        # What each sell did to its position, so a sell whose trade later FAILS can be undone exactly.
+        self._sell_effects: dict[str, tuple[Decimal, Decimal, bool]] = {}
 
     @property
     def realized_pnl(self) -> Decimal:
@@ -71,7 +73,36 @@ class Portfolio:
             pos.cost += value
         else:
             self.cash += value - fill.fee
-            self._reduce(pos, fill.size, value)
+            self._sell_effects[self._key(fill)] = self._reduce(pos, fill.size, value)
+        pos.updated_ts = fill.ts
+        return pos
+
+    @staticmethod
+    def _key(fill: Fill) -> str:
+        return f"{fill.trade_id}:{fill.client_order_id}"
+
+    def reverse_fill(self, fill: Fill) -> Position:
+        """Undo a fill whose trade failed on chain: the exact inverse of `apply_fill` (cash, fees, size,
+        cost, realized P&L and the closed-position record), so the ledger reads as if it never happened."""
+        pos = self.position(fill.token_id, fill.condition_id, fill.outcome)
+        value = notional(fill.price, fill.size)
+        self.fees -= fill.fee
+        pos.fees -= fill.fee
+        self.fill_cash_flows -= fill.cash_flow
+        if fill.side is Side.BUY:
+            self.cash += value + fill.fee
+            removed = min(value, pos.cost) if fill.size < pos.size else pos.cost
+            pos.size -= min(fill.size, pos.size)
+            pos.cost -= removed
+        else:
+            self.cash -= value - fill.fee
+            removed, pnl, closed = self._sell_effects.pop(self._key(fill), (value, Decimal(0), False))
+            if closed and self.closed_results:
+                self.closed_results.pop()
+            pos.size += fill.size
+            pos.cost += removed
+            pos.realized -= pnl
+            self.realized_gross -= pnl
         pos.updated_ts = fill.ts
         return pos
 
@@ -83,7 +114,8 @@ class Portfolio:
         pos.updated_ts = ts
         return pos
 
-    def _reduce(self, pos: Position, size: int, proceeds: Decimal) -> None:
+    def _reduce(self, pos: Position, size: int, proceeds: Decimal) -> tuple[Decimal, Decimal, bool]:
+        """Take `size` shares out at `proceeds`; returns (cost removed, P&L, whether the position closed)."""
         if size >= pos.size:
             removed = pos.cost
         else:
@@ -95,6 +127,7 @@ class Portfolio:
         self.realized_gross += pnl
         if pos.size == 0:
             self.closed_results.append(pos.realized - pos.fees)
+        return removed, pnl, pos.size == 0
 
     def open_positions(self) -> list[Position]:
         return [p for p in self.positions.values() if p.size > 0]
