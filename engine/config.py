@@ -65,6 +65,7 @@ OrderType = Literal["GTC", "GTD", "FOK", "FAK"]
 VenueKind = Literal["replay", "sim", "polymarket"]
 CrashAction = Literal["halt_cancel", "halt", "continue"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+RateTier = Literal["standard", "copper", "bronze", "silver", "gold", "platinum", "diamond", "elite"]
 
 ENV_PREFIX = "BIGEARN_"
 ENV_DELIMITER = "__"
@@ -341,6 +342,25 @@ class VenueSettings(_Section):
     keystore: str = _text("", "encrypted keystore file; the key itself is never in config", "a file path, or \"\"")
 
 
+class PolymarketSettings(_Section):
+    """`--venue polymarket`: which live markets to watch, and the account that trades them with `--live`."""
+
+    max_markets: int = _integer(30, "markets to watch, best ranked by liquidity then volume", ge=1, le=2000)
+    min_liquidity_usdc: Usdc = _usdc("0", "skip markets with less Gamma liquidity than this, USDC", ge=0)
+    categories: str = _text("", 'comma-separated Gamma categories to keep; "" = every category',
+                            "a comma-separated list, or \"\"")
+    include_markets: str = _text("", "comma-separated condition ids, slugs or Gamma ids always watched",
+                                 "a comma-separated list, or \"\"")
+    ws_ping_interval_s: float = _number(10.0, "market/user WebSocket PING interval, seconds", gt=0, le=60)
+    relayer_url: str = _text("https://relayer-v2.polymarket.com", "relayer (deposit-wallet checks)",
+                             "an http(s):// URL", pattern=_HTTP_URL)
+    funder: str = _text("", 'wallet holding the funds (deposit wallet or proxy); "" = the signer itself',
+                        "a 0x address of 40 hex digits, or \"\"", pattern=r"^(0x[0-9a-fA-F]{40})?$")
+    rate_limit_tier: RateTier = _choice("standard", RateTier, "the account's trading rate-limit tier")
+    heartbeat_interval_s: float = _number(5.0, "dead-man heartbeat interval (the venue cancels after 10 s)",
+                                          gt=0, lt=10)
+
+
 class StoreSettings(_Section):
     """Persistence."""
 
@@ -384,6 +404,7 @@ class Settings(BaseSettings):
     breakers: BreakerSettings = Field(default_factory=BreakerSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     venue: VenueSettings = Field(default_factory=VenueSettings)
+    polymarket: PolymarketSettings = Field(default_factory=PolymarketSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
     log: LogSettings = Field(default_factory=LogSettings)
