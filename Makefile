@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run run-paper run-live-local test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,24 @@ $(STAMP): pyproject.toml | $(BIN)/python
 ARGS ?= --speed 10
 run: $(STAMP)
 	$(BIN)/bigearn-tui $(ARGS)
+
+## The console on the Polymarket venue, against the local Polymarket-protocol exchange (sim-exchange on
+## loopback, replaying the bundled books as live markets at 10x): paper trading, nothing is sent.
+EXCHANGE_PORT ?= 8790
+EXCHANGE := http://127.0.0.1:$(EXCHANGE_PORT)
+define with_exchange
+	@$(BIN)/bigearn-tui sim-exchange --port $(EXCHANGE_PORT) --speed 10 > .sim-exchange.log 2>&1 & pid=$$!; \
+	trap "kill $$pid 2>/dev/null" EXIT INT TERM; \
+	for i in $$(seq 100); do curl -sf $(EXCHANGE)/ok >/dev/null && break; sleep 0.1; done; \
+	$(1)
+endef
+run-paper: $(STAMP)
+	$(call with_exchange,$(BIN)/bigearn-tui --venue polymarket --exchange $(EXCHANGE) $(PAPER_ARGS))
+
+## The same console armed for LIVE orders, still only against the local exchange, with a well-known throwaway
+## test key (hardhat #0) as an EOA signer. It asks you to type LIVE before the first order.
+run-live-local: $(STAMP)
+	$(call with_exchange,BIGEARN_PRIVATE_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 BIGEARN_VENUE__SIGNATURE_TYPE=0 $(BIN)/bigearn-tui --venue polymarket --live --exchange $(EXCHANGE) $(PAPER_ARGS))
 
 ## Run the whole suite.
 test: $(STAMP)

@@ -40,13 +40,29 @@ def _settings(config: Path | None, **flags: Any) -> Settings:
     keys = {
         "mode": "engine.mode", "venue": "venue.kind", "speed": "venue.speed", "data": "venue.data",
         "markets": "venue.markets", "db": "store.path", "seed": "engine.seed", "log_level": "log.level",
+        "live": "venue.live",
     }
+    exchange = flags.pop("exchange", None)
     overrides = {keys[k]: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
+    if exchange:
+        overrides.update(_exchange_urls(exchange))
     try:
         return load_settings(config, overrides=overrides)
     except ConfigError as exc:
         _fail(str(exc))
         raise  # unreachable: _fail exits
+
+
+def _exchange_urls(base: str) -> dict[str, str]:
+    """One base URL of a Polymarket-protocol exchange (e.g. `bigearn-tui sim-exchange`) -> every endpoint,
+    laid out as the local exchange serves them: CLOB at /, WebSockets at /ws/*, Gamma and Data API below."""
+    base = base.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        _fail(f"--exchange = {base!r}: accepted: an http(s):// base URL, e.g. http://127.0.0.1:8790")
+    ws = "ws" + base[len("http"):]
+    return {"venue.clob_url": base, "venue.gamma_url": f"{base}/gamma", "venue.data_api_url": f"{base}/data-api",
+            "venue.ws_market_url": f"{ws}/ws/market", "venue.ws_user_url": f"{ws}/ws/user",
+            "polymarket.relayer_url": f"{base}/relayer"}
 
 
 def _headless(settings: Settings, *, control: bool) -> dict[str, Any]:
@@ -71,12 +87,14 @@ def main_command(
     db: DbOpt = None,
     seed: SeedOpt = None,
     log_level: LogOpt = None,
+    live: Annotated[bool | None, typer.Option("--live", help="with --venue polymarket: send real orders (asks you to type LIVE)")] = None,
+    exchange: Annotated[str | None, typer.Option("--exchange", help="base URL of a Polymarket-protocol exchange, e.g. the local sim-exchange")] = None,
 ) -> None:
     """Open the console (default) or run the engine headless (--no-ui)."""
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(config, mode=mode, venue=venue, speed=speed, data=data, markets=markets, db=db, seed=seed,
-                         log_level=log_level)
+                         log_level=log_level, live=live, exchange=exchange)
     if no_ui:
         summary = _headless(settings, control=True)
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")

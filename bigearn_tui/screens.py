@@ -92,7 +92,7 @@ class ArmLiveScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("[b]LIVE venue[/b]: orders will spend real money on Polymarket.")
-            yield Label("Type LIVE and press enter to allow real orders. Escape: stay disarmed (nothing is sent).")
+            yield Label("Type LIVE + enter to allow real orders. Escape: stay disarmed.")
             yield Input(placeholder="LIVE", id="arm-input")
             yield Label("", id="arm-hint")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.brains.base import Brain
-from engine.clock import SimClock
+from engine.clock import SimClock, WallClock
 from engine.config import Settings
 from engine.control import ControlError, ControlServer, default_socket_path
 from engine.engine import Engine
@@ -34,7 +34,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     store: Store
-    venue: ReplayVenue
+    venue: Any  # ReplayVenue (replay, sim) or a Polymarket venue (paper, live): the Venue protocol + stop()
 
 
 def _speed(settings: Settings) -> float | None:
@@ -51,8 +51,10 @@ async def build(
     wall: Callable[[], float] | None = None,
 ) -> Runtime:
     v = settings.venue
-    if v.kind not in ("replay", "sim"):
-        raise SetupError(f"venue.kind = {v.kind!r} is not available in this build: accepted: 'replay', 'sim'")
+    if v.live and v.kind != "polymarket":
+        raise SetupError(f"venue.live = true needs venue.kind = 'polymarket' (got {v.kind!r}): real orders only go to Polymarket")
+    if v.kind == "polymarket":
+        return await _build_polymarket(settings, logger, brain, run_id=run_id, wall=wall)
     source = None
     if v.kind == "sim":
         try:
@@ -80,6 +82,25 @@ async def build(
     if first is None:
         raise SetupError(f"{venue.books_path}: the books file has no lines")
     clock.advance_to(first.ts)
+    store = await Store.open(settings.store.path)
+    extra = {"wall": wall} if wall is not None else {}
+    engine = Engine(settings, venue, clock, store, logger=logger, brain=brain, run_id=run_id, **extra)
+    return Runtime(settings, engine, store, venue)
+
+
+async def _build_polymarket(
+    settings: Settings, logger: logging.Logger | None, brain: Brain | None, *, run_id: str | None,
+    wall: Callable[[], float] | None,
+) -> Runtime:
+    """Live Polymarket books: paper trading (default) or, with `venue.live`, real orders. Imported lazily so
+    replay and sim runs never load the SDK."""
+    from engine.venues.polymarket.assemble import VenueSetupError, build_polymarket_venue
+
+    clock = WallClock()
+    try:
+        venue = await build_polymarket_venue(settings, clock)
+    except VenueSetupError as exc:
+        raise SetupError(str(exc)) from exc
     store = await Store.open(settings.store.path)
     extra = {"wall": wall} if wall is not None else {}
     engine = Engine(settings, venue, clock, store, logger=logger, brain=brain, run_id=run_id, **extra)
