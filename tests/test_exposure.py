@@ -5,7 +5,7 @@ cancels and settlements takes exposure over a cap or spends the same dollars twi
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.book import OrderBook
@@ -530,7 +530,10 @@ def test_property_runs_reach_caps_and_fills() -> None:
     totals = {"admitted": 0, "fills": 0}
     codes: set[str] = set()
 
+    # Random search reaches every code in most orders of test collection, but not all (seen under xdist):
+    # one run that is known to reach the cluster cap (exposure at the 0.5 mark, cash at the 0.05 limit).
     @PROP
+    @example([("buy", 0, Outcome.YES, 5, 380, False), ("buy", 1, Outcome.YES, 5, 120, False)])
     @given(st.lists(op, min_size=20, max_size=60))
     def run(ops) -> None:
         admitted, fills, seen = run_ops(ops, marks_move=False)
