@@ -553,3 +553,18 @@ def test_backoff_is_jittered_exponential_and_seeded() -> None:
         assert cap / 2 <= d <= cap
     a.reset()
     assert a.next_delay() <= 0.5
+
+
+def test_a_resolution_without_a_winner_pays_nobody() -> None:
+    """A 50/50 (or malformed) market_resolved names no winner: no MarketResolved is emitted (paying NO by
+    default would hand the YES side's money away); the venue's REST status check settles it instead."""
+    channel = MarketChannel()
+    from engine.book import OrderBook
+
+    channel.add_market(CID, YES, NO, OrderBook())
+    stream = MarketStream("ws://127.0.0.1:1", channel, fetch_book=FakeExchange([]).fetch_book, clock=SimClock())
+    assert stream._yes_payout({"winning_asset_id": YES, "assets_ids": [YES, NO]}) == Decimal(1)
+    assert stream._yes_payout({"winning_asset_id": NO, "assets_ids": [YES, NO]}) == Decimal(0)
+    assert stream._yes_payout({"winning_asset_id": "", "assets_ids": [YES, NO]}) is None
+    assert stream._yes_payout({"winning_asset_id": "", "winning_outcome": ""}) is None
+    assert stream._yes_payout({"winning_outcome": "Down"}) == Decimal(0)

@@ -56,7 +56,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from engine.clock import Clock
 from engine.domain import Side
-from engine.feeds.events import MarketResolved, TickSizeChange
+from engine.feeds.events import MarketClosed, MarketResolved, TickSizeChange
 from engine.feeds.market_channel import MarketChannel, parse_frame
 from engine.logs import log_event
 from engine.units import px_from_str, qty_from_str, tick_from_str
@@ -653,23 +653,30 @@ class MarketStream:
                 )
             )
         elif kind == "market_resolved":
-            self._emit(
-                MarketResolved(
-                    condition_id=event.get("market", ""),
-                    ts=_event_ts(event),
-                    yes_payout=self._yes_payout(event),
-                )
-            )
+            payout = self._yes_payout(event)
+            if payout is None:
+                # No winner named (a 50/50 or a malformed event): paying NO by default would be a money bug.
+                # Trading has stopped, so say that much; the payout is left to the venue's REST status check.
+                log_event(LOG, "market_resolved_without_winner", logging.WARNING, market=event.get("market", ""))
+                self._emit(MarketClosed(event.get("market", ""), _event_ts(event)))
+                return
+            self._emit(MarketResolved(condition_id=event.get("market", ""), ts=_event_ts(event), yes_payout=payout))
 
-    def _yes_payout(self, event: dict) -> Decimal:
-        winner = event.get("winning_asset_id", "")
+    def _yes_payout(self, event: dict) -> Decimal | None:
+        """1 if YES won, 0 if NO won, None if the event names no winner we can place."""
+        winner = event.get("winning_asset_id") or ""
         route = self.channel.routes.get(winner)
         if route is not None:
             return Decimal(0) if route.is_no else Decimal(1)
         assets = event.get("assets_ids") or ()
-        if assets:
+        if winner and len(assets) == 2 and winner in assets:
             return Decimal(1) if winner == assets[0] else Decimal(0)
-        return Decimal(1) if str(event.get("winning_outcome", "")).lower() in ("yes", "up") else Decimal(0)
+        outcome = str(event.get("winning_outcome", "")).lower()
+        if outcome in ("yes", "up"):
+            return Decimal(1)
+        if outcome in ("no", "down"):
+            return Decimal(0)
+        return None
 
     def _emit(self, event: object) -> None:
         if self._on_event is not None:

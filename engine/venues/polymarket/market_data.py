@@ -229,7 +229,7 @@ class PolymarketMarketData:
         if isinstance(event, TickSizeChange):
             if event.condition_id in self._ticks:
                 self._set_tick(event.condition_id, event.new_tick)
-        elif isinstance(event, MarketResolved):
+        elif isinstance(event, MarketResolved | MarketClosed):  # closed: resolved with no winner named
             market = self.markets.get(event.condition_id)
             if market is not None and market.condition_id not in self._resolved:
                 self._close_market(market.condition_id)
