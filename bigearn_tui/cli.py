@@ -290,3 +290,25 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@app.command()
+def keystore(
+    path: Annotated[Path, typer.Argument(help="keystore file to create (mode 0600); point [venue] keystore at it")],
+) -> None:
+    """Encrypt a private key into a keystore file for `--live`. Asks for the key and a password; neither is
+    echoed, stored in config or logged."""
+    import getpass
+
+    from engine.venues.polymarket.keys import CredentialsError, create_keystore
+
+    key = getpass.getpass("private key (0x + 64 hex, not echoed): ").strip()
+    password = getpass.getpass("new keystore password: ")
+    if getpass.getpass("repeat the password: ") != password:
+        _fail("the passwords differ; nothing written")
+    try:
+        address = create_keystore(path, key, password)
+    except CredentialsError as exc:
+        _fail(str(exc))
+        raise
+    typer.echo(f"keystore {path} written for {address}; set [venue] keystore = \"{path}\" and keep the password safe")
