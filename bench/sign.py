@@ -25,9 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eth_account import Account  # noqa: E402
-from eth_account.messages import encode_typed_data  # noqa: E402
 
+from engine.clob import reference
 from engine.clob.l2auth import l2_signature, serialize_body  # noqa: E402
 from engine.clob.signing import (  # noqa: E402
     CHAIN_ID,
@@ -44,27 +43,6 @@ from engine.clob.signing import (  # noqa: E402
 
 KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
 SECRET = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-
-_DOMAIN_FIELDS = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-_ORDER_FIELDS = [
-    {"name": "salt", "type": "uint256"},
-    {"name": "maker", "type": "address"},
-    {"name": "signer", "type": "address"},
-    {"name": "tokenId", "type": "uint256"},
-    {"name": "makerAmount", "type": "uint256"},
-    {"name": "takerAmount", "type": "uint256"},
-    {"name": "side", "type": "uint8"},
-    {"name": "signatureType", "type": "uint8"},
-    {"name": "timestamp", "type": "uint256"},
-    {"name": "metadata", "type": "bytes32"},
-    {"name": "builder", "type": "bytes32"},
-]
-
 
 def generate(n: int, seed: int) -> list[tuple[OrderV2, bool]]:
     rng = random.Random(seed)
@@ -94,30 +72,8 @@ def generate(n: int, seed: int) -> list[tuple[OrderV2, bool]]:
 
 
 def stock_sign(order: OrderV2, neg_risk: bool) -> str:
-    typed = {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, "Order": _ORDER_FIELDS},
-        "primaryType": "Order",
-        "domain": {
-            "name": "Polymarket CTF Exchange",
-            "version": "2",
-            "chainId": CHAIN_ID,
-            "verifyingContract": NEG_RISK_EXCHANGE_V2 if neg_risk else CTF_EXCHANGE_V2,
-        },
-        "message": {
-            "salt": order.salt,
-            "maker": order.maker,
-            "signer": order.signer,
-            "tokenId": order.token_id,
-            "makerAmount": order.maker_amount,
-            "takerAmount": order.taker_amount,
-            "side": order.side,
-            "signatureType": order.signature_type,
-            "timestamp": order.timestamp,
-            "metadata": order.metadata,
-            "builder": order.builder,
-        },
-    }
-    return Account.sign_message(encode_typed_data(full_message=typed), KEY).signature.hex()
+    contract = NEG_RISK_EXCHANGE_V2 if neg_risk else CTF_EXCHANGE_V2
+    return "0x" + reference.stock_sign(order, KEY, version="2", contract=contract, chain_id=CHAIN_ID).hex()
 
 
 def timed(items: list[Any], fn: Callable[[Any], object]) -> list[int]:

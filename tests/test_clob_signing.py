@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from engine.book import book_hash
 from engine.clob import signing as sg
 from engine.clob.l2auth import l2_headers, l2_signature, serialize_body, verify_l2
+from engine.clob.reference import typed_data
 from engine.clob.signing import (
     BUY,
     CHAIN_ID,
@@ -328,49 +329,7 @@ def _contract(domain: dict[str, object]) -> str:
 
 
 def _stock_typed_data(order: OrderV2, version: str, contract: str, chain_id: int = CHAIN_ID) -> dict:
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Order": [
-                {"name": "salt", "type": "uint256"},
-                {"name": "maker", "type": "address"},
-                {"name": "signer", "type": "address"},
-                {"name": "tokenId", "type": "uint256"},
-                {"name": "makerAmount", "type": "uint256"},
-                {"name": "takerAmount", "type": "uint256"},
-                {"name": "side", "type": "uint8"},
-                {"name": "signatureType", "type": "uint8"},
-                {"name": "timestamp", "type": "uint256"},
-                {"name": "metadata", "type": "bytes32"},
-                {"name": "builder", "type": "bytes32"},
-            ],
-        },
-        "primaryType": "Order",
-        "domain": {
-            "name": "Polymarket CTF Exchange",
-            "version": version,
-            "chainId": chain_id,
-            "verifyingContract": contract,
-        },
-        "message": {
-            "salt": order.salt,
-            "maker": order.maker,
-            "signer": order.signer,
-            "tokenId": order.token_id,
-            "makerAmount": order.maker_amount,
-            "takerAmount": order.taker_amount,
-            "side": order.side,
-            "signatureType": order.signature_type,
-            "timestamp": order.timestamp,
-            "metadata": order.metadata,
-            "builder": order.builder,
-        },
-    }
+    return typed_data(order, version=version, contract=contract, chain_id=chain_id)
 
 
 def _hex(sig: bytes) -> str:
