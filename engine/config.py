@@ -34,6 +34,7 @@ from pydantic import (
     PlainValidator,
     PrivateAttr,
     ValidationError,
+    field_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -47,6 +48,7 @@ __all__ = [
     "ExecutionSettings",
     "LogLevel",
     "LogSettings",
+    "MarketStateSettings",
     "Mode",
     "OrderType",
     "RiskSettings",
@@ -55,6 +57,8 @@ __all__ = [
     "UiSettings",
     "VenueKind",
     "VenueSettings",
+    "ZoneBand",
+    "ZoneSettings",
     "default_config_path",
     "describe_keys",
     "load_settings",
@@ -291,6 +295,18 @@ class BreakerSettings(_Section):
         "KILL_SWITCH", "if this file exists, trading halts; relative to the config file's directory",
         "a non-empty file path", min_length=1,
     )
+    stale_feed_global_s: float = _number(
+        30.0, "seconds without any current market data before everything pauses and all orders are cancelled", gt=0
+    )
+    fill_rate_window: int = _integer(20, "fill-rate breaker: the last N finished orders it looks at", ge=1)
+    fill_rate_min_orders: int = _integer(10, "fill-rate breaker: no verdict on fewer finished orders", ge=1)
+    max_reconcile_mismatches: int = _integer(
+        0, "reconciliation mismatches tolerated before trading halts until a human resumes", ge=0
+    )
+    rolling_loss_cooldown_s: float = _number(900.0, "cooldown of the rolling-loss breaker, seconds", ge=0)
+    reduce_only_on_trip: bool = _flag(
+        False, "loss and quality breakers still let orders through that only shrink positions"
+    )
 
 
 class ExecutionSettings(_Section):
@@ -305,6 +321,111 @@ class ExecutionSettings(_Section):
     mutation_budget_per_min: int = _integer(60, "max order placements + cancels per minute", ge=1)
     batch_max: int = _integer(15, "max orders per batch request", ge=1, le=15)
     requote_min_ticks: int = _integer(2, "min price move in ticks before a resting order is requoted", ge=0)
+    mutation_cancel_reserve: int = _integer(
+        0, "part of the mutation budget new orders may not use, kept for cancels", ge=0
+    )
+
+
+def _check_ratchet(steps: list[list[float]], unit: str) -> list[list[float]]:
+    for step in steps:
+        if len(step) != 2 or step[0] < 0 or not 0 <= step[1] <= 1:
+            raise ValueError(f"each step is [{unit} to close >= 0, multiplier in [0, 1]]")
+    return steps
+
+
+_RATCHET_ACCEPTED = "a list of [{unit} to close, size multiplier in [0, 1]] pairs (a JSON array in env)"
+
+
+class MarketStateSettings(_Section):
+    """Where a market is in its life (NORMAL -> WATCH -> CLOSE_WINDOW -> CLOSED -> RESOLVING -> RESOLVED) and
+    how much new risk it may take there."""
+
+    watch_h: float = _number(72.0, "hours to close at which a market enters WATCH", ge=0)
+    close_window_h: float = _number(24.0, "hours to close at which new maker quotes stop (CLOSE_WINDOW)", ge=0)
+    ratchet: list[list[float]] = Field(
+        default_factory=lambda: [[72.0, 0.75], [24.0, 0.5], [6.0, 0.25]],
+        description="size multiplier on new risk from N hours to close; the smallest that applies wins",
+        json_schema_extra={"accepted": _RATCHET_ACCEPTED.format(unit="hours")},
+    )
+    proposal_delay_h: float = _number(2.0, "hours after close the resolution proposal is expected", ge=0)
+    dispute_window_h: float = _number(2.0, "hours a resolution proposal can be disputed", ge=0)
+    short_close_window_s: float = _number(
+        60.0, "markets that live less than watch_h (e.g. 15-minute up/down): seconds of CLOSE_WINDOW, no WATCH",
+        ge=0,
+    )
+    short_ratchet: list[list[float]] = Field(
+        default_factory=lambda: [[60.0, 0.5]],
+        description="short-lived markets: size multiplier on new risk from N seconds to close",
+        json_schema_extra={"accepted": _RATCHET_ACCEPTED.format(unit="seconds")},
+    )
+
+    @field_validator("ratchet")
+    @classmethod
+    def _ratchet_hours(cls, v: list[list[float]]) -> list[list[float]]:
+        return _check_ratchet(v, "hours")
+
+    @field_validator("short_ratchet")
+    @classmethod
+    def _ratchet_seconds(cls, v: list[list[float]]) -> list[list[float]]:
+        return _check_ratchet(v, "seconds")
+
+
+class ZoneBand(_Section):
+    """One price zone: the token prices it covers and the strategies that may buy there."""
+
+    low: float = Field(ge=0, le=1)
+    high: float = Field(ge=0, le=1)
+    strategies: list[str] = Field(default_factory=list)
+    directional: bool = True
+    min_directional_prob: float | None = Field(default=None, ge=0, le=1)
+
+
+def _default_bands() -> dict[str, ZoneBand]:
+    return {
+        "zone_1": ZoneBand(low=0.05, high=0.20, strategies=["tail_risk", "contrarian", "value_betting"]),
+        "zone_2": ZoneBand(low=0.20, high=0.40, strategies=["value_betting", "news_scalping", "copy_trading"]),
+        "zone_3": ZoneBand(low=0.40, high=0.60, strategies=["arbitrage", "market_making", "value_betting"],
+                           min_directional_prob=0.52),
+        "zone_4": ZoneBand(low=0.60, high=0.80, strategies=["market_making", "arbitrage"], directional=False),
+        "zone_5": ZoneBand(low=0.80, high=0.98, strategies=["internal_arbitrage"], directional=False),
+    }
+
+
+class ZoneSettings(_Section):
+    """Price zones: which strategies may buy a token at which price."""
+
+    strategy: str = _text("value_betting", "the strategy the Kelly sizer's trades count as", "a strategy name",
+                          min_length=1)
+    directional: list[str] = Field(
+        default_factory=lambda: ["value_betting", "tail_risk", "contrarian", "news_scalping", "copy_trading"],
+        description="strategies that take a view on the outcome (directional bets)",
+        json_schema_extra={"accepted": "a list of strategy names (a JSON array in env)"},
+    )
+    outside: list[str] = Field(
+        default_factory=list,
+        description="strategies that may still buy below the lowest or above the highest zone",
+        json_schema_extra={"accepted": "a list of strategy names (a JSON array in env)"},
+    )
+    bands: dict[str, ZoneBand] = Field(
+        default_factory=_default_bands,
+        description="zone name -> {low, high, strategies, directional, min_directional_prob}",
+        json_schema_extra={
+            "accepted": "a table of zone name -> {low < high in [0, 1], strategies = [...], directional = true|false, "
+            "min_directional_prob = p}, zones not overlapping (a JSON object in env)"
+        },
+    )
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_apart(cls, v: dict[str, ZoneBand]) -> dict[str, ZoneBand]:
+        spans = sorted((b.low, b.high, name) for name, b in v.items())
+        for low, high, name in spans:
+            if not low < high:
+                raise ValueError(f"zone {name}: low must be below high")
+        for (_, high_a, a), (low_b, _, b) in zip(spans, spans[1:], strict=False):
+            if low_b < high_a:
+                raise ValueError(f"zones {a} and {b} overlap")
+        return v
 
 
 class VenueSettings(_Section):
@@ -403,6 +524,8 @@ class Settings(BaseSettings):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     breakers: BreakerSettings = Field(default_factory=BreakerSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    market_state: MarketStateSettings = Field(default_factory=MarketStateSettings)
+    zones: ZoneSettings = Field(default_factory=ZoneSettings)
     venue: VenueSettings = Field(default_factory=VenueSettings)
     polymarket: PolymarketSettings = Field(default_factory=PolymarketSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
@@ -542,7 +665,7 @@ def _coerce_text(section: str, key: str, text: str) -> Any:
             return float(stripped)
         except ValueError:
             return text
-    if get_origin(annotation) is dict:
+    if get_origin(annotation) in (dict, list):
         try:
             return json.loads(text)
         except ValueError:

@@ -530,6 +530,7 @@ def test_from_settings() -> None:
             cooldown_s=60.0,
             rolling_loss_window_s=120.0,
             stale_feed_s=5.0,
+            stale_feed_global_s=12.0,
             fill_rate_window=50,
             reduce_only_on_trip=True,
         ),
@@ -544,7 +545,7 @@ def test_from_settings() -> None:
     )
     assert (lim.stale_market_ms, lim.stale_feed_ms, lim.fill_rate_window, lim.reduce_only_on_trip) == (
         5_000,
-        5_000,
+        12_000,
         50,
         True,
     )

@@ -378,3 +378,32 @@ def test_kill_switch_resolves_against_config_dir(tmp_path: Path) -> None:
 def test_kill_switch_without_file_resolves_against_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert Settings().kill_switch_path == tmp_path / "KILL_SWITCH"
+
+
+# ---------------------------------------------------------------- risk sections: market state and zones
+
+
+def test_market_state_and_zones_from_file_and_env(tmp_path: Path) -> None:
+    path = write(tmp_path, "[market_state]\nratchet = [[48, 0.5]]\nshort_close_window_s = 90\n"
+                           "[zones.bands]\nall = { low = 0.01, high = 0.99, strategies = [\"value_betting\"] }\n")
+    s = load_settings(path, env={"BIGEARN_MARKET_STATE__SHORT_RATCHET": "[[30, 0.2]]",
+                                 "BIGEARN_ZONES__OUTSIDE": '["arbitrage"]'})
+    assert s.market_state.ratchet == [[48.0, 0.5]] and s.market_state.short_close_window_s == 90.0
+    assert s.market_state.short_ratchet == [[30.0, 0.2]]
+    assert list(s.zones.bands) == ["all"] and s.zones.bands["all"].strategies == ["value_betting"]
+    assert s.zones.outside == ["arbitrage"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[market_state]\nratchet = [[24, 1.5]]\n", "market_state.ratchet"),
+        ("[market_state]\nshort_ratchet = [[60]]\n", "market_state.short_ratchet"),
+        ("[zones.bands]\na = { low = 0.1, high = 0.5 }\nb = { low = 0.4, high = 0.6 }\n", "zones.bands"),
+        ("[zones.bands]\na = { low = 0.5, high = 0.5 }\n", "zones.bands"),
+        ("[zones.bands]\na = { low = 0.1, high = 1.5 }\n", "zones.bands"),
+    ],
+)
+def test_bad_ratchets_and_zones_are_refused(tmp_path: Path, toml: str, key: str) -> None:
+    path = write(tmp_path, toml)
+    assert str(error_of(path=path, env={})).startswith(f"{key} = ")

@@ -437,6 +437,7 @@ def test_from_settings_uses_the_configured_values() -> None:
             gtd_security_buffer_s=90,
             gtd_lifetime_s=120,
             stale_order_s=60.0,
+            mutation_cancel_reserve=5,
         ),
         risk=SimpleNamespace(max_book_impact_pct=0.05, min_order_usdc=Decimal(2)),
         breakers=SimpleNamespace(stale_feed_s=5.0),
@@ -454,7 +455,7 @@ def test_from_settings_uses_the_configured_values() -> None:
         60_000,
         5_000,
     )
-    assert (lim.max_book_share, lim.min_marketable_usdc) == (0.05, Decimal(2))
+    assert (lim.max_book_share, lim.min_marketable_usdc, lim.cancel_reserve) == (0.05, Decimal(2), 5)
 
 
 def test_budget_rejects_bad_arguments() -> None:

@@ -300,6 +300,61 @@ def test_limits_from_settings() -> None:
         ratchet=[[1, 0.5], [0.1, 0.0]],
         proposal_delay_h=1,
         dispute_window_h=24,
+        short_close_window_s=90,
+        short_ratchet=[[30, 0.2]],
     )
     lim = MarketStateLimits.from_settings(SimpleNamespace(market_state=section))
-    assert lim == MarketStateLimits(48 * H, H // 4, ((H, 0.5), (H // 10, 0.0)), H, 24 * H)
+    assert lim == MarketStateLimits(48 * H, H // 4, ((H, 0.5), (H // 10, 0.0)), H, 24 * H, 90_000, ((30_000, 0.2),))
+
+
+# --- short-lived markets (15-minute up/down): a 60 s close window, no WATCH, their own ratchet -------------
+
+START = END - 15 * 60_000
+
+
+def short_states(**kw) -> MarketStates:
+    s = MarketStates(MarketStateLimits(**kw))
+    s.add_market(Market("m", "q", "s", "y", "n", start_ts=START, end_ts=END))
+    return s
+
+
+@pytest.mark.parametrize(
+    ("now", "phase", "mult"),
+    [
+        (START, Phase.NORMAL, 1.0),
+        (END - 60_001, Phase.NORMAL, 1.0),
+        (END - 60_000, Phase.CLOSE_WINDOW, 0.5),
+        (END - 1, Phase.CLOSE_WINDOW, 0.5),
+        (END, Phase.CLOSED, 0.0),
+    ],
+)
+def test_short_market_phases_and_ratchet(now: int, phase: Phase, mult: float) -> None:
+    s = short_states()
+    assert s.is_short("m")
+    assert s.phase("m", now) is phase
+    assert s.size_multiplier("m", now) == mult
+
+
+def test_short_market_close_window_refuses_maker_quotes_with_its_own_threshold() -> None:
+    s = short_states()
+    assert s.check("m", END - 60_001, maker=True, reduces=False) is None
+    block = s.check("m", END - 60_000, maker=True, reduces=False)
+    assert block is not None and block.code == "MARKET_CLOSE_WINDOW" and block.threshold == 60_000
+    assert s.check("m", END - 60_000, maker=False, reduces=False) is None  # takers still go
+
+
+def test_a_market_is_short_only_when_its_whole_life_is_under_the_watch_threshold() -> None:
+    s = MarketStates()
+    s.add_market(Market("long", "q", "s", "y", "n", start_ts=END - 72 * H, end_ts=END))
+    s.add_market(Market("short", "q", "s", "y2", "n2", start_ts=END - 72 * H + 1, end_ts=END))
+    s.add_market(Market("unknown", "q", "s", "y3", "n3", end_ts=END))  # no start: the day-scale clocks
+    assert [s.is_short(c) for c in ("long", "short", "unknown")] == [False, True, False]
+    assert s.phase("long", END - 30 * H) is Phase.WATCH and s.phase("unknown", END - 30 * H) is Phase.WATCH
+    assert s.phase("short", END - 30 * H) is Phase.NORMAL
+
+
+def test_zone_policy_from_settings_is_the_default_table() -> None:
+    policy = ZonePolicy.from_settings(Settings())
+    assert [(z.name, z.low, z.high, z.strategies, z.directional, z.min_directional_prob) for z in policy.zones] == [
+        (z.name, z.low, z.high, z.strategies, z.directional, z.min_directional_prob) for z in DEFAULT_ZONES
+    ]

@@ -101,7 +101,7 @@ class FirewallLimits:
         return cls(
             batch_max=x.batch_max,
             mutations_per_min=x.mutation_budget_per_min,
-            cancel_reserve=getattr(x, "mutation_cancel_reserve", 0),  # new key, read once config.py has it
+            cancel_reserve=x.mutation_cancel_reserve,
             requote_min_ticks=x.requote_min_ticks,
             max_slippage_bps=x.max_slippage_bps,
             max_book_share=r.max_book_impact_pct,

@@ -120,7 +120,7 @@ class BreakerLimits:
 
     @classmethod
     def from_settings(cls, settings: Any) -> BreakerLimits:
-        """[breakers] and [execution] as they exist; the keys marked "new" are read once config.py has them."""
+        """From [breakers] and [execution]."""
         b, x = settings.breakers, settings.execution
         window_ms = int(b.rolling_loss_window_s * 1000)
         stale_ms = int(b.stale_feed_s * 1000)
@@ -132,16 +132,16 @@ class BreakerLimits:
             rolling_loss_window_ms=window_ms,
             max_rolling_loss_usdc=b.max_rolling_loss_usdc,
             min_fill_rate=x.min_fill_rate,
-            fill_rate_window=getattr(b, "fill_rate_window", 20),  # new
-            fill_rate_min_orders=getattr(b, "fill_rate_min_orders", 10),  # new
+            fill_rate_window=b.fill_rate_window,
+            fill_rate_min_orders=b.fill_rate_min_orders,
             stale_market_ms=stale_ms,
-            stale_feed_ms=int(getattr(b, "stale_feed_global_s", b.stale_feed_s) * 1000),  # new
-            max_reconcile_mismatches=getattr(b, "max_reconcile_mismatches", 0),  # new
+            stale_feed_ms=int(b.stale_feed_global_s * 1000),
+            max_reconcile_mismatches=b.max_reconcile_mismatches,
             max_rejections=b.max_rejections,
             rejection_window_ms=window_ms,
             cooldown_ms=int(b.cooldown_s * 1000),
-            rolling_loss_cooldown_ms=int(getattr(b, "rolling_loss_cooldown_s", 900.0) * 1000),  # new
-            reduce_only_on_trip=getattr(b, "reduce_only_on_trip", False),  # new
+            rolling_loss_cooldown_ms=int(b.rolling_loss_cooldown_s * 1000),
+            reduce_only_on_trip=b.reduce_only_on_trip,
         )
 
 

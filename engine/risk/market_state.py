@@ -21,6 +21,10 @@ market back. Allowed actions:
 New risk is also scaled by a size ratchet on the time to close (default x0.75 from 72 h, x0.5 from 24 h,
 x0.25 from 6 h); a multiplier of 0 blocks new risk outright.
 
+Short-lived markets (start to close shorter than the WATCH threshold, e.g. 15-minute up/down markets) would
+spend their whole life in CLOSE_WINDOW under the day-scale clocks; they have no WATCH phase, a CLOSE_WINDOW
+of `short_close_window_ms` (default 60 s) and their own ratchet (default x0.5 in the last 60 s).
+
 Price zones (token price of what is bought; exits are never zone-checked), from the seeds' 5-zone framework:
   zone_1 [0.05, 0.20)  tail_risk, contrarian, value_betting
   zone_2 [0.20, 0.40)  value_betting, news_scalping, copy_trading
@@ -82,19 +86,22 @@ class MarketStateLimits:
     ratchet: tuple[tuple[int, float], ...] = ((72 * HOUR_MS, 0.75), (24 * HOUR_MS, 0.5), (6 * HOUR_MS, 0.25))
     proposal_delay_ms: int = 2 * HOUR_MS
     dispute_window_ms: int = 2 * HOUR_MS
+    # Markets whose whole life (start to close) is shorter than `watch_ms`:
+    short_close_window_ms: int = 60_000
+    short_ratchet: tuple[tuple[int, float], ...] = ((60_000, 0.5),)
 
     @classmethod
     def from_settings(cls, settings: Any) -> MarketStateLimits:
-        """From a [market_state] section once config.py has one (hours), else the defaults."""
-        section = getattr(settings, "market_state", None)
-        if section is None:
-            return cls()
+        """From the [market_state] section (hours; the short-market keys in seconds)."""
+        section = settings.market_state
         return cls(
             watch_ms=int(section.watch_h * HOUR_MS),
             close_window_ms=int(section.close_window_h * HOUR_MS),
             ratchet=tuple((int(hours * HOUR_MS), float(mult)) for hours, mult in section.ratchet),
             proposal_delay_ms=int(section.proposal_delay_h * HOUR_MS),
             dispute_window_ms=int(section.dispute_window_h * HOUR_MS),
+            short_close_window_ms=int(section.short_close_window_s * 1000),
+            short_ratchet=tuple((int(s * 1000), float(mult)) for s, mult in section.short_ratchet),
         )
 
 
@@ -131,6 +138,7 @@ class _Market:
     closed_ts: int | None = None
     resolved_ts: int | None = None
     phase: Phase = Phase.NORMAL
+    short: bool = False  # lives less than the WATCH threshold: short close window, no WATCH
 
 
 class MarketStates:
@@ -138,11 +146,21 @@ class MarketStates:
         self.limits = limits or MarketStateLimits()
         self._m: dict[str, _Market] = {}
 
-    def add(self, condition_id: str, end_ts: int | None, *, proposal_ts: int | None = None) -> None:
-        self._m[condition_id] = _Market(end_ts, proposal_ts)
+    def add(
+        self, condition_id: str, end_ts: int | None, *, proposal_ts: int | None = None, start_ts: int | None = None
+    ) -> None:
+        short = start_ts is not None and end_ts is not None and end_ts - start_ts < self.limits.watch_ms
+        self._m[condition_id] = _Market(end_ts, proposal_ts, short=short)
 
     def add_market(self, market: Market, *, proposal_ts: int | None = None) -> None:
-        self.add(market.condition_id, market.end_ts, proposal_ts=proposal_ts)
+        self.add(market.condition_id, market.end_ts, proposal_ts=proposal_ts, start_ts=market.start_ts)
+
+    def is_short(self, condition_id: str) -> bool:
+        return self._m[condition_id].short
+
+    def close_window_ms(self, condition_id: str) -> int:
+        m = self._m[condition_id]
+        return self.limits.short_close_window_ms if m.short else self.limits.close_window_ms
 
     # --- clocks --------------------------------------------------------------------------------------
     def _expected_proposal(self, m: _Market) -> int | None:
@@ -175,6 +193,8 @@ class MarketStates:
         if m.end_ts is None:
             return Phase.NORMAL
         left = m.end_ts - now
+        if m.short:
+            return Phase.CLOSE_WINDOW if left <= self.limits.short_close_window_ms else Phase.NORMAL
         if left <= self.limits.close_window_ms:
             return Phase.CLOSE_WINDOW
         if left <= self.limits.watch_ms:
@@ -224,11 +244,12 @@ class MarketStates:
         """Share of the normal size new risk may take now; 0 once trading is over."""
         if not self.allowed(condition_id, now).new_taker:
             return 0.0
-        end = self._m[condition_id].end_ts
-        if end is None:
+        m = self._m[condition_id]
+        if m.end_ts is None:
             return 1.0
-        left = end - now
-        return min((mult for t, mult in self.limits.ratchet if left <= t), default=1.0)
+        left = m.end_ts - now
+        steps = self.limits.short_ratchet if m.short else self.limits.ratchet
+        return min((mult for t, mult in steps if left <= t), default=1.0)
 
     def check(self, condition_id: str, now: int, *, maker: bool, reduces: bool) -> StateBlock | None:
         """Why this market refuses an order now, or None. `maker`: a resting order that adds risk."""
@@ -246,7 +267,7 @@ class MarketStates:
             return StateBlock(
                 f"MARKET_{phase.value}",
                 left_ms,
-                self.limits.close_window_ms,
+                self.close_window_ms(condition_id),
                 "no new maker quotes this close to the end",
             )
         if not allowed.new_taker:
@@ -335,6 +356,13 @@ class ZonePolicy:
             for name, z in table.items()
         ]
         return cls(zones, directional=frozenset(directional), outside=frozenset(outside))
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ZonePolicy:
+        """From the [zones] section."""
+        z = settings.zones
+        table = {name: band.model_dump() if hasattr(band, "model_dump") else dict(band) for name, band in z.bands.items()}
+        return cls.from_config(table, directional=z.directional, outside=z.outside)
 
     def zone(self, price: int) -> Zone | None:
         top = self.zones[-1] if self.zones else None
