@@ -216,6 +216,7 @@ def sim_exchange(
     http_error_status: Annotated[int, typer.Option("--http-error-status", help="425 | 429 | 500 | 502 | 503")] = 500,
     http_error_routes: Annotated[str | None, typer.Option("--http-error-routes", help="comma-separated path prefixes (default: trading routes; 'all' = every route)")] = None,
     http_delay_ms: Annotated[int, typer.Option("--http-delay-ms", help="fault: slow every response")] = 0,
+    http_delay_after_ms: Annotated[int, typer.Option("--http-delay-after-ms", help="fault: answer trading routes this late after handling them (placed, outcome unknown to a client that gives up)")] = 0,
     trading_mode: Annotated[str, typer.Option("--trading-mode", help="normal | disabled | cancel_only | post_only")] = "normal",
     enforce_rate_limits: Annotated[bool, typer.Option("--enforce-rate-limits", help="429 past the per-signer buckets")] = False,
     trade_fail_rate: Annotated[float, typer.Option("--trade-fail-rate", help="trades that end FAILED (balances reversed)")] = 0.0,
@@ -242,6 +243,7 @@ def sim_exchange(
             seed=seed, ws_drop_rate=ws_drop, ws_duplicate_rate=ws_duplicate, ws_reorder_rate=ws_reorder,
             ws_delay_ms=ws_delay_ms, ws_close_after=ws_close_after, ws_no_pong=no_pong,
             http_error_rate=http_error_rate, http_error_status=http_error_status, http_delay_ms=http_delay_ms,
+            http_delay_after_ms=http_delay_after_ms,
             trading_mode=trading_mode, enforce_rate_limits=enforce_rate_limits,
             trade_fail_rate=trade_fail_rate, trade_retry_rate=trade_retry_rate,
         )

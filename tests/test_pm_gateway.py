@@ -544,6 +544,23 @@ def test_timed_out_post_that_never_arrived_is_resolved_not_placed_and_resent_onc
     run(go())
 
 
+def test_post_placed_but_answered_after_the_client_gave_up_is_found_by_hash_not_resent():
+    async def go() -> None:
+        async with local_exchange() as ex:
+            events: list[GatewayEvent] = []
+            async with connected(ex, on_event=events.append, **LOST_POST) as gw:
+                prepared = await gw.prepare(order("placed-then-silent"))
+                ex.faults.http_delay_after_ms = 400  # the order is on the book; its answer is not
+                result = await gw.submit(prepared)
+                ex.faults.http_delay_after_ms = 0
+                assert result.status is PlaceStatus.ACCEPTED and result.resolved
+                kinds = [e.kind for e in events if e.kind != "retry"]
+                assert "resend" not in kinds and kinds[0] == "unknown"
+                assert exchange_order_ids(ex, ADDRS[0]) == [result.order_id] == [prepared.order_id]
+
+    run(go())
+
+
 def test_second_unknown_outcome_is_not_resent_again():
     async def go() -> None:
         async with local_exchange() as ex:

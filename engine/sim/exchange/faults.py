@@ -32,6 +32,9 @@ class FaultConfig:
     http_error_routes: tuple[str, ...] = TRADING_ROUTES  # path prefixes; () = every route
     retry_after_s: int = 1  # Retry-After on 429 / 503
     http_delay_ms: int = 0  # every response waits this long
+    # Trading routes answer this late AFTER the request was handled: the order is placed, but a client
+    # that gives up first never hears so (the "POST timed out, outcome unknown" case).
+    http_delay_after_ms: int = 0
     restarting: bool = False  # matching engine restart: 425 on trading routes while set
     # --- trading state ---
     trading_mode: str = "normal"  # normal | disabled | cancel_only | post_only (503 bodies)

@@ -313,6 +313,8 @@ class ExchangeServer:
                 return limited
         try:
             response = await handler(request)
+            if trading and faults.http_delay_after_ms > 0:
+                await asyncio.sleep(faults.http_delay_after_ms / 1000)
         except E.ExchangeError as exc:
             headers = None
             retry = exc.body.get("retry_after_seconds")
