@@ -41,6 +41,19 @@ class FillReversed:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderUnknown:
+    """The venue sent the order but does not know whether it was placed (timeout, reset, 5xx after send).
+
+    The order is looked up by its id (on Polymarket, its EIP-712 hash) until an OrderAccepted or
+    OrderRejected settles it; it is never resubmitted blindly."""
+
+    client_order_id: str
+    venue_order_id: str
+    ts: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class OrderCancelled:
     client_order_id: str
     ts: int
@@ -67,7 +80,14 @@ class Settled:
 
 
 VenueEvent = (
-    OrderAccepted | OrderRejected | OrderFilled | FillReversed | OrderCancelled | OrderExpired | Settled
+    OrderAccepted
+    | OrderRejected
+    | OrderUnknown
+    | OrderFilled
+    | FillReversed
+    | OrderCancelled
+    | OrderExpired
+    | Settled
 )
 
 

@@ -56,6 +56,7 @@ from engine.venues.base import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderUnknown,
     VenueEvent,
 )
 from engine.venues.polymarket.gateway import (
@@ -398,8 +399,7 @@ class PolymarketLiveVenue:
         if order is None or order.terminal:
             return
         if event.kind == "unknown" and order.state == "SENDING":
-            order.state = "UNKNOWN"
-            log_event(LOG, "order_unknown", logging.WARNING, client_order_id=order.request.client_order_id)
+            self._mark_unknown(order, event.detail or "no answer to the post")
 
     async def _post(self, order: _Order) -> None:
         coid = order.request.client_order_id
@@ -421,6 +421,14 @@ class PolymarketLiveVenue:
             )
         await self._on_result(order, result)
 
+    def _mark_unknown(self, order: _Order, reason: str) -> None:
+        """Tell the engine once: the order is UNKNOWN until a lookup by its hash settles it."""
+        first = order.state != "UNKNOWN"
+        order.state = "UNKNOWN"
+        if first:
+            log_event(LOG, "order_unknown", logging.WARNING, client_order_id=order.request.client_order_id)
+            self._emit(OrderUnknown(order.request.client_order_id, order.order_id, self.clock.now_ms(), reason))
+
     def _reject(self, order: _Order, reason: str) -> None:
         order.state = "DONE"
         order.terminal = True
@@ -433,7 +441,7 @@ class PolymarketLiveVenue:
             self._reject(order, result.reason)
             return
         if result.status is PlaceStatus.UNKNOWN:
-            order.state = "UNKNOWN"
+            self._mark_unknown(order, result.reason or "outcome unknown")
             self._spawn(self._resolve_later(order))
             return
         self._accept(order)
