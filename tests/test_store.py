@@ -96,7 +96,7 @@ def test_migrations_apply_once_on_file_db_in_wal_mode(tmp_path: Path) -> None:
     async def first(store: Store) -> None:
         assert (await store.fetch_all("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
         versions = await store.fetch_all("SELECT version, name FROM schema_version")
-        assert versions == [{"version": 1, "name": "initial"}]
+        assert versions == [{"version": 1, "name": "initial"}, {"version": 2, "name": "risk"}]
         names = {
             r["name"] for r in await store.fetch_all("SELECT name FROM sqlite_master WHERE type='table'")
         }
@@ -108,7 +108,7 @@ def test_migrations_apply_once_on_file_db_in_wal_mode(tmp_path: Path) -> None:
     assert path.exists()
 
     async def second(store: Store) -> None:
-        assert await store.count("schema_version") == 1  # nothing applied twice
+        assert await store.count("schema_version") == 2  # nothing applied twice
 
     run(with_store(path, second))
 
@@ -121,7 +121,7 @@ def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as err:
         run(Store.open(str(path)))
     message = str(err.value)
-    assert str(path) in message and "999" in message and "(1)" in message
+    assert str(path) in message and "999" in message and "(2)" in message
     assert "\n" not in message
 
 
@@ -438,6 +438,40 @@ def test_halts_resume_only_active_halts_of_the_run() -> None:
             (10, "operator"),
             (10, "operator"),
             (20, "auto"),
+        ]
+
+    run(with_store(":memory:", body))
+
+
+def test_halts_of_one_kind_resume_alone() -> None:
+    """A breaker that resumes by itself closes its own halts, not a manual halt or another breaker's."""
+
+    async def body(store: Store) -> None:
+        store.add_halt(**{**halt(ts=1), "kind": "daily_loss"})
+        store.add_halt(**{**halt(ts=2), "kind": "MANUAL"})
+        await store.flush()
+        store.add_halt(**{**halt(ts=3), "kind": "daily_loss"})  # pending when resumed
+        store.resume_halts(run_id=RUN, ts=10, by="breaker", kind="daily_loss")
+        await store.flush()
+        rows = await store.halts_for_run(RUN)
+        assert [(r["kind"], r["resumed_ts"]) for r in rows] == [("daily_loss", 10), ("MANUAL", None), ("daily_loss", 10)]
+
+    run(with_store(":memory:", body))
+
+
+def test_proposal_reason_is_stored_with_its_status() -> None:
+    async def body(store: Store) -> None:
+        store.add_proposal(**proposal("p1"))
+        store.update_proposal_status("p1", "REFUSED", "RATE_BUDGET value=60 threshold=60")  # pending: patched
+        store.add_proposal(**proposal("p2"))
+        await store.flush()
+        store.update_proposal_status("p2", "REJECTED", "not convinced")  # committed: SQL update
+        store.update_proposal_status("p2", "REJECTED")  # status alone keeps the reason
+        await store.flush()
+        rows = await store.fetch_all("SELECT id, status, reason FROM proposals ORDER BY id")
+        assert rows == [
+            {"id": "p1", "status": "REFUSED", "reason": "RATE_BUDGET value=60 threshold=60"},
+            {"id": "p2", "status": "REJECTED", "reason": "not convinced"},
         ]
 
     run(with_store(":memory:", body))

@@ -291,7 +291,7 @@ _PROPOSALS = Table(
         C("price", "money"), C("size", "money"), C("p_hat", "real"), C("ci_low", "real"),
         C("ci_high", "real"), C("edge_net", "real"), C("kelly_fraction", "real"), C("binding_cap"),
         C("expected_slippage_bps", "real"), C("expires_ts", "int"), C("status"),
-        C("rationale_json", "json", default="{}"),
+        C("rationale_json", "json", default="{}"), C("reason", default=""),
     ),
     key="id",
 )  # fmt: skip
@@ -761,8 +761,23 @@ class Store:
             raise StoreError(f"proposal {key!r} is already pending")
         self._append_built("proposals", row, index, key)
 
-    def update_proposal_status(self, proposal_id: str, status: str) -> None:
-        self._queue_keyed_status("proposals", "id", proposal_id, status)
+    def update_proposal_status(self, proposal_id: str, status: str, reason: str | None = None) -> None:
+        """New status; with `reason`, also why (the refusing rule and its value, a note, a cause)."""
+        if reason is None:
+            self._queue_keyed_status("proposals", "id", proposal_id, status)
+            return
+        status = _STATUS(status)
+        reason = _PROPOSAL_REASON(reason)
+        self._queue_update(
+            _Update(
+                "proposals",
+                "UPDATE proposals SET status = ?, reason = ? WHERE id = ?",
+                (status, reason, proposal_id),
+                where=((_PROPOSALS.position("id"), proposal_id),),
+                sets=((_PROPOSALS.position("status"), status), (_PROPOSALS.position("reason"), reason)),
+                key=proposal_id,
+            )
+        )
 
     def add_decision(self, **cols: Any) -> None:
         self._append("decisions", cols)
@@ -799,16 +814,25 @@ class Store:
     def add_halt(self, **cols: Any) -> None:
         self._append("halts", cols)
 
-    def resume_halts(self, *, run_id: str, ts: int, by: str) -> None:
-        """Mark every still-active halt of `run_id` as resumed (halts added later stay active)."""
+    def resume_halts(self, *, run_id: str, ts: int, by: str, kind: str | None = None) -> None:
+        """Mark every still-active halt of `run_id` (of one `kind` only, when given: a breaker that resumed
+        by itself) as resumed; halts added later stay active."""
         ts = _HALT_RESUMED(ts)
         by = _HALT_RESUMED_BY(by)
+        where = [(_HALTS.position("run_id"), run_id), (_HALTS.position("resumed_ts"), None)]
+        sql = "UPDATE halts SET resumed_ts = ?, resumed_by = ? WHERE run_id = ? AND resumed_ts IS NULL"
+        params: tuple[Any, ...] = (ts, by, run_id)
+        if kind is not None:
+            kind = _HALT_KIND(kind)
+            where.append((_HALTS.position("kind"), kind))
+            sql += " AND kind = ?"
+            params += (kind,)
         self._queue_update(
             _Update(
                 "halts",
-                "UPDATE halts SET resumed_ts = ?, resumed_by = ? WHERE run_id = ? AND resumed_ts IS NULL",
-                (ts, by, run_id),
-                where=((_HALTS.position("run_id"), run_id), (_HALTS.position("resumed_ts"), None)),
+                sql,
+                params,
+                where=tuple(where),
                 sets=((_HALTS.position("resumed_ts"), ts), (_HALTS.position("resumed_by"), by)),
             )
         )
@@ -910,4 +934,6 @@ _RUNS_ENDED = _single(_RUNS, "ended_ts")
 _EVAL_OUTCOME = _single(_EVALUATIONS, "outcome")
 _HALT_RESUMED = _single(_HALTS, "resumed_ts")
 _HALT_RESUMED_BY = _single(_HALTS, "resumed_by")
+_HALT_KIND = _single(_HALTS, "kind")
+_PROPOSAL_REASON = _single(_PROPOSALS, "reason")
 _STATUS = _single(_FILLS, "status")
