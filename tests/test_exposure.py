@@ -598,3 +598,46 @@ def test_property_sized_proposals_cut_to_headroom_are_admitted_and_never_breach_
             b.on_fill(fill(r, qty, price=price, fee=fee))
             assert b.market_exposure(m.condition_id) <= before
         assert b.free_cash() >= -D("0.00001") * len(steps)
+
+
+# --- reversed fills (the trade FAILED on chain) --------------------------------------------------------------
+
+
+def test_a_reversed_buy_fill_is_undone_and_a_resting_order_holds_its_reservation_again() -> None:
+    m = mk("a", fees=FEES)
+    b = book_with(m)
+    r = order(m, 4000, 100 * S)
+    assert b.admit(r, bankroll=BANKROLL).ok
+    before = (b.cash, b.free_cash(), b.market_exposure("a"))
+    f = fill(r, 40 * S, fee=D("0.6"))
+    b.on_fill(f)
+    assert b.held(m.yes_token) == 40 * S and b.reservations[r.client_order_id].remaining == 60 * S
+    b.reverse_fill(f)
+    assert b.held(m.yes_token) == 0 and b.holdings[m.yes_token].cost == 0
+    assert b.reservations[r.client_order_id].remaining == 100 * S
+    assert (b.cash, b.free_cash(), b.market_exposure("a")) == before
+
+
+def test_a_reversed_sell_fill_restores_the_shares_at_their_cost() -> None:
+    m = mk("a")
+    b = book_with(m)
+    buy = order(m, 3000, 90 * S)
+    b.admit(buy, bankroll=BANKROLL)
+    b.on_fill(fill(buy, 90 * S))
+    cost, cash = b.holdings[m.yes_token].cost, b.cash
+    sell = order(m, 5000, 30 * S, Side.SELL)
+    assert b.admit(sell, bankroll=BANKROLL).ok
+    f = fill(sell, 20 * S)
+    b.on_fill(f)
+    assert b.held(m.yes_token) == 70 * S and b.cash == cash + D(10)
+    b.reverse_fill(f)
+    assert b.held(m.yes_token) == 90 * S and b.holdings[m.yes_token].cost == cost and b.cash == cash
+    assert b.free_shares(m.yes_token) == 60 * S  # the sell still rests for all of its 30 shares
+
+
+def test_exposure_counts_only_markets_with_something_in_them() -> None:
+    b = book_with(*(mk(f"m{i}") for i in range(200)))
+    r = order(b.markets["m7"], 5000, 10 * S)
+    b.admit(r, bankroll=BANKROLL)
+    assert b.aggregate_exposure() == D(5) == b.cluster_exposure("market:m7")
+    assert b.clusters_exposure() == {"market:m7": D(5)}

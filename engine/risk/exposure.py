@@ -170,6 +170,8 @@ class ExposureBook:
         self.holdings: dict[str, Holding] = {}
         self.marks: dict[str, Decimal] = {}
         self.reservations: dict[str, Reservation] = {}
+        # Cost each sell took off its holding, so a sell whose trade later FAILS can be undone exactly.
+        self._sell_effects: dict[tuple[str, str], Decimal] = {}
 
     # --- setup and marks ---------------------------------------------------------------------------
     def add_market(self, market: Market, neg_risk_id: str = "") -> str:
@@ -231,15 +233,23 @@ class ExposureBook:
         m = self.markets[condition_id]
         return self.token_exposure(m.yes_token) + self.token_exposure(m.no_token)
 
+    def _touched(self) -> list[str]:
+        """Markets with shares held or an order resting: the only ones with exposure (a catalog can hold
+        thousands of markets; the read model asks many times a second)."""
+        cids = {h.condition_id for h in self.holdings.values() if h.shares > 0}
+        cids.update(r.condition_id for r in self.reservations.values())
+        return sorted(cids)
+
     def cluster_exposure(self, cluster: str) -> Decimal:
-        return sum((self.market_exposure(cid) for cid in self.markets if self.cluster(cid) == cluster), _ZERO)
+        return sum((self.market_exposure(cid) for cid in self._touched() if self.cluster(cid) == cluster), _ZERO)
 
     def aggregate_exposure(self) -> Decimal:
-        return sum((self.market_exposure(cid) for cid in self.markets), _ZERO)
+        return sum((self.market_exposure(cid) for cid in self._touched()), _ZERO)
 
     def clusters_exposure(self) -> dict[str, Decimal]:
+        """Exposure of every cluster that has any."""
         out: dict[str, Decimal] = {}
-        for cid in self.markets:
+        for cid in self._touched():
             c = self.cluster(cid)
             out[c] = out.get(c, _ZERO) + self.market_exposure(cid)
         return out
@@ -396,7 +406,7 @@ class ExposureBook:
             h.cost += value
             self.cash -= value + fill.fee
         else:
-            self._reduce(h, fill.size)
+            self._sell_effects[(fill.trade_id, fill.client_order_id)] = self._reduce(h, fill.size)
             self.cash += value - fill.fee
         r = self.reservations.get(fill.client_order_id)
         if r is not None:
@@ -404,20 +414,43 @@ class ExposureBook:
             if r.remaining <= 0:
                 del self.reservations[fill.client_order_id]
 
+    def reverse_fill(self, fill: Fill) -> None:
+        """Undo a fill whose trade failed on chain: inventory and cash as if it never happened, and an order
+        still resting holds its reservation for those shares again."""
+        h = self._holding(fill.token_id)
+        value = notional(fill.price, fill.size)
+        if fill.side is Side.BUY:
+            size = min(fill.size, h.shares)
+            removed = h.cost if size == h.shares else min(value, h.cost)
+            h.shares -= size
+            h.cost -= removed
+            self.cash += value + fill.fee
+        else:
+            h.shares += fill.size
+            h.cost += self._sell_effects.pop((fill.trade_id, fill.client_order_id), value)
+            self.cash -= value - fill.fee
+        r = self.reservations.get(fill.client_order_id)
+        if r is not None:
+            r.remaining += fill.size
+
     def on_settlement(self, token_id: str, size: int, cash: Decimal) -> None:
         self._reduce(self._holding(token_id), size)
         self.cash += cash
 
     @staticmethod
-    def _reduce(h: Holding, size: int) -> None:
+    def _reduce(h: Holding, size: int) -> Decimal:
+        """Take `size` shares out; returns the cost removed with them."""
         size = min(size, h.shares)
         if size <= 0:
-            return
+            return _ZERO
         if size == h.shares:
+            removed = h.cost
             h.shares, h.cost = 0, _ZERO
         else:
-            h.cost -= h.cost * size / h.shares
+            removed = h.cost * size / h.shares
+            h.cost -= removed
             h.shares -= size
+        return removed
 
     # --- views -----------------------------------------------------------------------------------------
     def for_sizing(self, condition_id: str, *, bankroll: Decimal | None = None) -> Exposure:
