@@ -1,4 +1,11 @@
-"""The trading engine: books -> brain -> sizing -> proposal -> (approval) -> order -> fills -> P&L.
+"""The trading engine: books -> brain -> sizing -> risk -> proposal -> (approval) -> firewall -> order -> fills -> P&L.
+
+Risk (docs/risk.md): before a proposal, the sizer's trade passes the circuit breakers, the market's state and
+price zone, and the exposure caps (which may shrink it); every order, whatever its path, then passes the
+execution firewall (breakers, market state and exposure again as guards, then the order rules) and reserves
+its cash or shares before it is written ahead and sent. Every refusal is recorded with its code, the value
+that decided it and the threshold. A kill-switch file halts and cancels all within a second (a watcher polls
+it in real time).
 
 One asyncio task owns all state. Market data and venue events arrive through `on_market`/`on_venue`
 (the venue drives them), periodic work runs from clock timers, operator commands through `execute`.
@@ -9,6 +16,7 @@ another's state changes. `snapshot()` hands the UI an immutable read model.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -37,6 +45,7 @@ from engine.commands import (
 )
 from engine.config import Settings
 from engine.domain import Estimate, Market, Mode, OrderRequest, OrderType, Outcome, Side
+from engine.execution.firewall import Firewall, FirewallLimits
 from engine.execution.orders import Order, OrderState
 from engine.feeds.events import (
     BookDeltas,
@@ -48,7 +57,17 @@ from engine.feeds.events import (
 )
 from engine.logs import log_event
 from engine.portfolio import Portfolio
-from engine.risk.sizing import Exposure, SizingLimits, SizingResult, size_trade
+from engine.risk.breakers import (
+    BreakerAction,
+    BreakerEvent,
+    BreakerLimits,
+    Breakers,
+    KillSwitch,
+    watch_kill_switch,
+)
+from engine.risk.exposure import ClusterMap, ExposureBook, ExposureLimits
+from engine.risk.market_state import MarketStateLimits, MarketStates, Phase, ZonePolicy
+from engine.risk.sizing import SizingLimits, SizingResult, size_trade
 from engine.snapshot import (
     BookLadder,
     BreakerState,
@@ -70,6 +89,7 @@ from engine.venues.base import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderUnknown,
     Settled,
     Venue,
     VenueEvent,
@@ -110,8 +130,32 @@ class Proposal:
     sizing: SizingResult
     expires_ts: int
     evaluation_key: str
-    status: str = "PENDING"  # PENDING | APPROVED | REJECTED | EXPIRED | OBSERVED | FAILED
+    status: str = "PENDING"  # PENDING | APPROVED | REJECTED | EXPIRED | OBSERVED | REFUSED | FAILED
     client_order_id: str | None = None
+    binding_cap: str = ""  # what limited the size last (a sizing cap, the ratchet, an exposure limit)
+    reason: str = ""  # why it ended as it did (refusal code with value and threshold, a note, a cause)
+    refusal: Refusal | None = None  # the rule that refused its order
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A risk layer's no: the code, the value that decided it, the threshold, and a sentence."""
+
+    code: str
+    value: float
+    threshold: float
+    detail: str = ""
+
+    @classmethod
+    def of(cls, r: Any) -> Refusal:
+        return cls(r.code, float(r.value), float(r.threshold), r.detail)
+
+    def text(self) -> str:
+        out = f"{self.code} value={self.value:.6g} threshold={self.threshold:.6g}"
+        return f"{out}: {self.detail}" if self.detail else out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "value": self.value, "threshold": self.threshold, "detail": self.detail}
 
 
 class Engine:
@@ -140,10 +184,27 @@ class Engine:
         self.state = "RUNNING"
         self.halt_reason = ""
         self.portfolio = Portfolio(settings.bankroll.starting_usdc)
+        now = clock.now_ms()
+        # Risk (docs/risk.md). A kill-switch file already present trips the breaker here, before anything runs.
+        self.breakers = Breakers(BreakerLimits.from_settings(settings), kill_switch=KillSwitch(settings.kill_switch_path),
+                                 reduce_only=settings.risk.reduce_only, now=now)
+        self.exposure = ExposureBook(settings.bankroll.starting_usdc, ExposureLimits.from_settings(settings),
+                                     ClusterMap(settings.risk.cluster_keywords))
+        self.states = MarketStates(MarketStateLimits.from_settings(settings))
+        self.zones = ZonePolicy.from_settings(settings)
+        self.strategy = settings.zones.strategy  # what the Kelly sizer's trades count as in the price zones
         self.markets: dict[str, MarketState] = {}
         for market in venue.markets():
-            ms = MarketState(market, tick=market.tick, cluster=self._cluster_of(market))
+            ms = MarketState(market, tick=market.tick, cluster=self.exposure.add_market(market))
+            self.states.add_market(market)
             self.markets[market.condition_id] = ms
+        # Every order passes the firewall; its guards re-check the breakers, the market's state and the caps
+        # at send time, whatever the order's path (auto, an operator's approval, a later one).
+        self.firewall = Firewall(FirewallLimits.from_settings(settings), guards=[
+            self.breakers.guard(self.exposure.reduces),
+            self.states.guard(self.exposure.reduces),
+            self._exposure_guard,
+        ])
         self.token_index = {m.token(o): (m.condition_id, o) for m in venue.markets() for o in Outcome}
         self.orders: dict[str, Order] = {}  # every order of the run, for history and lookups by id
         self.proposals: dict[str, Proposal] = {}
@@ -175,6 +236,13 @@ class Engine:
         self._high_water = settings.bankroll.starting_usdc
         self._period_start: dict[str, tuple[int, Decimal]] = {}
         self._msg_window: deque[tuple[float, int]] = deque(maxlen=20)
+        self.halt_kind = ""  # MANUAL, or the breaker that halted the engine
+        self.refusals: dict[str, int] = {}  # refusal code -> count (proposals not made, orders not sent)
+        self.blocked: dict[str, ProposalRow] = {}  # market -> the sizer's trade a risk layer stopped, latest
+        self._last_market_ts: int | None = None
+        self._cancel_all_pending = False
+        self._cancel_markets: set[str] = set()
+        self._watcher: asyncio.Task[None] | None = None
 
     # --- setup -----------------------------------------------------------------------------------
     def _limits(self) -> SizingLimits:
@@ -192,30 +260,37 @@ class Engine:
             min_order_usdc=r.min_order_usdc,
         )
 
-    def _cluster_of(self, market: Market) -> str:
-        """Markets of one event move together; so do markets sharing a configured keyword group."""
-        if market.event_id:
-            return f"event:{market.event_id}"
-        text = f"{market.question} {market.slug}".lower()
-        for group, words in sorted(self.settings.risk.cluster_keywords.items()):
-            if any(w.lower() in text for w in words):
-                return f"group:{group}"
-        return f"market:{market.condition_id}"
+    def _exposure_guard(self, request: OrderRequest, now: int) -> Refusal | None:
+        """Firewall guard: the order fits the market, cluster and aggregate caps and free cash at today's equity."""
+        verdict = self.exposure.check(request, bankroll=self._equity())
+        return None if verdict.ok else Refusal.of(verdict)
 
     async def start(self) -> None:
         s = self.settings
+        now = self.clock.now_ms()
         self.store.start_run(
             run_id=self.run_id,
-            started_ts=self.clock.now_ms(),
+            started_ts=now,
             venue=self.venue.kind,
             mode=self.mode.value,
             seed=s.engine.seed,
             config=s.model_dump(mode="json"),
         )
-        for ms in self.markets.values():
-            self._store_market(ms, self.clock.now_ms())
-        await self.store.flush()
+        for cid, ms in self.markets.items():
+            ms.cluster = self.exposure.cluster(cid)  # final once every market has joined its clusters
+            self._store_market(ms, now)
         self._note("engine started", run_id=self.run_id, venue=self.venue.kind, mode=self.mode.value, markets=len(self.markets))
+        # A kill-switch file present at start halts before the first order could exist.
+        self._on_breaker_events(self.breakers.evaluate(now))
+        await self._flush_cancels()
+        await self.store.flush()
+        self._watcher = asyncio.get_running_loop().create_task(
+            watch_kill_switch(self.breakers, self.clock.now_ms, self._on_watched_events), name="kill-switch watcher")
+
+    def healthy(self) -> bool:
+        """Keep the venue's dead-man heartbeat alive only while this is true: running, and no breaker that
+        cancels everything (kill switch, stale feed) tripped. A live venue takes it as `is_healthy`."""
+        return not self._stopped and self.breakers.heartbeat_ok(self.clock.now_ms())
 
     def _store_market(self, ms: MarketState, ts: int, resolved_ts: int | None = None) -> None:
         m = ms.market
@@ -241,6 +316,10 @@ class Engine:
         if self._stopped:
             return
         self._stopped = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watcher
         working = list(self.working.values())
         if working:
             await self.venue.cancel_all()
@@ -278,9 +357,11 @@ class Engine:
             if isinstance(event, BookDeltas):
                 ms.book.apply(event.deltas, event.ts)
                 ms.updates += 1
+                self._last_market_ts = event.ts
             elif isinstance(event, BookSnapshot):
                 ms.book.replace(event.bids, event.asks, event.ts)
                 ms.updates += 1
+                self._last_market_ts = event.ts
                 if ms.first_ts is None:
                     ms.first_ts = event.ts
                     if not self._cycle_scheduled:
@@ -291,6 +372,8 @@ class Engine:
                 ms.tick = event.new_tick
             elif isinstance(event, MarketClosed):
                 ms.phase = "CLOSED"
+                self.states.on_closed(event.condition_id, event.ts)
+                self.blocked.pop(event.condition_id, None)
                 for p in list(self.pending.values()):
                     if p.market.condition_id == event.condition_id:
                         self._decide(p, "EXPIRED", "EXPIRE", "engine", note="market closed")
@@ -298,6 +381,11 @@ class Engine:
             elif isinstance(event, MarketResolved):
                 ms.phase = "RESOLVED"
                 ms.yes_payout = event.yes_payout
+                self.states.on_resolved(event.condition_id, event.ts)
+                self.blocked.pop(event.condition_id, None)
+                m = ms.market
+                self.exposure.set_mark(m.yes_token, event.yes_payout)  # worth its payout until it settles
+                self.exposure.set_mark(m.no_token, 1 - event.yes_payout)
                 outcome = float(event.yes_payout)
                 scored = self.calibration.resolve(event.condition_id, outcome)
                 self.store.resolve_evaluations(event.condition_id, outcome)
@@ -309,6 +397,7 @@ class Engine:
     async def on_venue(self, event: VenueEvent) -> None:
         async with self._lock:
             self._on_venue(event)
+            await self._flush_cancels()  # a fill or a rejection may have tripped a breaker that cancels
             if isinstance(event, OrderAccepted):
                 order = self.orders.get(event.client_order_id)
                 if order is not None and order.cancel_requested and order.state.working:
@@ -323,6 +412,13 @@ class Engine:
             self.working[order.client_order_id] = order
         else:
             self.working.pop(order.client_order_id, None)
+        if to.terminal:
+            # What it held is free again; it no longer counts as live; and, if the venue ever had it, it
+            # counts for the fill-rate breaker.
+            self.exposure.release(order.client_order_id)
+            self.firewall.on_done(order.client_order_id)
+            if t.state_from is not OrderState.PENDING:
+                self._on_breaker_events(self.breakers.on_order_done(order.filled > 0, ts))
         self.store.add_order_event(
             client_order_id=order.client_order_id, ts=ts, state_from=t.state_from.value, state_to=t.state_to.value,
             cause=cause, venue_order_id=order.venue_order_id, detail={"filled": qty_to_str(order.filled)},
@@ -339,9 +435,17 @@ class Engine:
             filled=Decimal(order.filled).scaleb(-6), updated_ts=order.updated_ts,
         )
 
+    def _closed_since(self, n: int, ts: int) -> None:
+        """Positions that went flat since the portfolio had `n` closed ones feed the losing-streak breaker."""
+        for pnl in self.portfolio.closed_results[n:]:
+            self._on_breaker_events(self.breakers.on_position_closed(pnl, ts))
+
     def _on_venue(self, event: VenueEvent) -> None:
         if isinstance(event, Settled):
+            closed = len(self.portfolio.closed_results)
             pos = self.portfolio.apply_settlement(event.token_id, event.condition_id, event.outcome, event.size, event.cash, event.ts)
+            self.exposure.on_settlement(event.token_id, event.size, event.cash)
+            self._closed_since(closed, event.ts)
             self.counters["settlements"] += 1
             self.store.add_settlement(
                 run_id=self.run_id, ts=event.ts, condition_id=event.condition_id, token_id=event.token_id,
@@ -360,12 +464,20 @@ class Engine:
             order.venue_order_id = event.venue_order_id
             if order.state in (OrderState.SUBMITTED, OrderState.UNKNOWN):
                 self._transition(order, OrderState.LIVE, event.ts, "accepted")
+        elif isinstance(event, OrderUnknown):
+            # Sent, but whether it was placed is not known: the venue looks it up (never resends); it keeps
+            # its reservation and counts as working until the answer comes.
+            order.venue_order_id = event.venue_order_id or order.venue_order_id
+            if order.state is OrderState.SUBMITTED:
+                self._transition(order, OrderState.UNKNOWN, event.ts, event.reason)
+            self._note("order outcome unknown", logging.WARNING, order=coid, reason=event.reason)
         elif isinstance(event, OrderRejected):
             self.counters["rejections"] += 1
             order.reason = event.reason
             if not order.state.terminal:
                 self._transition(order, OrderState.REJECTED, event.ts, event.reason)
             self._note("order rejected", order=coid, reason=event.reason)
+            self._on_breaker_events(self.breakers.on_rejection(event.ts))
         elif isinstance(event, OrderFilled):
             fill = event.fill
             if not self.store.add_fill(
@@ -375,7 +487,9 @@ class Engine:
             ):
                 return  # already applied: fills are idempotent by trade id
             self.counters["fills"] += 1
+            closed = len(self.portfolio.closed_results)
             pos = self.portfolio.apply_fill(fill)
+            self.exposure.on_fill(fill)
             order.filled += fill.size
             order.notional += notional(fill.price, fill.size)
             order.fees += fill.fee
@@ -384,6 +498,7 @@ class Engine:
             self._store_position(pos)
             self._note("fill", order=coid, side=fill.side.value, outcome=fill.outcome.value, price=px_to_str(fill.price),
                        size=qty_to_str(fill.size), fee=str(fill.fee), liquidity=fill.liquidity.value)
+            self._closed_since(closed, fill.ts)
         elif isinstance(event, OrderCancelled):
             if not order.state.terminal:
                 self.counters["cancels"] += 1
@@ -396,6 +511,7 @@ class Engine:
             fill = event.fill
             self.store.update_fill_status(fill.trade_id, "REVERSED")
             pos = self.portfolio.reverse_fill(fill)
+            self.exposure.reverse_fill(fill)
             order.filled = max(0, order.filled - fill.size)
             order.notional -= notional(fill.price, fill.size)
             order.fees -= fill.fee
@@ -412,6 +528,108 @@ class Engine:
             cost=pos.cost, realized_pnl=pos.realized - pos.fees, updated_ts=pos.updated_ts,
         )
 
+    # --- breakers ---------------------------------------------------------------------------------
+    def _on_breaker_events(self, events: list[BreakerEvent]) -> None:
+        """Record, log and act on what the breakers report. A TRIP is a halt row (with its trigger value,
+        threshold and action) and an entry of the summary's `halts`; a halt-type breaker halts the engine;
+        a cancel-all breaker queues its cancels (sent by `_flush_cancels`, at once by the caller)."""
+        for e in events:
+            if e.kind == "TRIP":
+                row = e.halt_row()
+                self.store.add_halt(run_id=self.run_id, ts=e.ts, **row)
+                self.halts.append({"kind": e.name, "reason": row["reason"], "ts": e.ts, "actor": "breaker",
+                                   "trigger_value": e.value, "threshold": e.threshold, "action": e.action,
+                                   **({"markets": list(e.markets)} if e.markets else {})})
+                self.counters["breaker_trips"] = self.counters.get("breaker_trips", 0) + 1
+                self._note("BREAKER TRIPPED", logging.WARNING, breaker=e.name, value=f"{e.value:.6g}",
+                           threshold=f"{e.threshold:.6g}", action=e.action, detail=e.detail,
+                           **({"markets": len(e.markets)} if e.markets else {}))
+                if e.cancel_all:
+                    if e.markets:
+                        self._cancel_markets.update(e.markets)
+                    else:
+                        self._cancel_all_pending = True
+                if self.breakers.limits.policy(e.name).action is BreakerAction.HALT:
+                    reason = e.detail or e.name
+                    kill = self.breakers.kill_switch
+                    if kill is not None:  # the file's name on screen; its whole path is in the halt row and log
+                        reason = reason.replace(str(kill.path), kill.path.name)
+                    self._halt(reason, "breaker", kind=e.name, record=False)
+            elif e.kind == "RESUME":
+                self.store.resume_halts(run_id=self.run_id, ts=e.ts, by=e.detail.removeprefix("resumed by ") or "breaker",
+                                        kind=e.name)
+                self._note("breaker resumed", breaker=e.name, detail=e.detail)
+            elif e.kind == "COOLDOWN":
+                self._note("breaker cooling down", breaker=e.name, detail=e.detail)
+            else:  # RESUME_REFUSED
+                self._note("breaker resume refused", logging.WARNING, breaker=e.name, detail=e.detail)
+
+    async def _on_watched_events(self, events: list[BreakerEvent]) -> None:
+        """From the kill-switch watcher (its own task, real time): the halt applies at once, the cancels as
+        soon as no cycle or command is mid-way."""
+        self._on_breaker_events(events)
+        self._snapshot = None
+        self._touch()
+        if self._cancel_all_pending or self._cancel_markets:
+            async with self._lock:
+                await self._flush_cancels()
+            await self.store.flush()
+
+    async def _flush_cancels(self) -> None:
+        """Send the cancels breakers asked for. Safety cancels are never refused for budget."""
+        if self._cancel_all_pending:
+            self._cancel_all_pending = False
+            self._cancel_markets.clear()
+            working = list(self.working.values())
+            for o in working:
+                o.cancel_requested = True  # orders still in flight are cancelled when they are accepted
+            self.firewall.cancel_all()
+            await self.venue.cancel_all()
+            self._note("breaker: cancel all", logging.WARNING, orders=len(working))
+        if self._cancel_markets:
+            cids, self._cancel_markets = self._cancel_markets, set()
+            for o in list(self.working.values()):
+                if o.request.condition_id in cids and not o.cancel_requested:
+                    o.cancel_requested = True
+                    await self.venue.cancel(o.client_order_id)
+                    self._note("breaker: cancel", order=o.client_order_id, market=self.markets[o.request.condition_id].market.slug)
+
+    def _feed_ages(self, now: int) -> tuple[dict[str, int], int]:
+        """How long since each watched book was known current, and since any was. A venue that knows when its
+        copy of a book can't be trusted (`stale_markets`) decides, for every open market (a quiet market's book
+        is current though nothing changed: its time is renewed); otherwise a book is current when it last
+        changed (replay: the recorded lines)."""
+        stale_ms = self.breakers.limits.stale_market_ms
+        if getattr(self.venue, "stale_markets", None) is not None:
+            ages: dict[str, int] = {}
+            for cid, ms in self.markets.items():
+                if ms.phase != "OPEN":
+                    continue
+                if self.is_stale(cid, now) or ms.first_ts is None:
+                    ages[cid] = max(now - ms.book.ts, stale_ms + 1) if ms.first_ts is not None else stale_ms + 1
+                else:
+                    ms.book.touch(now)
+                    ages[cid] = 0
+            return ages, min(ages.values(), default=0)
+        ages = {cid: now - ms.book.ts for cid, ms in self.markets.items() if ms.phase == "OPEN" and ms.first_ts is not None}
+        if not ages or self._last_market_ts is None:
+            return ages, 0  # nothing is being watched: nothing can be stale
+        return ages, now - self._last_market_ts
+
+    def _risk_tick(self, now: int) -> None:
+        """Each cycle: equity and feed into the breakers, market clocks, marks."""
+        equity = self._equity()
+        self._on_breaker_events(self.breakers.on_equity(equity, now))
+        ages, global_age = self._feed_ages(now)
+        self._on_breaker_events(self.breakers.on_feed(ages, global_age, now))
+        for change in self.states.update(now):
+            ms = self.markets[change.condition_id]
+            if change.new in (Phase.WATCH, Phase.CLOSE_WINDOW):
+                self._note("market phase", market=ms.market.slug, phase=change.new.value)
+        for ms in self.markets.values():
+            if ms.first_ts is not None and ms.yes_payout is None:
+                self.exposure.mark_from_book(ms.market, ms.book)
+
     # --- evaluation cycle ------------------------------------------------------------------------
     async def _cycle(self) -> None:
         if self._stopped:
@@ -422,6 +640,8 @@ class Engine:
             if self.state == "RESUMING":
                 self.state = "RUNNING"
                 self._note("resumed")
+            self._risk_tick(now)
+            await self._flush_cancels()
             warm_ms = int(self.settings.engine.warmup_s * 1000)
             active = [ms for ms in self.markets.values() if ms.phase == "OPEN" and ms.first_ts is not None and now - ms.first_ts >= warm_ms]
             active = active[: self.settings.engine.max_active_markets]
@@ -429,29 +649,6 @@ class Engine:
                 await self._evaluate(ms, now)
             await self._manage_resting(now)
             self._touch()
-
-    def _exposure(self, ms: MarketState) -> Exposure:
-        cid = ms.market.condition_id
-        by_market: dict[str, Decimal] = {}
-        for pos in self.portfolio.open_positions():
-            by_market[pos.condition_id] = by_market.get(pos.condition_id, Decimal(0)) + pos.cost
-        reserved = Decimal(0)
-        for o in self.working.values():
-            if o.request.side is Side.BUY:
-                r = o.request
-                held = notional(r.price, o.remaining)
-                reserved += held
-                by_market[r.condition_id] = by_market.get(r.condition_id, Decimal(0)) + held
-        cluster = sum((v for k, v in by_market.items() if self.markets[k].cluster == ms.cluster), Decimal(0))
-        held = {o: self.portfolio.held(ms.market.token(o)) for o in Outcome}
-        return Exposure(
-            bankroll=self._equity(),
-            free_cash=self.portfolio.cash - reserved,
-            market=by_market.get(cid, Decimal(0)),
-            cluster=cluster,
-            aggregate=sum(by_market.values(), Decimal(0)),
-            held=held,
-        )
 
     def _busy(self, cid: str) -> bool:
         """A decision is outstanding: a proposal waits for the operator or an order has not been acknowledged."""
@@ -482,13 +679,80 @@ class Engine:
             return False
         return len(held) >= self.settings.risk.max_open_positions
 
+    def _size(self, ms: MarketState, est: Estimate, equity: Decimal, *, sell_only: bool) -> SizingResult:
+        cid = ms.market.condition_id
+        return size_trade(est, ms.book, ms.market, self.exposure.for_sizing(cid, bankroll=equity), self.limits,
+                          sell_only=sell_only)
+
+    def _risk(self, ms: MarketState, est: Estimate, result: SizingResult, now: int,
+              equity: Decimal) -> tuple[SizingResult, str, Refusal | None, int, str, list[tuple[str, float, float, bool]]]:
+        """The layers after the sizer, in order: open-position limit, breakers, market state, price zone, size
+        ratchet, exposure headroom, minimums. Returns (the trade, decision, refusal, size, binding cap, gates)."""
+        market = ms.market
+        cid = market.condition_id
+        gates: list[tuple[str, float, float, bool]] = []
+        c = result.candidate
+        assert c is not None
+        if c.side is Side.BUY and self._at_position_limit(market):
+            limit = self.settings.risk.max_open_positions
+            return result, "SKIP_MAX_POSITIONS", Refusal("MAX_POSITIONS", limit, limit,
+                                                         f"limit {limit} markets held or in flight"), 0, "", gates
+        block = self.breakers.block(now, cid, reduces=c.side is Side.SELL)
+        if block is not None and c.side is Side.BUY and self.breakers.block(now, cid, reduces=True) is None:
+            # New risk is blocked but exits may go: is there one worth taking?
+            exit_ = self._size(ms, est, equity, sell_only=True)
+            if exit_.ok:
+                result, c, block = exit_, exit_.candidate, None
+                assert c is not None
+        gates.append(("breakers", 0.0 if block is None else block.value, 0.0 if block is None else block.threshold,
+                      block is None))
+        if block is not None:
+            return result, "SKIP_BREAKER", Refusal(block.code, block.value, block.threshold, block.detail), 0, "", gates
+        reduces = c.side is Side.SELL
+        price = result.limit_price if result.limit_price is not None else c.price
+        state = self.states.check(cid, now, maker=result.order_type.rests and not reduces, reduces=reduces)
+        gates.append(("market_state", 0.0 if state is None else state.value, 0.0 if state is None else state.threshold,
+                      state is None))
+        if state is not None:
+            return result, "SKIP_MARKET_STATE", Refusal.of(state), 0, "", gates
+        size, binding = result.size, result.binding_cap
+        if reduces:
+            return result, "PROPOSE", None, size, binding, gates
+        zone = self.zones.check(price, self.strategy, prob=c.q_cons)
+        gates.append(("zone", float(price) if zone is None else zone.value, 0.0 if zone is None else zone.threshold,
+                      zone is None))
+        if zone is not None:
+            return result, "SKIP_ZONE", Refusal.of(zone), 0, "", gates
+        mult = self.states.size_multiplier(cid, now)
+        gates.append(("ratchet", mult, 1.0, True))
+        if mult < 1:
+            size, binding = floor_size(int(size * mult)), "ratchet"
+        room = self.exposure.headroom(cid, c.outcome, price, bankroll=equity, post_only=result.post_only)
+        gates.append(("headroom", size / 1_000_000, room.shares / 1_000_000, size <= room.shares))
+        if room.shares < size:
+            size, binding = room.shares, room.binding
+        # Too small once cut? Both sides in USDC: what is left against the smallest order the market takes.
+        smallest = notional(price, market.min_order_size)
+        if not result.post_only:
+            smallest = max(smallest, self.settings.risk.min_order_usdc)
+        left = notional(price, size)
+        if size < market.min_order_size or left < smallest:
+            ratchet = binding == "ratchet"
+            code = "SIZE_RATCHET" if ratchet else f"NO_ROOM_{binding.upper()}"
+            detail = (f"x{mult:g} near close" if ratchet else f"{binding} room {room.rooms.get(binding, 0):.2f} USDC") + \
+                f" leaves {qty_to_str(size)} shares, below the smallest order"
+            return (result, "SKIP_MARKET_STATE" if ratchet else "SKIP_EXPOSURE", Refusal(code, float(left), float(smallest),
+                    detail), 0, binding, gates)
+        return result, "PROPOSE", None, size, binding, gates
+
     async def _evaluate(self, ms: MarketState, now: int) -> None:
         market = ms.market
+        cid = market.condition_id
         self.counters["evaluations"] += 1
         book = ms.book
         mid = book.mid()
         base: dict[str, Any] = dict(
-            run_id=self.run_id, ts=now, condition_id=market.condition_id, brain=self.brain.name,
+            run_id=self.run_id, ts=now, condition_id=cid, brain=self.brain.name,
             market_mid=mid.value, best_bid=None if book.best_bid is None else Decimal(book.best_bid).scaleb(-4),
             best_ask=None if book.best_ask is None else Decimal(book.best_ask).scaleb(-4),
             spread=None if book.spread() is None else book.spread() / ONE,
@@ -499,36 +763,58 @@ class Engine:
             est = self.brain.estimate(BrainInput(market, book, now))
         except NoEstimate as exc:
             decision = f"SKIP_{exc.code}"
+            self.blocked.pop(cid, None)
             self._count_decision(ms, decision, None)
             self.store.add_evaluation(**base, p_hat=None, ci_low=None, ci_high=None, decision=decision,
                                       reason=exc.detail, details={})
             return
         if mid.value is not None:
-            self.calibration.record(market.condition_id, est.p_hat, mid.value)
+            self.calibration.record(cid, est.p_hat, mid.value)
         result: SizingResult | None = None
+        refusal: Refusal | None = None
+        risk_gates: list[tuple[str, float, float, bool]] = []
+        size, binding = 0, ""
+        allowed = self.states.allowed(cid, now)
         if self.state == "HALTED":
             decision, reason = "SKIP_HALTED", self.halt_reason
-        elif self.is_stale(market.condition_id, now):
+        elif self.is_stale(cid, now):
             decision, reason = "SKIP_STALE_BOOK", "the venue's book is unsynced or older than its staleness limit"
-        elif market.end_ts is not None and now >= market.end_ts:
-            decision, reason = "SKIP_CLOSED", "market closed"
-        elif self._busy(market.condition_id):
+        elif not (allowed.new_taker or allowed.reduce):
+            decision = "SKIP_CLOSED"
+            phase = self.states.phase(cid, now)
+            refusal = Refusal(f"MARKET_{phase.value}", 0.0 if market.end_ts is None else (market.end_ts - now) / 1000, 0,
+                              "trading is over in this market")
+            reason = refusal.text()
+        elif self._busy(cid):
             decision, reason = "SKIP_BUSY", "a proposal or order is already working in this market"
-        elif self._at_position_limit(market):
-            decision, reason = "SKIP_MAX_POSITIONS", f"limit {self.settings.risk.max_open_positions} markets held or in flight"
         else:
-            result = size_trade(est, book, market, self._exposure(ms), self.limits, sell_only=self.settings.risk.reduce_only)
+            equity = self._equity()
+            result = self._size(ms, est, equity, sell_only=False)
             decision = "PROPOSE" if result.ok else result.reason
             gate = result.deciding
             reason = "" if gate is None else f"{gate.name}={gate.value:.6g} vs {gate.threshold:.6g}"
-            resting = self._resting(market.condition_id)
+            resting = self._resting(cid)
             if resting:
                 # One working order per market: re-check it instead of proposing another.
                 keep = all(self._still_supported(o, result, ms.tick) for o in resting)
+                block = self.breakers.block(now, cid, reduces=False)
+                if keep and block is not None and any(o.request.side is Side.BUY for o in resting):
+                    keep, reason = False, f"new risk blocked: {block.code} {block.detail}"
+                    refusal = Refusal(block.code, block.value, block.threshold, block.detail)
                 decision = "HOLD" if keep else "WITHDRAW"
-                reason = "order still has its edge" if keep else f"edge gone: {result.reason} {reason}".strip()
+                if keep:
+                    reason = "order still has its edge"
+                elif refusal is None:
+                    reason = f"edge gone: {result.reason} {reason}".strip()
+            elif result.ok:
+                result, decision, refusal, size, binding, risk_gates = self._risk(ms, est, result, now, equity)
+                if refusal is not None:
+                    reason = refusal.text()
         edge = result.candidate.edge_cons if result and result.candidate else None
         self._count_decision(ms, decision, edge)
+        self._note_blocked(ms, est, result, decision, refusal, now)
+        if refusal is not None and decision != "SKIP_CLOSED":
+            self.refusals[refusal.code] = self.refusals.get(refusal.code, 0) + 1
         details: dict[str, Any] = {"features": est.features}
         if result is not None:
             details["gates"] = [(g.name, g.value, g.threshold, g.passed) for g in result.gates]
@@ -537,18 +823,47 @@ class Engine:
                 details["candidate"] = {"outcome": c.outcome.value, "side": c.side.value, "price": px_to_str(c.price),
                                         "liquidity": c.liquidity, "edge_point": c.edge_point, "edge_cons": c.edge_cons,
                                         "fee_per_share": c.fee_per_share}
-        key = f"{market.condition_id}:{now}"
+        if risk_gates:
+            details["risk"] = risk_gates
+        if refusal is not None:
+            details["refusal"] = refusal.as_dict()
+        key = f"{cid}:{now}"
         self.store.add_evaluation(**base, p_hat=est.p_hat, ci_low=est.ci_low, ci_high=est.ci_high, decision=decision,
                                   reason=reason, details=details)
         if result is not None and result.ok and decision == "PROPOSE":
-            await self._propose(ms, est, result, now, key)
+            await self._propose(ms, est, result, now, key, size, binding, risk_gates)
+
+    def _note_blocked(self, ms: MarketState, est: Estimate, result: SizingResult | None, decision: str,
+                      refusal: Refusal | None, now: int) -> None:
+        """Keep the latest trade a risk layer stopped in this market for the Proposals pane (or forget it)."""
+        cid = ms.market.condition_id
+        c = result.candidate if result is not None else None
+        if refusal is None or c is None or result is None or not result.ok or decision in ("WITHDRAW", "SKIP_CLOSED"):
+            self.blocked.pop(cid, None)
+            return
+        m = ms.market
+        self.blocked[cid] = ProposalRow(
+            proposal_id=f"blocked:{cid}", condition_id=cid, title=m.question or m.slug, outcome=m.label(c.outcome),
+            side=c.side.value, price=result.limit_price if result.limit_price is not None else c.price, size=result.size,
+            order_type=result.order_type.value, post_only=result.post_only, p_hat=est.p_hat, ci_low=est.ci_low,
+            ci_high=est.ci_high, edge_net=c.edge_cons, kelly=result.kelly_applied, binding_cap=result.binding_cap,
+            expected_slippage_bps=result.expected_slippage_bps, created_ts=now, expires_ts=now, status="BLOCKED",
+            reason=refusal.text(), **self._refusal_fields(refusal),
+        )
+
+    @staticmethod
+    def _refusal_fields(refusal: Refusal | None) -> dict[str, Any]:
+        if refusal is None:
+            return {}
+        return {"reason_code": refusal.code, "reason_value": refusal.value, "reason_threshold": refusal.threshold}
 
     def _count_decision(self, ms: MarketState, decision: str, edge: float | None) -> None:
         self.decisions[decision] = self.decisions.get(decision, 0) + 1
         ms.last_decision = decision
         ms.last_edge = edge
 
-    async def _propose(self, ms: MarketState, est: Estimate, result: SizingResult, now: int, key: str) -> None:
+    async def _propose(self, ms: MarketState, est: Estimate, result: SizingResult, now: int, key: str, size: int,
+                       binding: str, risk_gates: list[tuple[str, float, float, bool]]) -> None:
         c = result.candidate
         assert c is not None
         price = result.limit_price if result.limit_price is not None else c.price
@@ -559,14 +874,15 @@ class Engine:
             outcome=c.outcome,
             side=c.side,
             price=price,
-            size=result.size,
-            max_size=result.size,
+            size=size,
+            max_size=size,
             order_type=result.order_type,
             post_only=result.post_only,
             estimate=est,
             sizing=result,
             expires_ts=now + int(self.settings.engine.proposal_ttl_s * 1000),
             evaluation_key=key,
+            binding_cap=binding,
         )
         self.proposals[p.proposal_id] = p
         self.pending[p.proposal_id] = p
@@ -576,14 +892,15 @@ class Engine:
             token_id=ms.market.token(p.outcome), outcome=p.outcome.value, side=p.side.value, order_type=p.order_type.value,
             post_only=int(p.post_only), price=Decimal(p.price).scaleb(-4), size=Decimal(p.size).scaleb(-6),
             p_hat=est.p_hat, ci_low=est.ci_low, ci_high=est.ci_high, edge_net=c.edge_cons, kelly_fraction=result.kelly_applied,
-            binding_cap=result.binding_cap, expected_slippage_bps=result.expected_slippage_bps, expires_ts=p.expires_ts,
+            binding_cap=binding, expected_slippage_bps=result.expected_slippage_bps, expires_ts=p.expires_ts,
             status=p.status,
             rationale={"evaluation": key, "edge_point": c.edge_point, "fee_per_share": c.fee_per_share,
                        "kelly_full": result.kelly_full, "stake_usdc": result.stake_usdc, "liquidity": c.liquidity,
-                       "gates": [(g.name, g.value, g.threshold, g.passed) for g in result.gates]},
+                       "gates": [(g.name, g.value, g.threshold, g.passed) for g in result.gates],
+                       "sized": qty_to_str(result.size), "risk": risk_gates},
         )
         self._note("proposal", id=p.proposal_id, market=ms.market.slug, side=p.side.value, outcome=p.outcome.value,
-                   price=px_to_str(p.price), size=qty_to_str(p.size), edge=round(c.edge_cons, 4), cap=result.binding_cap)
+                   price=px_to_str(p.price), size=qty_to_str(p.size), edge=round(c.edge_cons, 4), cap=binding)
         if self.mode is Mode.AUTO:
             self._decide(p, "APPROVED", "APPROVE", "auto")
             await self._execute_proposal(p)
@@ -596,13 +913,15 @@ class Engine:
         async with self._lock:
             p = self.proposals.get(proposal_id)
             if p is not None and p.status == "PENDING":
-                self._decide(p, "EXPIRED", "EXPIRE", "ttl")
+                self._decide(p, "EXPIRED", "EXPIRE", "ttl", note="time to live ran out")
                 self._touch()
 
     def _decide(self, p: Proposal, status: str, action: str, actor: str, size: int | None = None, note: str = "") -> None:
         p.status = status
+        if note:
+            p.reason = note
         self.pending.pop(p.proposal_id, None)
-        self.store.update_proposal_status(p.proposal_id, status)
+        self.store.update_proposal_status(p.proposal_id, status, note or None)
         self.store.add_decision(proposal_id=p.proposal_id, ts=self.clock.now_ms(), action=action, actor=actor,
                                 size=None if size is None else Decimal(size).scaleb(-6), note=note)
 
@@ -616,18 +935,29 @@ class Engine:
             self._stale_cache = (now, frozenset(stale_markets(now)))
         return condition_id in self._stale_cache[1]
 
-    async def _execute_proposal(self, p: Proposal) -> None:
+    def _refuse(self, p: Proposal | None, refusal: Refusal, what: str) -> str:
+        """An order that may not go: counted, logged and, for a proposal, stored as its status and reason."""
+        text = refusal.text()
+        self.refusals[refusal.code] = self.refusals.get(refusal.code, 0) + 1
+        self.counters["orders_refused"] = self.counters.get("orders_refused", 0) + 1
+        if p is not None:
+            p.refusal = refusal
+            self._decide(p, "REFUSED", "REFUSE", "engine", note=text)
+        self._note(f"order refused: {what}", logging.WARNING, proposal=p.proposal_id if p else "-", code=refusal.code,
+                   value=f"{refusal.value:.6g}", threshold=f"{refusal.threshold:.6g}", detail=refusal.detail)
+        return text
+
+    async def _execute_proposal(self, p: Proposal) -> str | None:
+        """Send an approved proposal's order; the refusal's text when it may not go."""
         m = p.market
         if not self.live_armed:
-            self._decide(p, "REFUSED", "REFUSE", "engine", note="LIVE venue not armed")
-            self._note("order refused: LIVE not armed (type LIVE in the console, or `ctl arm LIVE`)", logging.WARNING,
-                       proposal=p.proposal_id)
-            return
+            self._refuse(p, Refusal("LIVE_NOT_ARMED", 0, 1, "LIVE venue not armed"),
+                         "LIVE not armed (type LIVE in the console, or `ctl arm LIVE`)")
+            return "LIVE venue not armed"
         if self.is_stale(m.condition_id, self.clock.now_ms()):
-            self._decide(p, "REFUSED", "REFUSE", "engine", note="stale book at send time")
             self.counters["stale_refusals"] = self.counters.get("stale_refusals", 0) + 1
-            self._note("order refused: stale book", logging.WARNING, proposal=p.proposal_id, market=m.slug)
-            return
+            return self._refuse(p, Refusal("VENUE_STALE_BOOK", 1, 0, "the venue reports the book stale at send time"),
+                                "stale book")
         expiration = None
         if p.order_type is OrderType.GTD:
             x = self.settings.execution
@@ -645,36 +975,61 @@ class Engine:
             expiration=expiration,
         )
         p.client_order_id = request.client_order_id
-        await self._send(request, p.proposal_id)
+        return await self._send(request, p)
 
-    async def _send(self, request: OrderRequest, proposal_id: str | None) -> None:
-        """Write-ahead: the intent is committed before the venue sees the order."""
+    async def _send(self, request: OrderRequest, proposal: Proposal | None) -> str | None:
+        """Every order goes out here: the firewall (breakers, market state and caps as guards, then the order
+        rules), the reservation of its cash or shares, then write-ahead: the intent is committed before the
+        venue sees the order. Returns the refusal's text when it may not go."""
         now = self.clock.now_ms()
-        order = Order(request=request, created_ts=now, proposal_id=proposal_id, updated_ts=now)
+        ms = self.markets[request.condition_id]
+        reduces = self.exposure.reduces(request)
+        verdict = self.firewall.approve(request, market=ms.market, tick=ms.tick, book=ms.book, now=now)
+        if not verdict.ok:
+            assert verdict.rejection is not None
+            return self._refuse(proposal, Refusal.of(verdict.rejection), "firewall")
+        if verdict.adjustments:
+            self._note("firewall adjusted", order=request.client_order_id, changes=", ".join(verdict.adjustments))
+        request = verdict.request
+        admission = self.exposure.admit(request, bankroll=self._equity())
+        if not admission.ok:
+            self.firewall.on_done(request.client_order_id)
+            return self._refuse(proposal, Refusal.of(admission), "exposure")
+        order = Order(request=request, created_ts=now, proposal_id=proposal.proposal_id if proposal else None,
+                      updated_ts=now)
         self.orders[request.client_order_id] = order
         self.counters["orders"] += 1
         self._store_order(order)
         await self.store.flush()
+        # The flush awaited: a kill switch (its own task) may have halted meanwhile. Nothing goes after a halt.
+        late = self.breakers.block(self.clock.now_ms(), request.condition_id, reduces=reduces)
+        if self.state == "HALTED" or late is not None:
+            why = f"not sent: {late.code if late else 'HALTED'}"
+            self._transition(order, OrderState.CANCELLED, self.clock.now_ms(), why)
+            self._note("order not sent", logging.WARNING, order=request.client_order_id, reason=why)
+            return why
         try:
             await self.venue.submit(request)
         except Exception as exc:  # the venue could not take it: nothing was sent
             self._transition(order, OrderState.FAILED, self.clock.now_ms(), f"submit failed: {exc}")
             self._note("submit failed", logging.ERROR, order=request.client_order_id, error=str(exc))
-            return
+            return None
         self._transition(order, OrderState.SUBMITTED, self.clock.now_ms(), "sent")
         self._note("order sent", order=request.client_order_id, side=request.side.value, outcome=request.outcome.value,
                    price=px_to_str(request.price), size=qty_to_str(request.size), type=request.order_type.value)
+        return None
 
     async def _manage_resting(self, now: int) -> None:
         """Cancel resting orders that went stale or whose edge is gone. Cancels only reduce risk, so they
-        run in every mode without approval."""
-        stale_ms = int(self.settings.execution.stale_order_s * 1000)
+        run in every mode without approval; they spend the firewall's mutation budget like places do (one
+        refused for budget is retried next cycle)."""
+        stale = set(self.firewall.stale_orders(now))
         for order in list(self.working.values()):
             if order.state not in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) or order.cancel_requested:
                 continue
             ms = self.markets[order.request.condition_id]
             reason = ""
-            if now - order.created_ts >= stale_ms:
+            if order.client_order_id in stale:
                 reason = "stale"
             elif ms.last_decision in ("WITHDRAW", "SKIP_NO_BOOK"):
                 # No edge left, or no book to judge it by (fail closed). A halt alone leaves resting orders
@@ -683,6 +1038,9 @@ class Engine:
             elif ms.phase != "OPEN":
                 reason = "market closed"
             if reason:
+                if not self.firewall.cancel([order.client_order_id], now).allowed:
+                    self._note("cancel deferred: mutation budget", order=order.client_order_id, reason=reason)
+                    continue
                 order.cancel_requested = True
                 await self.venue.cancel(order.client_order_id)
                 self._note("cancel", order=order.client_order_id, reason=reason)
@@ -751,15 +1109,18 @@ class Engine:
             self._snapshot = None  # publish the effect at once
             return result
 
-    def _halt(self, reason: str, actor: str, kind: str = "MANUAL") -> None:
+    def _halt(self, reason: str, actor: str, kind: str = "MANUAL", record: bool = True) -> None:
+        """Stop new risk until a human resumes. `record`: add the halt row here (a breaker's TRIP has its own)."""
         if self.state == "HALTED":
             return
         self.state = "HALTED"
         self.halt_reason = reason
+        self.halt_kind = kind
         now = self.clock.now_ms()
-        self.halts.append({"kind": kind, "reason": reason, "ts": now, "actor": actor})
-        self.store.add_halt(run_id=self.run_id, ts=now, kind=kind, reason=reason, trigger_value=None, threshold=None,
-                            action="halt new risk")
+        if record:
+            self.halts.append({"kind": kind, "reason": reason, "ts": now, "actor": actor})
+            self.store.add_halt(run_id=self.run_id, ts=now, kind=kind, reason=reason, trigger_value=None,
+                                threshold=None, action="halt new risk")
         self._note("HALTED", level=logging.WARNING, reason=reason, by=actor)
 
     def _halt_command(self, reason: str, actor: str) -> CommandResult:
@@ -767,13 +1128,28 @@ class Engine:
         return CommandResult(True, f"halted: {self.halt_reason}")
 
     def _resume(self, actor: str) -> CommandResult:
-        if self.state != "HALTED":
+        """A human resumes: every tripped breaker resets (its baseline restarts from now), the engine runs again
+        from the next cycle. Refused while a halt-type breaker's condition remains (the kill-switch file)."""
+        now = self.clock.now_ms()
+        tripped = [b.name for b in self.breakers.views(now) if b.state != "OK"]
+        if self.state != "HALTED" and not tripped:
             return CommandResult(False, "not halted")
-        self.state = "RESUMING"
-        self.halt_reason = ""
-        self.store.resume_halts(run_id=self.run_id, ts=self.clock.now_ms(), by=actor)
+        events = self.breakers.resume(now, by=actor)
+        self._on_breaker_events(events)
+        refused = [e for e in events if e.kind == "RESUME_REFUSED"]
+        holding = [e for e in refused if self.breakers.limits.policy(e.name).action is BreakerAction.HALT]
+        if holding:
+            why = "; ".join(f"{e.name}: {e.detail}" for e in holding)
+            self._note("resume refused", logging.WARNING, by=actor, reason=why)
+            return CommandResult(False, f"still halted: {why}")
+        if self.state == "HALTED":
+            self.state = "RESUMING"
+            self.halt_reason = ""
+            self.halt_kind = ""
+            self.store.resume_halts(run_id=self.run_id, ts=now, by=actor, kind="MANUAL")
         self._note("resume requested", by=actor)
-        return CommandResult(True, "resuming at the next cycle")
+        left = "; ".join(f"{e.name}: {e.detail}" for e in refused)
+        return CommandResult(True, "resuming at the next cycle" + (f" ({left})" if left else ""))
 
     async def _execute(self, command: Command) -> CommandResult:
         if isinstance(command, CancelAll):
@@ -824,12 +1200,14 @@ class Engine:
             if self.state == "HALTED":
                 return CommandResult(False, f"halted ({self.halt_reason}): approvals are disabled")
             if self.clock.now_ms() >= p.expires_ts:
-                self._decide(p, "EXPIRED", "EXPIRE", "ttl")
+                self._decide(p, "EXPIRED", "EXPIRE", "ttl", note="time to live ran out")
                 return CommandResult(False, f"proposal {p.proposal_id} expired")
             if self.is_stale(p.market.condition_id, self.clock.now_ms()):
                 return CommandResult(False, f"{p.market.slug}: the book is stale; approve again once it is fresh")
             self._decide(p, "APPROVED", "APPROVE", command.actor, size=p.size)
-            await self._execute_proposal(p)
+            refused = await self._execute_proposal(p)
+            if refused:
+                return CommandResult(False, f"approved {p.proposal_id}, but the order was refused: {refused}")
             return CommandResult(True, f"approved {p.proposal_id}")
         return CommandResult(False, f"unknown command {command!r}")
 
@@ -887,12 +1265,12 @@ class Engine:
                 outcome=p.market.label(p.outcome), side=p.side.value, price=p.price, size=p.size,
                 order_type=p.order_type.value, post_only=p.post_only, p_hat=p.estimate.p_hat, ci_low=p.estimate.ci_low,
                 ci_high=p.estimate.ci_high, edge_net=p.sizing.candidate.edge_cons if p.sizing.candidate else 0.0,
-                kelly=p.sizing.kelly_applied, binding_cap=p.sizing.binding_cap,
+                kelly=p.sizing.kelly_applied, binding_cap=p.binding_cap,
                 expected_slippage_bps=p.sizing.expected_slippage_bps, created_ts=p.created_ts, expires_ts=p.expires_ts,
-                status=p.status,
+                status=p.status, reason=p.reason, **self._refusal_fields(p.refusal),
             )
             for p in self._recent_proposals(50)
-        )
+        ) + tuple(self.blocked.values())
         positions = []
         for pos in self.portfolio.open_positions():
             mark = self._mark(pos.token_id)
@@ -920,27 +1298,7 @@ class Engine:
         day = self._period_pnl("day", DAY_MS, now, equity)
         week = self._period_pnl("week", WEEK_MS, now, equity)
         bankroll = self.settings.bankroll.starting_usdc
-        exposure = sum((p.cost for p in self.portfolio.open_positions()), Decimal(0))
-        clusters: dict[str, Decimal] = {}
-        for pos in self.portfolio.open_positions():
-            c = self.markets[pos.condition_id].cluster
-            clusters[c] = clusters.get(c, Decimal(0)) + pos.cost
-        largest = max(clusters.items(), key=lambda kv: kv[1], default=("", Decimal(0)))
-        b = self.settings.breakers
-        losses = 0
-        for r in reversed(self.portfolio.closed_results):
-            if r >= 0:
-                break
-            losses += 1
-        risk = RiskView(
-            exposure=exposure, exposure_cap=bankroll * Decimal(str(self.settings.risk.max_aggregate_pct)),
-            day_loss=max(Decimal(0), -day), day_limit=bankroll * Decimal(str(b.max_daily_loss_pct)),
-            week_loss=max(Decimal(0), -week), week_limit=bankroll * Decimal(str(b.max_weekly_loss_pct)),
-            consecutive_losses=losses, max_consecutive_losses=b.max_consecutive_losses,
-            largest_cluster=largest[0], largest_cluster_exposure=largest[1],
-            cluster_cap=bankroll * Decimal(str(self.settings.risk.max_cluster_pct)),
-            breakers=(BreakerState("manual", "TRIPPED" if self.state == "HALTED" else "OK", 0.0, 0.0, "halt"),),
-        )
+        risk = self._risk_view(now, equity)
         ages = [now - ms.book.ts for ms in self.markets.values() if ms.phase == "OPEN" and ms.first_ts is not None]
         stale_ms = self.settings.breakers.stale_feed_s * 1000
         wall = self._wall()
@@ -957,10 +1315,40 @@ class Engine:
                         history=tuple(self._equity_history)),
             risk=risk,
             feed=FeedHealth(messages_per_s=rate, oldest_book_age_ms=max(ages) if ages else None, books=len(ages),
-                            stale_books=sum(1 for a in ages if a > stale_ms)),
+                            stale_books=self._stale_count(now, ages, stale_ms)),
             log=tuple(self._log_lines)[-50:],
             counters={**self.counters, "log_lines": self._log_count},
             live_armed=self.live_armed,
+        )
+
+    def _stale_count(self, now: int, ages: list[int], stale_ms: float) -> int:
+        """Books not known current: the venue's word where it has one (a quiet live book is not stale)."""
+        if getattr(self.venue, "stale_markets", None) is not None:
+            return sum(1 for cid, ms in self.markets.items() if ms.phase == "OPEN" and self.is_stale(cid, now))
+        return sum(1 for a in ages if a > stale_ms)
+
+    def _risk_view(self, now: int, equity: Decimal) -> RiskView:
+        """The Risk pane's numbers, from the same objects that decide: the breakers (loss from the day's and
+        week's starting equity, streak, drawdown) and the exposure book (caps at today's equity)."""
+        b = self.breakers
+        r = self.settings.risk
+        lim = b.limits
+        bankroll = self.settings.bankroll.starting_usdc
+        clusters = self.exposure.clusters_exposure()
+        largest = max(clusters.items(), key=lambda kv: (kv[1], kv[0]), default=("", Decimal(0)))
+        started = b.high_water is not None  # the breakers have seen equity (the first cycle ran)
+        manual = BreakerState("manual", "TRIPPED" if self.state == "HALTED" and self.halt_kind == "MANUAL" else "OK",
+                              1.0 if self.halt_kind == "MANUAL" else 0.0, 0.0, "halt until resumed, no orders")
+        return RiskView(
+            exposure=self.exposure.aggregate_exposure(), exposure_cap=equity * Decimal(repr(r.max_aggregate_pct)),
+            day_loss=b.day_loss, day_limit=b.day_limit if started else bankroll * Decimal(repr(lim.max_daily_loss_pct)),
+            week_loss=b.week_loss,
+            week_limit=b.week_limit if started else bankroll * Decimal(repr(lim.max_weekly_loss_pct)),
+            consecutive_losses=b.consecutive_losses, max_consecutive_losses=lim.max_consecutive_losses,
+            largest_cluster=largest[0], largest_cluster_exposure=largest[1],
+            cluster_cap=equity * Decimal(repr(r.max_cluster_pct)),
+            breakers=(manual, *b.views(now)),
+            drawdown=b.drawdown, max_drawdown=lim.max_drawdown_pct, reduce_only=b.reduce_only_mode,
         )
 
     # --- summary -------------------------------------------------------------------------------
@@ -992,4 +1380,6 @@ class Engine:
             "settlement_payouts": str(p.settlement_payouts),
             "pnl_identity_ok": identity == p.realized_pnl,
             "decisions": dict(sorted(self.decisions.items())),
+            "refusals": dict(sorted(self.refusals.items())),
+            "orders_refused": self.counters.get("orders_refused", 0),
         }

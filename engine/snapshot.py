@@ -56,7 +56,15 @@ class ProposalRow:
     expected_slippage_bps: float
     created_ts: int
     expires_ts: int
-    status: str
+    status: str  # PENDING | APPROVED | REJECTED | EXPIRED | OBSERVED | REFUSED | FAILED, or BLOCKED (see below)
+    # Why it ended as it did: the rule that refused it with its value and threshold, the operator's note, the
+    # cause of an expiry. A BLOCKED row is no proposal: the sizer's trade for a market that a risk layer
+    # (breaker, market state, price zone, exposure) stopped before it became one; the latest per market.
+    reason: str = ""
+    # The refusing rule of a REFUSED or BLOCKED row: its code, the value that decided it, the threshold.
+    reason_code: str = ""
+    reason_value: float = 0.0
+    reason_threshold: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +114,7 @@ class PnLView:
 class BreakerState:
     name: str
     state: str  # OK | TRIPPED | COOLDOWN
-    value: float
+    value: float  # the value that tripped it while not OK, else the current one
     threshold: float
     action: str
 
@@ -124,7 +132,14 @@ class RiskView:
     largest_cluster: str
     largest_cluster_exposure: Decimal
     cluster_cap: Decimal
-    breakers: tuple[BreakerState, ...]
+    breakers: tuple[BreakerState, ...]  # "manual" (the operator's halt) first, then every circuit breaker
+    drawdown: float = 0.0  # from the breakers' high-water mark
+    max_drawdown: float = 0.0
+    reduce_only: bool = False  # the operator's reduce-only mode (risk.reduce_only)
+
+    @property
+    def tripped(self) -> tuple[BreakerState, ...]:
+        return tuple(b for b in self.breakers if b.state != "OK")
 
 
 @dataclass(frozen=True, slots=True)

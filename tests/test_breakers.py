@@ -560,3 +560,19 @@ def test_tiny_daily_loss_limit_trips_on_the_first_loss() -> None:
     b.on_equity(D(1000), T0)
     events = b.on_equity(D("999.99"), T0 + 1)
     assert ("daily_loss", "TRIP") in kinds(events) and not b.allows_orders(T0 + 1)
+
+
+def test_the_kill_switch_check_moves_nothing_else(tmp_path) -> None:
+    """The watcher runs on real time: it must not advance other breakers nor take their events, or a simulated
+    run would depend on when it woke up."""
+    path = tmp_path / "KILL"
+    b = Breakers(replace(BreakerLimits(), max_daily_loss_pct=0.01), kill_switch=KillSwitch(path), now=T0)
+    b.on_feed({"m": 0}, 0, T0)
+    b.on_equity(D(1000), T0)
+    assert b.check_kill_switch(T0 + 60_000) == []  # the book is 60 s old by now: not this check's business
+    assert b.state("stale_market") is BreakerStatus.OK
+    path.write_text("stop")
+    events = b.check_kill_switch(T0 + 61_000)
+    assert kinds(events) == [("kill_switch", "TRIP")]
+    later = b.evaluate(T0 + 61_000)  # the others move when the engine evaluates
+    assert ("stale_market", "TRIP") in kinds(later) and ("kill_switch", "TRIP") not in kinds(later)

@@ -22,7 +22,9 @@ ROOT = Path(__file__).parents[1]
 
 
 def lopsided_book(i: int) -> tuple[list[list[float]], list[list[float]]]:
-    return [[0.45, 5000.0]], [[0.55, 50.0]]
+    # Bids at 0.30: a maker bid there is a directional bet in the 0.20-0.40 price zone, where it may go
+    # (between 0.40 and 0.60 it would need a conservative probability above 0.52).
+    return [[0.30, 5000.0]], [[0.40, 50.0]]
 
 
 def ctl(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -36,9 +36,10 @@ def run_scenario(
     brain: Any = None,
     seconds: int = 300,
     book=None,
+    end_offset_s: int | None = None,
     **overrides: Any,
 ) -> tuple[Engine, dict[str, Any], dict[str, list[dict]]]:
-    books, markets = write_dataset(tmp_path, seconds=seconds, book=book)
+    books, markets = write_dataset(tmp_path, seconds=seconds, book=book, end_offset_s=end_offset_s)
     settings = settings_for(tmp_path, books, markets, **{"engine.mode": mode, **overrides})
     results: dict[float, Any] = {}
 
@@ -77,7 +78,9 @@ def test_semi_mode_proposals_wait_and_expire_without_an_operator(tmp_path: Path)
 
 
 def test_proposal_carries_every_number_that_justified_it(tmp_path: Path) -> None:
-    engine, _, rows = run_scenario(tmp_path, mode="semi", seconds=40)
+    # The market closes 70 s in, so its first proposal (5 s in) is before the last minute, where the size
+    # ratchet of a short-lived market would halve the stake and take the binding cap.
+    engine, _, rows = run_scenario(tmp_path, mode="semi", seconds=50, end_offset_s=70)
     p = rows["proposals"][0]
     assert p["side"] == "BUY" and p["outcome"] == "YES" and p["order_type"] == "FAK"
     assert p["price"] == Decimal("0.5")
@@ -93,7 +96,8 @@ def test_approve_sends_an_order_that_fills_and_is_recorded(tmp_path: Path) -> No
     async def approve(engine: Engine):
         return await engine.execute(Approve(pending(engine)[0]))
 
-    engine, summary, rows = run_scenario(tmp_path, mode="semi", actions={7: approve}, seconds=60)
+    # The market closes 75 s in: approved 7 s in, the order is out of the last minute's size ratchet.
+    engine, summary, rows = run_scenario(tmp_path, mode="semi", actions={7: approve}, seconds=60, end_offset_s=75)
     result = rows["_results"][0][7]
     assert result.ok, result.message
     assert summary["orders"] >= 1 and summary["fills"] >= 1
@@ -186,7 +190,9 @@ def test_cancel_all_cancels_resting_orders_and_clears_pending(tmp_path: Path) ->
     async def cancel_all(engine: Engine):
         return await engine.execute(CancelAll())
 
-    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=60, actions={8: cancel_all})
+    # The market closes 75 s in: no new maker quote in its last minute (CLOSE_WINDOW), so it must live past 65 s.
+    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=60, actions={8: cancel_all},
+                                         end_offset_s=75)
     assert rows["_results"][0][8].ok
     first = rows["order_intents"][0]
     assert first["order_type"] == "GTC" and first["post_only"] == 1
@@ -301,7 +307,8 @@ def test_cancel_all_catches_orders_still_in_flight(tmp_path: Path) -> None:
         result = await engine.execute(CancelAll())
         return in_flight, result
 
-    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=60, actions={5.05: cancel_all})
+    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=60, actions={5.05: cancel_all},
+                                         end_offset_s=75)  # a maker quote needs more than a minute to close
     in_flight, result = rows["_results"][0][5.05]
     assert in_flight and result.ok
     first = in_flight[0]
@@ -325,8 +332,9 @@ class SteppedBrain(FixedBrain):
 
 def test_resting_order_is_held_while_its_edge_lasts_and_withdrawn_when_it_goes(tmp_path: Path) -> None:
     # Maker bid at 0.49 while the estimate is 0.53; at 30 s the estimate falls to the mid: no edge left.
+    # The market closes 100 s in: the maker quote may rest (and be re-checked) until its last minute at 40 s.
     brain = SteppedBrain(0.53, 0.495, START + 30_000)
-    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=80)
+    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=80, end_offset_s=100)
     first = rows["order_intents"][0]
     events = [e for e in rows["order_events"] if e["client_order_id"] == first["client_order_id"]]
     assert [e["state_to"] for e in events] == ["SUBMITTED", "LIVE", "CANCELLED"]
@@ -387,9 +395,11 @@ def test_live_venue_sends_nothing_until_the_operator_types_live(tmp_path: Path) 
     )
     wrong_word, refused = rows["_results"][0][7]
     assert not wrong_word.ok and "type LIVE exactly" in wrong_word.message
-    assert refused.ok  # approved, then refused at send time: nothing reached the venue
+    # Approved, then refused at send time: nothing reached the venue, and the operator is told so.
+    assert not refused.ok and refused.message.endswith("the order was refused: LIVE venue not armed")
     refusals = [d for d in rows["decisions"] if d["action"] == "REFUSE"]
-    assert refusals and refusals[0]["note"] == "LIVE venue not armed"
+    assert refusals and refusals[0]["note"].startswith("LIVE_NOT_ARMED") and "LIVE venue not armed" in refusals[0]["note"]
+    assert any(p["status"] == "REFUSED" and p["reason"] == refusals[0]["note"] for p in rows["proposals"])
     before, armed, after, approved = rows["_results"][0][41]
     assert before is False and armed.ok and after is True and approved.ok
     assert [d["action"] for d in rows["decisions"]].count("ARM_LIVE") == 1

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 
 
 def lopsided_book(i: int) -> tuple[list[list[float]], list[list[float]]]:
-    # Heavy bids against a thin ask: the microprice leans up and a maker bid at 0.45 has edge.
-    return [[0.45, 5000.0]], [[0.55, 50.0]]
+    # Heavy bids against a thin ask: the microprice leans up and a maker bid at 0.30 has edge. (At 0.45, in the
+    # 0.40-0.60 price zone, a directional bet would need a conservative probability above 0.52.)
+    return [[0.30, 5000.0]], [[0.40, 50.0]]
 
 
 def capture(session: str) -> str:

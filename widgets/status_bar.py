@@ -1,4 +1,7 @@
-"""One line on top: mode, venue, engine state, feed health, snapshot age, bankroll, clock."""
+"""One line on top: mode, venue, engine state, breakers, feed health, snapshot age, bankroll, clock.
+
+Breakers: "breakers ok" while none blocks; otherwise the first blocking one (the engine's priority order)
+with the value that tripped it against its threshold, and how many more block."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from textual.widgets import Static
 
 from engine.snapshot import EngineSnapshot
 from widgets.format import age, clock, usd
+from widgets.risk import SHORT, STATE, STYLE, blocking, breaker_value
 
 
 class StatusBar(Static):
@@ -39,6 +43,18 @@ class StatusBar(Static):
             t.append("HALTED", style="bold")
         else:
             t.append(snap.state, style="bold green" if snap.state == "RUNNING" else "bold yellow")
+        blocked = [b for b in blocking(snap.risk.breakers) if not (b.name == "manual" and snap.state == "HALTED")]
+        if blocked:
+            first = blocked[0]
+            t.append("  ")
+            t.append(f" {SHORT.get(first.name, first.name)} {STATE.get(first.state, first.state)} "
+                     f"{breaker_value(first)} ", style=STYLE.get(first.state, "bold red"))
+            if len(blocked) > 1:
+                t.append(f" +{len(blocked) - 1}", style="bold")
+        elif snap.state != "HALTED":
+            t.append("  breakers ok", style="green")
+        if snap.risk.reduce_only:
+            t.append("  REDUCE-ONLY", style="bold yellow")
         t.append(f"  orders {len(snap.orders)}", style="bold" if snap.orders else "")
         if snap.state == "HALTED":
             t.append(f"  ({snap.halt_reason})", style="bold")

@@ -349,9 +349,17 @@ class Breakers:
         return self.evaluate(ts)
 
     def check_kill_switch(self, now: int) -> list[BreakerEvent]:
-        """Look for the kill-switch file; run at start and at least every second (see watch_kill_switch)."""
+        """Look for the kill-switch file; run at start and at least every second (see watch_kill_switch).
+
+        Only the kill switch moves and only its events come back: the watcher runs on real time, and letting
+        it advance the other breakers (or take their pending events) would make a simulated run depend on
+        when the watcher happened to wake up."""
         self._poll_kill_switch()
-        return self.evaluate(now)
+        self._step(self._b[KILL_SWITCH], float(self._kill_present), self._kill_present, max(now, self._now),
+                   self._kill_detail)
+        mine = [e for e in self._pending if e.name == KILL_SWITCH]
+        self._pending = [e for e in self._pending if e.name != KILL_SWITCH]
+        return mine
 
     def _poll_kill_switch(self) -> None:
         if self.kill_switch is not None:
