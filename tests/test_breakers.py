@@ -576,3 +576,14 @@ def test_the_kill_switch_check_moves_nothing_else(tmp_path) -> None:
     assert kinds(events) == [("kill_switch", "TRIP")]
     later = b.evaluate(T0 + 61_000)  # the others move when the engine evaluates
     assert ("stale_market", "TRIP") in kinds(later) and ("kill_switch", "TRIP") not in kinds(later)
+
+
+def test_a_resume_looks_at_the_kill_switch_file_itself(tmp_path) -> None:
+    """The watcher may not have polled since the file went: a human resume must not be refused for that."""
+    path = tmp_path / "KILL"
+    path.write_text("stop")
+    b = Breakers(kill_switch=KillSwitch(path), now=T0)
+    assert ("kill_switch", "TRIP") in kinds(b.evaluate(T0))
+    assert ("kill_switch", "RESUME_REFUSED") in kinds(b.resume(T0 + 1))
+    path.unlink()  # no check_kill_switch in between
+    assert ("kill_switch", "RESUME") in kinds(b.resume(T0 + 2)) and b.allows_new_risk(T0 + 2)

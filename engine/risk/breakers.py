@@ -553,7 +553,9 @@ class Breakers:
     def resume(self, now: int, by: str = "operator") -> list[BreakerEvent]:
         """A human resumes: every tripped breaker is reset to OK and its baseline restarts from now (the
         current equity becomes the day/week start and the high-water mark; counts restart). The kill switch
-        stays while its file exists, and the feed breakers while data is still stale."""
+        stays while its file exists (looked at now, not at the watcher's last poll), and the feed breakers while
+        data is still stale."""
+        self._poll_kill_switch()
         self._advance(now)
         eq = self._equity
         for br in self._b.values():
