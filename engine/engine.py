@@ -556,8 +556,8 @@ class Engine:
                         reason = reason.replace(str(kill.path), kill.path.name)
                     self._halt(reason, "breaker", kind=e.name, record=False)
             elif e.kind == "RESUME":
-                self.store.resume_halts(run_id=self.run_id, ts=e.ts, by=e.detail.removeprefix("resumed by ") or "breaker",
-                                        kind=e.name)
+                by = e.detail.removeprefix("resumed by ") if e.detail.startswith("resumed by ") else "auto"
+                self.store.resume_halts(run_id=self.run_id, ts=e.ts, by=by, kind=e.name)
                 self._note("breaker resumed", breaker=e.name, detail=e.detail)
             elif e.kind == "COOLDOWN":
                 self._note("breaker cooling down", breaker=e.name, detail=e.detail)
@@ -1142,14 +1142,16 @@ class Engine:
             why = "; ".join(f"{e.name}: {e.detail}" for e in holding)
             self._note("resume refused", logging.WARNING, by=actor, reason=why)
             return CommandResult(False, f"still halted: {why}")
-        if self.state == "HALTED":
+        halted = self.state == "HALTED"
+        if halted:
             self.state = "RESUMING"
             self.halt_reason = ""
             self.halt_kind = ""
             self.store.resume_halts(run_id=self.run_id, ts=now, by=actor, kind="MANUAL")
         self._note("resume requested", by=actor)
         left = "; ".join(f"{e.name}: {e.detail}" for e in refused)
-        return CommandResult(True, "resuming at the next cycle" + (f" ({left})" if left else ""))
+        done = "resuming at the next cycle" if halted else "breakers reset"
+        return CommandResult(True, done + (f" ({left})" if left else ""))
 
     async def _execute(self, command: Command) -> CommandResult:
         if isinstance(command, CancelAll):

@@ -374,6 +374,9 @@ def test_no_order_is_built_or_approved_from_a_stale_book(tmp_path: Path) -> None
     stale_evals = [e for e in rows["evaluations"] if e["decision"] == "SKIP_STALE_BOOK"]
     assert stale_evals and all(7_000 <= e["ts"] - START < 40_000 for e in stale_evals)
     assert any(e["decision"] == "PROPOSE" and e["ts"] - START >= 40_000 for e in rows["evaluations"])
+    # The venue's staleness also feeds the per-market feed breaker: it tripped, and resumed by itself.
+    stale_halts = [h for h in rows["halts"] if h["kind"] == "stale_market"]
+    assert stale_halts and all(h["resumed_by"] == "auto" and h["resumed_ts"] >= START + 40_000 for h in stale_halts)
 
 
 def test_live_venue_sends_nothing_until_the_operator_types_live(tmp_path: Path) -> None:
