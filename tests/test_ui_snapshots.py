@@ -46,6 +46,8 @@ def test_feed_stale(snap_compare, tmp_path: Path) -> None:
     rt.venue.clock.advance_to(rt.venue.clock.now_ms() + 95_000)  # no book update for 95 s of market time
     snap = rt.engine.snapshot(force=True)
     assert snap.feed.stale_books == 3
+    # The feed breakers see it too: a pause while stale that cancels (all, and each stale market's orders).
+    assert {b.name for b in snap.risk.tripped} == {"stale_feed", "stale_market"}
     assert snap_compare(make_app(rt), terminal_size=(140, 40))
 
 
