@@ -248,6 +248,9 @@ class EngineSettings(_Section):
     reconciliation_interval_s: float = _number(900.0, "seconds between reconciliations with the venue", gt=0)
     pnl_snapshot_interval_s: float = _number(60.0, "seconds between PnL snapshots", gt=0)
     publish_hz: float = _number(20.0, "max read-model snapshots per second for the UI", gt=0, le=60)
+    snapshot_market_slice: int = _integer(
+        25, "market rows rebuilt per snapshot, round robin (held/worked markets always); 0 = all", ge=0
+    )
     proposal_ttl_s: float = _number(30.0, "seconds before a pending proposal expires", gt=0)
     max_active_markets: int = _integer(40, "markets evaluated at once", ge=1)
     warmup_s: float = _number(30.0, "seconds of book history required before a market is evaluated", ge=0)

@@ -95,6 +95,7 @@ from engine.venues.base import (
     VenueEvent,
 )
 
+EVALUATIONS_PER_YIELD = 8
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 LADDER_DEPTH = 12
@@ -226,6 +227,8 @@ class Engine:
         self._stopped = False
         self._snapshot: EngineSnapshot | None = None
         self._stale_cache: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._row_cache: dict[str, MarketRow] = {}
+        self._row_cursor = 0
         # Real money needs an explicit human step: a LIVE venue sends nothing until ArmLive("LIVE").
         self.live_armed = getattr(venue, "kind", "") != "LIVE"
         self._snapshot_wall = 0.0
@@ -645,8 +648,12 @@ class Engine:
             warm_ms = int(self.settings.engine.warmup_s * 1000)
             active = [ms for ms in self.markets.values() if ms.phase == "OPEN" and ms.first_ts is not None and now - ms.first_ts >= warm_ms]
             active = active[: self.settings.engine.max_active_markets]
-            for ms in active:
+            for i, ms in enumerate(active, start=1):
                 await self._evaluate(ms, now)
+                if i % EVALUATIONS_PER_YIELD == 0:
+                    # A cycle over 100 markets costs ~20 ms of Python: let timers, feeds and commands run
+                    # between slices instead of stalling the loop for all of it (bench/ui.py loop lag).
+                    await asyncio.sleep(0)
             await self._manage_resting(now)
             self._touch()
 
@@ -1222,7 +1229,7 @@ class Engine:
         self._seq += 1
         self._dirty = False
         self._snapshot_wall = wall
-        self._snapshot = self._build_snapshot()
+        self._snapshot = self._build_snapshot(full=force)
         return self._snapshot
 
     def _recent_proposals(self, n: int) -> list[Proposal]:
@@ -1236,23 +1243,47 @@ class Engine:
                 shown.append(p)
         return shown
 
-    def _build_snapshot(self) -> EngineSnapshot:
+    def _market_row(self, cid: str, ms: MarketState, now: int) -> MarketRow:
+        b = ms.book
+        m = ms.market
+        return MarketRow(
+            condition_id=cid, title=m.question or m.slug, state=ms.phase, mid=b.mid().value, best_bid=b.best_bid,
+            best_ask=b.best_ask, spread=b.spread(), depth_usdc=b.depth_usdc(self.limits.depth_band),
+            score=ms.last_edge, last_decision=ms.last_decision,
+            yes_position=self.portfolio.held(m.yes_token), no_position=self.portfolio.held(m.no_token),
+            book_age_ms=None if ms.first_ts is None else now - b.ts, tick=ms.tick,
+            time_to_close_s=None if m.end_ts is None else (m.end_ts - now) / 1000,
+        )
+
+    def _market_rows(self, now: int, full: bool) -> tuple[MarketRow, ...]:
+        """The Markets pane's rows. With many markets only a slice is rebuilt per snapshot (round robin), plus
+        every market we hold or work an order in: a row costs ~35 us of Python, and rebuilding 100 of them in
+        one go stalls the engine loop for several ms, while a row that is one publish period old is not."""
+        per = self.settings.engine.snapshot_market_slice
+        cache = self._row_cache
+        markets = self.markets
+        if full or per == 0 or len(markets) <= per:
+            cache.clear()
+            cache.update((cid, self._market_row(cid, ms, now)) for cid, ms in markets.items())
+        else:
+            order = list(markets)
+            start = self._row_cursor % len(order)
+            fresh = set(order[start:start + per]) | set(order[: max(0, start + per - len(order))])
+            fresh.update(o.request.condition_id for o in self.working.values())
+            fresh.update(p.condition_id for p in self.portfolio.open_positions())
+            fresh.update(cid for cid in markets if cid not in cache)
+            self._row_cursor = start + per
+            for cid in fresh:
+                cache[cid] = self._market_row(cid, markets[cid], now)
+        return tuple(cache[cid] for cid in markets)
+
+    def _build_snapshot(self, full: bool = True) -> EngineSnapshot:
         now = self.clock.now_ms()
-        rows = []
         books: dict[str, BookLadder] = {}
         working = list(self.working.values())
+        rows = self._market_rows(now, full)
         for cid, ms in self.markets.items():
             b = ms.book
-            m = ms.market
-            mid = b.mid().value
-            rows.append(MarketRow(
-                condition_id=cid, title=m.question or m.slug, state=ms.phase, mid=mid, best_bid=b.best_bid,
-                best_ask=b.best_ask, spread=b.spread(), depth_usdc=b.depth_usdc(self.limits.depth_band),
-                score=ms.last_edge, last_decision=ms.last_decision,
-                yes_position=self.portfolio.held(m.yes_token), no_position=self.portfolio.held(m.no_token),
-                book_age_ms=None if ms.first_ts is None else now - b.ts, tick=ms.tick,
-                time_to_close_s=None if m.end_ts is None else (m.end_ts - now) / 1000,
-            ))
             ours = []
             for o in working:
                 if o.request.condition_id == cid:

@@ -407,3 +407,23 @@ def test_live_venue_sends_nothing_until_the_operator_types_live(tmp_path: Path) 
     assert before is False and armed.ok and after is True and approved.ok
     assert [d["action"] for d in rows["decisions"]].count("ARM_LIVE") == 1
     assert summary["orders"] == 1  # only the order approved after arming
+
+
+def test_market_rows_are_rebuilt_in_slices_and_in_full_on_force(tmp_path: Path) -> None:
+    """Many markets: an unforced snapshot rebuilds a round-robin slice of the rows (plus held/worked markets),
+    a forced one (after a command) rebuilds every row."""
+    from tests.ui_harness import make_runtime
+
+    rt = make_runtime(tmp_path, until_s=12, markets_count=12, **{"engine.snapshot_market_slice": 5})
+    engine = rt.engine
+    first = {r.condition_id: r for r in engine._build_snapshot(full=True).markets}
+    for ms in engine.markets.values():  # every book moves: a fresh row would show it
+        ms.book.set_bid(4000, 7_000_000)
+    rows = {r.condition_id: r for r in engine._build_snapshot(full=False).markets}
+    changed = [cid for cid in rows if rows[cid] is not first[cid]]
+    assert len(changed) == 5 and list(rows) == list(first)  # one slice; the order of the pane is kept
+    rows2 = {r.condition_id: r for r in engine._build_snapshot(full=False).markets}
+    assert not set(changed) & {cid for cid in rows2 if rows2[cid] is not rows[cid]}  # the next slice
+    full = engine._build_snapshot(full=True).markets
+    assert all(r is not rows2[r.condition_id] for r in full)
+    asyncio.run(rt.store.close())
