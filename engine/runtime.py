@@ -104,6 +104,8 @@ async def _build_polymarket(
     store = await Store.open(settings.store.path)
     extra = {"wall": wall} if wall is not None else {}
     engine = Engine(settings, venue, clock, store, logger=logger, brain=brain, run_id=run_id, **extra)
+    if hasattr(venue, "set_health_check"):  # LIVE: heartbeats only while the engine is healthy
+        venue.set_health_check(engine.healthy)
     return Runtime(settings, engine, store, venue)
 
 

@@ -373,9 +373,14 @@ class PolymarketLiveVenue:
         return rec
 
     def healthy(self) -> bool:
-        if self._is_healthy is not None:
-            return self._is_healthy()
-        return self.user_stream is not None and self.user_stream.connected
+        """Both must hold for the dead-man heartbeat: our own view of orders and fills (the user stream is
+        connected) and the engine's (`is_healthy`: running, no breaker that cancels everything)."""
+        connected = self.user_stream is not None and self.user_stream.connected
+        return connected and (self._is_healthy is None or self._is_healthy())
+
+    def set_health_check(self, is_healthy: Callable[[], bool]) -> None:
+        """The engine is built after its venue; it hands its health in here."""
+        self._is_healthy = is_healthy
 
     async def _heartbeats(self) -> None:
         timer = self.gateway.timer
