@@ -87,3 +87,14 @@ def test_sim_venue_runs_the_synthetic_market_end_to_end(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "bigearn_tui.cli", "replay", "--venue", "polymarket"],
                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1])
     assert bad.returncode == 2 and "--venue = 'polymarket': accepted: 'replay' or 'sim'" in bad.stderr
+
+
+def test_a_second_run_into_the_same_database_keeps_its_fills(tmp_path: Path) -> None:
+    """Simulated trade ids are unique per run: the store's fill idempotency (by trade id) must not swallow
+    a later run's fills when two runs share one database file."""
+    env = {**AGGRESSIVE, "BIGEARN_ZONES__BANDS": '{"all": {"low": 0.01, "high": 0.99, "strategies": ["value_betting"]}}'}
+    a = replay(tmp_path, "shared", "--mode", "auto", "--seed", "3", env=env)
+    b = replay(tmp_path, "shared", "--mode", "auto", "--seed", "3", env=env)
+    assert a["fills"] > 0 and a["settlements"] > 0
+    a.pop("db"), b.pop("db")
+    assert a == b

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -127,6 +128,9 @@ class MatchingEngine:
         self._consumed: dict[str, dict[tuple[bool, int], int]] = {}  # liquidity we took, per level
         self._seen_ids: set[str] = set()
         self._trade_seq = 0
+        # Fills are idempotent by trade id in the store, which may hold earlier runs: a simulated trade id
+        # must never repeat across runs, or a second run into the same database would drop its fills.
+        self._trade_prefix = f"T{secrets.token_hex(4)}-"
 
     # --- markets and data --------------------------------------------------------------------
     def add_market(self, market: Market) -> OrderBook:
@@ -388,7 +392,7 @@ class MatchingEngine:
             acct.tokens[req.token_id] = acct.tokens.get(req.token_id, 0) - qty
         self._trade_seq += 1
         fill = Fill(
-            trade_id=f"T{self._trade_seq:09d}",
+            trade_id=f"{self._trade_prefix}{self._trade_seq:09d}",
             client_order_id=req.client_order_id,
             condition_id=cid,
             token_id=req.token_id,
