@@ -54,7 +54,7 @@ ALLOWED: dict[OrderState, frozenset[OrderState]] = {
 
 
 class TransitionError(RuntimeError):
-    pass
+    """A state change the order state machine does not allow (a bug, never a market event)."""
 
 
 @dataclass(frozen=True, slots=True)

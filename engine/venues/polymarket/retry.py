@@ -190,8 +190,8 @@ class Retrier:
                     return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                pass
+            except Exception:  # noqa: BLE001 - an unreachable or failing /ok just means "not back yet"
+                log_event(LOG, "health_probe_failed", logging.DEBUG)
             await self.timer.sleep(backoff.next_delay())
 
     def _notify(
