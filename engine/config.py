@@ -306,6 +306,9 @@ class BreakerSettings(_Section):
     max_reconcile_mismatches: int = _integer(
         0, "reconciliation mismatches tolerated before trading halts until a human resumes", ge=0
     )
+    reconcile_interval_s: float = _number(
+        60.0, "seconds between reconciliations of positions and resting orders with the venue; 0 = never", ge=0
+    )
     rolling_loss_cooldown_s: float = _number(900.0, "cooldown of the rolling-loss breaker, seconds", ge=0)
     reduce_only_on_trip: bool = _flag(
         False, "loss and quality breakers still let orders through that only shrink positions"

@@ -228,6 +228,8 @@ class Engine:
         self._snapshot: EngineSnapshot | None = None
         self._stale_cache: tuple[int, frozenset[str]] = (-1, frozenset())
         self._row_cache: dict[str, MarketRow] = {}
+        self._last_reconcile = -(10**18)
+        self._unreconciled: set[str] = set()
         self._row_cursor = 0
         # Real money needs an explicit human step: a LIVE venue sends nothing until ArmLive("LIVE").
         self.live_armed = getattr(venue, "kind", "") != "LIVE"
@@ -633,6 +635,34 @@ class Engine:
             if ms.first_ts is not None and ms.yes_payout is None:
                 self.exposure.mark_from_book(ms.market, ms.book)
 
+    async def _reconcile(self, now: int) -> None:
+        """Compare what the venue says we hold and have working with the engine's own books, and feed the
+        reconciliation breaker. A difference counts only when it is seen at two checks in a row: a fill
+        or a cancel in flight between venue and engine is not a mismatch."""
+        interval_ms = int(self.settings.breakers.reconcile_interval_s * 1000)
+        venue_state = getattr(self.venue, "venue_state", None)
+        if venue_state is None or interval_ms <= 0 or now - self._last_reconcile < interval_ms:
+            return
+        self._last_reconcile = now
+        try:
+            state = await venue_state()
+        except Exception as exc:  # noqa: BLE001 - an unreachable venue is the stale/rejection breakers' job
+            self._note("reconciliation failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
+            return
+        seen: set[str] = set()
+        for pos in self.portfolio.open_positions():
+            held = state.positions.get(pos.token_id, 0)
+            if held < pos.size:  # the wallet may hold more (other activity); never less than we think
+                seen.add(f"position {pos.token_id[:10]}: engine {qty_to_str(pos.size)} venue {qty_to_str(held)}")
+        for o in self.working.values():
+            resting = o.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) and not o.cancel_requested
+            if resting and o.venue_order_id and o.venue_order_id.lower() not in state.open_order_ids:
+                seen.add(f"order {o.client_order_id} resting here, not at the venue")
+        persistent = sorted(seen & self._unreconciled)
+        self._unreconciled = seen
+        self.counters["reconciliations"] = self.counters.get("reconciliations", 0) + 1
+        self._on_breaker_events(self.breakers.on_reconcile(len(persistent), now, "; ".join(persistent)[:300]))
+
     # --- evaluation cycle ------------------------------------------------------------------------
     async def _cycle(self) -> None:
         if self._stopped:
@@ -644,6 +674,7 @@ class Engine:
                 self.state = "RUNNING"
                 self._note("resumed")
             self._risk_tick(now)
+            await self._reconcile(now)
             await self._flush_cancels()
             warm_ms = int(self.settings.engine.warmup_s * 1000)
             active = [ms for ms in self.markets.values() if ms.phase == "OPEN" and ms.first_ts is not None and now - ms.first_ts >= warm_ms]

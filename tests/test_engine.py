@@ -427,3 +427,34 @@ def test_market_rows_are_rebuilt_in_slices_and_in_full_on_force(tmp_path: Path) 
     full = engine._build_snapshot(full=True).markets
     assert all(r is not rows2[r.condition_id] for r in full)
     asyncio.run(rt.store.close())
+
+
+def test_reconciliation_halts_when_the_venue_holds_less_than_the_engine_thinks(tmp_path: Path) -> None:
+    """Every `reconcile_interval_s` the engine compares the venue's positions and resting orders with its own.
+    In a clean run they agree at every check; when the venue's balance is short (here: the simulated account
+    loses the shares), the mismatch must be seen at two checks in a row, then trading halts until a human
+    resumes, with the difference as the halt's detail."""
+    seen: dict[str, Any] = {}
+
+    async def lose_the_shares(engine: Engine) -> None:
+        seen["held"] = {p.token_id: p.size for p in engine.portfolio.open_positions()}
+        seen["halts_before"] = [h["kind"] for h in engine.halts]
+        engine.venue.matcher.account.tokens.clear()
+
+    engine, summary, rows = run_scenario(
+        tmp_path, mode="auto", actions={60: lose_the_shares}, seconds=300, **{"breakers.reconcile_interval_s": 20}
+    )
+    assert seen["held"], "the scenario needs a position at 60 s"
+    assert "RECONCILE" not in [k.upper() for k in seen["halts_before"]]  # clean until then
+    assert engine.counters["reconciliations"] >= 3
+    trips = [h for h in rows["halts"] if "reconcil" in h["kind"].lower()]
+    assert len(trips) == 1
+    assert 80_000 <= trips[0]["ts"] - START <= 100_000  # two checks after the loss, not the first
+    assert float(trips[0]["trigger_value"]) >= 1 and float(trips[0]["threshold"]) == 0
+    assert "engine" in (trips[0]["reason"] or "") and "venue 0" in (trips[0]["reason"] or "")
+
+
+def test_reconciliation_agrees_through_a_whole_trading_run(tmp_path: Path) -> None:
+    engine, summary, rows = run_scenario(tmp_path, mode="auto", **{"breakers.reconcile_interval_s": 5})
+    assert summary["fills"] > 0 and engine.counters["reconciliations"] > 10
+    assert not [h for h in rows["halts"] if "reconcil" in h["kind"].lower()]

@@ -132,6 +132,12 @@ class MatchingEngine:
         # must never repeat across runs, or a second run into the same database would drop its fills.
         self._trade_prefix = f"T{secrets.token_hex(4)}-"
 
+    def state_of_account(self) -> tuple[dict[str, int], frozenset[str]]:
+        """Token balances and resting order ids as the exchange sees them (for reconciliation)."""
+        tokens = {t: q for t, q in self.account.tokens.items() if q}
+        ids = frozenset(r.venue_order_id.lower() for book in self._resting.values() for r in book.values())
+        return tokens, ids
+
     # --- markets and data --------------------------------------------------------------------
     def add_market(self, market: Market) -> OrderBook:
         book = OrderBook()

@@ -79,6 +79,15 @@ class Settled:
     cash: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class VenueState:
+    """What the venue itself says we hold and have working, for reconciliation against the engine's books."""
+
+    ts: int
+    positions: dict[str, int]  # token id -> shares (1e-6), non-zero only
+    open_order_ids: frozenset[str]  # venue order ids of our resting orders (lower case)
+
+
 VenueEvent = (
     OrderAccepted
     | OrderRejected

@@ -20,7 +20,7 @@ from engine.domain import Market, OrderRequest
 from engine.feeds.events import BookDeltas, BookSnapshot, MarketClosed, MarketResolved, TickSizeChange
 from engine.feeds.replay import ReplayLine, ReplayMarket, bundled_paths, load_markets, read_lines
 from engine.sim.matching import LatencyModel, MatchingEngine, SimAccount
-from engine.venues.base import EventSink
+from engine.venues.base import EventSink, VenueState
 
 # Up/down markets resolve from an oracle shortly after the window. 90 s keeps every recorded post-close
 # line of the bundled data (the last comes ~63 s after close) inside its market's unresolved period.
@@ -80,6 +80,10 @@ class ReplayVenue:
 
     async def cancel_all(self) -> None:
         self.matcher.cancel_all()
+
+    async def venue_state(self) -> VenueState:
+        positions, ids = self.matcher.state_of_account()
+        return VenueState(self.clock.now_ms(), positions, ids)
 
     def stop(self) -> None:
         self._stop.set()

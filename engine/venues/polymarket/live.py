@@ -58,6 +58,7 @@ from engine.venues.base import (
     OrderRejected,
     OrderUnknown,
     VenueEvent,
+    VenueState,
 )
 from engine.venues.polymarket.gateway import (
     GatewayEvent,
@@ -206,6 +207,11 @@ class PolymarketLiveVenue:
             order = self._by_oid.get(oid.lower())
             if order is not None:
                 self._spawn(self._confirm_cancel(order))
+
+    async def venue_state(self) -> VenueState:
+        """Balances and open orders over REST (tokens we trade, plus any with an open order)."""
+        rec = await self.reconcile()
+        return VenueState(rec.ts, dict(rec.positions), frozenset(o.order_id.lower() for o in rec.open_orders))
 
     def stop(self) -> None:
         self._queue.put_nowait(_STOP)

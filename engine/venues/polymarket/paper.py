@@ -34,7 +34,7 @@ from engine.feeds.events import (
     TickSizeChange,
 )
 from engine.sim.matching import LatencyModel, MatchingEngine, SimAccount
-from engine.venues.base import EventSink
+from engine.venues.base import EventSink, VenueState
 from engine.venues.polymarket.market_data import MarketDataStats, PolymarketMarketData
 
 
@@ -115,6 +115,10 @@ class PolymarketPaperVenue:
 
     async def cancel_all(self) -> None:
         self.matcher.cancel_all()
+
+    async def venue_state(self) -> VenueState:
+        positions, ids = self.matcher.state_of_account()
+        return VenueState(self.clock.now_ms(), positions, ids)
 
     def stop(self) -> None:
         """Make `run()` return (closing the market data)."""
