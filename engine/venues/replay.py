@@ -16,11 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.clock import SimClock
-from engine.domain import Market, OrderRequest
+from engine.domain import Market
 from engine.feeds.events import BookDeltas, BookSnapshot, MarketClosed, MarketResolved, TickSizeChange
 from engine.feeds.replay import ReplayLine, ReplayMarket, bundled_paths, load_markets, read_lines
 from engine.sim.matching import LatencyModel, MatchingEngine, SimAccount
-from engine.venues.base import EventSink, VenueState
+from engine.venues.base import EventSink
+from engine.venues.simulated import InProcessOrders
 
 # Up/down markets resolve from an oracle shortly after the window. 90 s keeps every recorded post-close
 # line of the bundled data (the last comes ~63 s after close) inside its market's unresolved period.
@@ -28,7 +29,7 @@ RESOLVE_DELAY_MS = 90_000
 FINE_TICK = 10  # 0.001: the tick Polymarket switches to near 0 and 1
 
 
-class ReplayVenue:
+class ReplayVenue(InProcessOrders):
     """Recorded books from files, or any other time-ordered `ReplayLine` stream with its catalog (the
     synthetic market of `--venue sim` is one: same matching, same lifecycle, `kind` SIM)."""
 
@@ -71,19 +72,6 @@ class ReplayVenue:
 
     def markets(self) -> list[Market]:
         return [entry.market for entry in self.catalog.values()]
-
-    async def submit(self, request: OrderRequest) -> None:
-        self.matcher.submit(request)
-
-    async def cancel(self, client_order_id: str) -> None:
-        self.matcher.cancel(client_order_id)
-
-    async def cancel_all(self) -> None:
-        self.matcher.cancel_all()
-
-    async def venue_state(self) -> VenueState:
-        positions, ids = self.matcher.state_of_account()
-        return VenueState(self.clock.now_ms(), positions, ids)
 
     def stop(self) -> None:
         self._stop.set()

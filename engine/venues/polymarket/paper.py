@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from engine.clock import Callback, Clock
-from engine.domain import Market, OrderRequest
+from engine.domain import Market
 from engine.feeds.events import (
     BookDeltas,
     BookSnapshot,
@@ -34,8 +34,9 @@ from engine.feeds.events import (
     TickSizeChange,
 )
 from engine.sim.matching import LatencyModel, MatchingEngine, SimAccount
-from engine.venues.base import EventSink, VenueState
+from engine.venues.base import EventSink
 from engine.venues.polymarket.market_data import MarketDataStats, PolymarketMarketData
+from engine.venues.simulated import InProcessOrders
 
 
 class _NotifyingClock:
@@ -58,7 +59,7 @@ class _NotifyingClock:
         self._clock.call_at(ts_ms, fire)
 
 
-class PolymarketPaperVenue:
+class PolymarketPaperVenue(InProcessOrders):
     kind = "PAPER"
 
     def __init__(
@@ -106,19 +107,6 @@ class PolymarketPaperVenue:
     # --- Venue ---------------------------------------------------------------------------------------
     def markets(self) -> list[Market]:
         return list(self._markets)
-
-    async def submit(self, request: OrderRequest) -> None:
-        self.matcher.submit(request)
-
-    async def cancel(self, client_order_id: str) -> None:
-        self.matcher.cancel(client_order_id)
-
-    async def cancel_all(self) -> None:
-        self.matcher.cancel_all()
-
-    async def venue_state(self) -> VenueState:
-        positions, ids = self.matcher.state_of_account()
-        return VenueState(self.clock.now_ms(), positions, ids)
 
     def stop(self) -> None:
         """Make `run()` return (closing the market data)."""
