@@ -175,6 +175,8 @@ class BigEarnApp(App[int]):
 
     # --- pulling the read model --------------------------------------------------------------------
     def pull(self, force: bool = False) -> None:
+        if self._exit:  # quitting: the panes may already be coming down
+            return
         snap = self.engine.snapshot(force=force)
         if not force and self.snap is not None and snap.seq == self.snap.seq:
             self.status.show(snap, live_armed=self.live_armed)  # keeps the snapshot age honest

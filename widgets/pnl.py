@@ -21,19 +21,24 @@ class PnLPane(Vertical):
     _detail = ""
 
     def compose(self) -> ComposeResult:
-        yield Digits("+0.00", id="pnl-total")
-        yield Sparkline([], id="pnl-spark", summary_function=max)
-        yield Label("", id="pnl-detail")
+        # Held, not queried on every refresh: a refresh can race the app's teardown, when the children are
+        # already being removed.
+        self._digits = Digits("+0.00", id="pnl-total")
+        self._spark = Sparkline([], id="pnl-spark", summary_function=max)
+        self._label = Label("", id="pnl-detail")
+        yield self._digits
+        yield self._spark
+        yield self._label
 
     def show(self, pnl: PnLView, bankroll) -> None:
         total = pnl.equity - bankroll
-        digits = self.query_one("#pnl-total", Digits)
+        digits = self._digits
         text = usd(total, signed=True).replace(",", "")
         if digits.value != text:
             digits.update(text)
             digits.set_class(total < 0, "-loss")
             digits.set_class(total > 0, "-gain")
-        spark = self.query_one("#pnl-spark", Sparkline)
+        spark = self._spark
         data = list(pnl.history[-120:])
         # A flat series would draw solid full-height bars, which reads as "at the maximum": show a curve
         # only once equity has actually moved.
@@ -45,4 +50,4 @@ class PnLPane(Vertical):
                   f"real {usd(pnl.realized, signed=True)} unreal {usd(pnl.unrealized, signed=True)}")
         if detail != self._detail:
             self._detail = detail
-            self.query_one("#pnl-detail", Label).update(detail, layout=False)
+            self._label.update(detail, layout=False)

@@ -80,26 +80,32 @@ class RiskPane(Vertical):
         self._risk: RiskView | None = None
 
     def compose(self) -> ComposeResult:
+        # Children are held, not queried on every refresh: a refresh can race the app's start-up or teardown.
+        self._bars: dict[str, ProgressBar] = {}
+        self._labels: dict[str, Label] = {}
         for name in GAUGES:
             with Horizontal():
-                yield Label("", id=f"risk-{name}-label", classes="gauge-label")
-                yield ProgressBar(total=100, show_eta=False, show_percentage=False, id=f"risk-{name}")
-        yield Label("", id="risk-breakers")
+                self._labels[name] = Label("", id=f"risk-{name}-label", classes="gauge-label")
+                self._bars[name] = ProgressBar(total=100, show_eta=False, show_percentage=False, id=f"risk-{name}")
+                yield self._labels[name]
+                yield self._bars[name]
+        self._breakers_label = Label("", id="risk-breakers")
+        yield self._breakers_label
 
     def _gauge(self, name: str, value: Decimal | float, limit: Decimal | float, text: str) -> None:
         limit_f = float(limit) or 1.0
         pct = max(0.0, min(100.0, 100.0 * float(value) / limit_f))
-        bar = self.query_one(f"#risk-{name}", ProgressBar)
+        bar = self._bars[name]
         if bar.progress != pct:
             bar.update(progress=pct)
         if self._texts.get(name) != text:
             self._texts[name] = text
-            self.query_one(f"#risk-{name}-label", Label).update(text, layout=False)
+            self._labels[name].update(text, layout=False)
 
     def _grid(self, breakers: tuple[BreakerState, ...]) -> Text:
         """Tripped first, then the rest in order; as many rows as the pane has room for (the last cell says
         how many OK ones did not fit)."""
-        label = self.query_one("#risk-breakers", Label)
+        label = self._breakers_label
         width = max(CELL, label.size.width or self.size.width or 4 * CELL)
         height = max(1, label.size.height or 3)
         per_row = max(1, width // CELL)
@@ -151,4 +157,4 @@ class RiskPane(Vertical):
         key = f"{text.plain}|{[s.style for s in text.spans]}"
         if self._texts.get("breakers") != key:
             self._texts["breakers"] = key
-            self.query_one("#risk-breakers", Label).update(text, layout=False)
+            self._breakers_label.update(text, layout=False)
