@@ -67,7 +67,10 @@ def test_ctl_steers_a_running_headless_engine(tmp_path: Path) -> None:
          str(markets), "--db", str(tmp_path / "h.db")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BIGEARN_UI__CONTROL_SOCKET": str(sock),
-             "BIGEARN_ENGINE__WARMUP_S": "5"},
+             "BIGEARN_ENGINE__WARMUP_S": "5",
+             # 20x speed makes the default 30 s TTL 1.5 s of wall time: a loaded machine starting the `ctl`
+             # process could miss it. The proposal must still be pending when the approval arrives.
+             "BIGEARN_ENGINE__PROPOSAL_TTL_S": "600"},
     )
     try:
         deadline = time.monotonic() + 30
