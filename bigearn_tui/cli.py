@@ -56,13 +56,15 @@ def _settings(config: Path | None, **flags: Any) -> Settings:
 def _exchange_urls(base: str) -> dict[str, str]:
     """One base URL of a Polymarket-protocol exchange (e.g. `bigearn-tui sim-exchange`) -> every endpoint,
     laid out as the local exchange serves them: CLOB at /, WebSockets at /ws/*, Gamma and Data API below."""
-    base = base.rstrip("/")
+    from engine.sim.exchange.urls import exchange_urls
+
     if not base.startswith(("http://", "https://")):
         _fail(f"--exchange = {base!r}: accepted: an http(s):// base URL, e.g. http://127.0.0.1:8790")
-    ws = "ws" + base[len("http"):]
-    return {"venue.clob_url": base, "venue.gamma_url": f"{base}/gamma", "venue.data_api_url": f"{base}/data-api",
-            "venue.ws_market_url": f"{ws}/ws/market", "venue.ws_user_url": f"{ws}/ws/user",
-            "polymarket.relayer_url": f"{base}/relayer"}
+    u = exchange_urls(base)
+    # The relayer is not served: pointing it at the exchange keeps deposit-wallet checks on loopback.
+    return {"venue.clob_url": u.base_url, "venue.gamma_url": u.gamma_url, "venue.data_api_url": u.data_url,
+            "venue.ws_market_url": u.market_ws_url, "venue.ws_user_url": u.user_ws_url,
+            "polymarket.relayer_url": f"{u.base_url}/relayer"}
 
 
 def _headless(settings: Settings, *, control: bool) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from .markets import (
     gamma_market_json,
     markets_by_token_json,
 )
+from .urls import exchange_urls
 
 _log = logging.getLogger(__name__)
 SKEW_S = 300
@@ -1228,15 +1229,14 @@ async def start_exchange(
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://{host}:{bound}"
-    ws_base = f"ws://{host}:{bound}"
+    urls = exchange_urls(f"http://{host}:{bound}")
     pump = asyncio.create_task(_pump(exchange)) if not isinstance(exchange.clock, ManualClock) else None
     handle = ExchangeHandle(
-        base_url=base,
-        market_ws_url=f"{ws_base}/ws/market",
-        user_ws_url=f"{ws_base}/ws/user",
-        gamma_url=f"{base}/gamma",
-        data_url=f"{base}/data-api",
+        base_url=urls.base_url,
+        market_ws_url=urls.market_ws_url,
+        user_ws_url=urls.user_ws_url,
+        gamma_url=urls.gamma_url,
+        data_url=urls.data_url,
         exchange=exchange,
         faults=faults,
         server=server,
