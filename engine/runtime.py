@@ -54,7 +54,20 @@ async def build(
     if v.live and v.kind != "polymarket":
         raise SetupError(f"venue.live = true needs venue.kind = 'polymarket' (got {v.kind!r}): real orders only go to Polymarket")
     if v.kind == "polymarket":
-        return await _build_polymarket(settings, logger, brain, run_id=run_id, wall=wall)
+        venue, clock = await _polymarket_venue(settings)
+    else:
+        venue, clock = _replay_venue(settings)
+    store = await Store.open(settings.store.path)
+    extra = {"wall": wall} if wall is not None else {}
+    engine = Engine(settings, venue, clock, store, logger=logger, brain=brain, run_id=run_id, **extra)
+    if hasattr(venue, "set_health_check"):  # LIVE: heartbeats only while the engine is healthy
+        venue.set_health_check(engine.healthy)
+    return Runtime(settings, engine, store, venue)
+
+
+def _replay_venue(settings: Settings) -> tuple[ReplayVenue, SimClock]:
+    """Recorded books (replay) or the seeded synthetic market (sim), on a simulated clock set to the first line."""
+    v = settings.venue
     source = None
     if v.kind == "sim":
         try:
@@ -82,31 +95,19 @@ async def build(
     if first is None:
         raise SetupError(f"{venue.books_path}: the books file has no lines")
     clock.advance_to(first.ts)
-    store = await Store.open(settings.store.path)
-    extra = {"wall": wall} if wall is not None else {}
-    engine = Engine(settings, venue, clock, store, logger=logger, brain=brain, run_id=run_id, **extra)
-    return Runtime(settings, engine, store, venue)
+    return venue, clock
 
 
-async def _build_polymarket(
-    settings: Settings, logger: logging.Logger | None, brain: Brain | None, *, run_id: str | None,
-    wall: Callable[[], float] | None,
-) -> Runtime:
+async def _polymarket_venue(settings: Settings) -> tuple[Any, WallClock]:
     """Live Polymarket books: paper trading (default) or, with `venue.live`, real orders. Imported lazily so
     replay and sim runs never load the SDK."""
     from engine.venues.polymarket.assemble import VenueSetupError, build_polymarket_venue
 
     clock = WallClock()
     try:
-        venue = await build_polymarket_venue(settings, clock)
+        return await build_polymarket_venue(settings, clock), clock
     except VenueSetupError as exc:
         raise SetupError(str(exc)) from exc
-    store = await Store.open(settings.store.path)
-    extra = {"wall": wall} if wall is not None else {}
-    engine = Engine(settings, venue, clock, store, logger=logger, brain=brain, run_id=run_id, **extra)
-    if hasattr(venue, "set_health_check"):  # LIVE: heartbeats only while the engine is healthy
-        venue.set_health_check(engine.healthy)
-    return Runtime(settings, engine, store, venue)
 
 
 async def run_headless(
