@@ -194,7 +194,9 @@ class BookView:
             total_visible += size
             if remaining == 0 or blocked:
                 continue
-            if limit is not None and ((side is Side.BUY and px > limit) or (side is Side.SELL and px < limit)):
+            if limit is not None and (
+                (side is Side.BUY and px > limit) or (side is Side.SELL and px < limit)
+            ):
                 blocked = True
                 continue
             if reference is None:

@@ -179,24 +179,50 @@ Speed = Annotated[float | Literal["max"], PlainValidator(_parse_speed)]
 # "accepted: ..." text in errors can never drift from what is actually enforced.
 
 
-def _bounds(noun: str, *, gt: float | None = None, ge: float | None = None,
-            lt: float | None = None, le: float | None = None) -> str:
-    parts = [f"{op} {bound}" for op, bound in ((">", gt), (">=", ge), ("<", lt), ("<=", le)) if bound is not None]
+def _bounds(
+    noun: str,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+) -> str:
+    parts = [
+        f"{op} {bound}" for op, bound in ((">", gt), (">=", ge), ("<", lt), ("<=", le)) if bound is not None
+    ]
     return f"{noun} {' and '.join(parts)}" if parts else noun
 
 
-def _number(default: float, doc: str, *, gt: float | None = None, ge: float | None = None,
-            lt: float | None = None, le: float | None = None) -> Any:
+def _number(
+    default: float,
+    doc: str,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+) -> Any:
     return Field(
-        default, description=doc, gt=gt, ge=ge, lt=lt, le=le, allow_inf_nan=False,
+        default,
+        description=doc,
+        gt=gt,
+        ge=ge,
+        lt=lt,
+        le=le,
+        allow_inf_nan=False,
         json_schema_extra={"accepted": _bounds("a number", gt=gt, ge=ge, lt=lt, le=le)},
     )
 
 
-def _integer(default: int, doc: str, *, gt: int | None = None, ge: int | None = None,
-             le: int | None = None) -> Any:
+def _integer(
+    default: int, doc: str, *, gt: int | None = None, ge: int | None = None, le: int | None = None
+) -> Any:
     return Field(
-        default, description=doc, gt=gt, ge=ge, le=le,
+        default,
+        description=doc,
+        gt=gt,
+        ge=ge,
+        le=le,
         json_schema_extra={"accepted": _bounds("an integer", gt=gt, ge=ge, le=le)},
     )
 
@@ -204,8 +230,13 @@ def _integer(default: int, doc: str, *, gt: int | None = None, ge: int | None = 
 def _usdc(default: str, doc: str, *, gt: int | None = None, ge: int | None = None) -> Any:
     noun = _bounds("an exact USDC amount", gt=gt, ge=ge)
     return Field(
-        Decimal(default), description=doc, gt=gt, ge=ge,
-        json_schema_extra={"accepted": f'{noun} with at most 6 decimals (a string like "1000.50" or an integer)'},
+        Decimal(default),
+        description=doc,
+        gt=gt,
+        ge=ge,
+        json_schema_extra={
+            "accepted": f'{noun} with at most 6 decimals (a string like "1000.50" or an integer)'
+        },
     )
 
 
@@ -242,7 +273,9 @@ class _Section(BaseModel):
 class EngineSettings(_Section):
     """How the engine runs: mode, timing, and how many markets it watches."""
 
-    mode: Mode = _choice("semi", Mode, "semi: you confirm each proposal; auto: orders go out; observe: no orders")
+    mode: Mode = _choice(
+        "semi", Mode, "semi: you confirm each proposal; auto: orders go out; observe: no orders"
+    )
     seed: int = _integer(7, "random seed for replay/sim determinism", ge=0)
     cycle_interval_s: float = _number(5.0, "seconds between evaluations of active markets", gt=0)
     reconciliation_interval_s: float = _number(900.0, "seconds between reconciliations with the venue", gt=0)
@@ -285,21 +318,35 @@ class RiskSettings(_Section):
 class BreakerSettings(_Section):
     """Circuit breakers that halt trading."""
 
-    max_daily_loss_pct: float = _number(0.05, "daily loss that trips the breaker, share of bankroll", gt=0, le=1)
-    max_weekly_loss_pct: float = _number(0.10, "weekly loss that trips the breaker, share of bankroll", gt=0, le=1)
+    max_daily_loss_pct: float = _number(
+        0.05, "daily loss that trips the breaker, share of bankroll", gt=0, le=1
+    )
+    max_weekly_loss_pct: float = _number(
+        0.10, "weekly loss that trips the breaker, share of bankroll", gt=0, le=1
+    )
     max_drawdown_pct: float = _number(0.15, "peak-to-trough drawdown that trips the breaker", gt=0, le=1)
     max_consecutive_losses: int = _integer(5, "losing trades in a row that trip the breaker", ge=1)
-    rolling_loss_window_s: float = _number(300.0, "window for rolling loss and rejection counts, seconds", gt=0)
-    max_rolling_loss_usdc: Usdc = _usdc("50", "loss within the rolling window that trips the breaker, USDC", gt=0)
+    rolling_loss_window_s: float = _number(
+        300.0, "window for rolling loss and rejection counts, seconds", gt=0
+    )
+    max_rolling_loss_usdc: Usdc = _usdc(
+        "50", "loss within the rolling window that trips the breaker, USDC", gt=0
+    )
     cooldown_s: float = _number(3600.0, "seconds a tripped breaker stays tripped", ge=0)
     stale_feed_s: float = _number(30.0, "seconds after which a book is stale", gt=0)
-    max_rejections: int = _integer(5, "venue rejections within the rolling window that trip the breaker", ge=1)
+    max_rejections: int = _integer(
+        5, "venue rejections within the rolling window that trip the breaker", ge=1
+    )
     kill_switch_file: str = _text(
-        "KILL_SWITCH", "if this file exists, trading halts; relative to the config file's directory",
-        "a non-empty file path", min_length=1,
+        "KILL_SWITCH",
+        "if this file exists, trading halts; relative to the config file's directory",
+        "a non-empty file path",
+        min_length=1,
     )
     stale_feed_global_s: float = _number(
-        30.0, "seconds without any current market data before everything pauses and all orders are cancelled", gt=0
+        30.0,
+        "seconds without any current market data before everything pauses and all orders are cancelled",
+        gt=0,
     )
     fill_rate_window: int = _integer(20, "fill-rate breaker: the last N finished orders it looks at", ge=1)
     fill_rate_min_orders: int = _integer(10, "fill-rate breaker: no verdict on fewer finished orders", ge=1)
@@ -307,7 +354,9 @@ class BreakerSettings(_Section):
         0, "reconciliation mismatches tolerated before trading halts until a human resumes", ge=0
     )
     reconcile_interval_s: float = _number(
-        60.0, "seconds between reconciliations of positions and resting orders with the venue; 0 = never", ge=0
+        60.0,
+        "seconds between reconciliations of positions and resting orders with the venue; 0 = never",
+        ge=0,
     )
     rolling_loss_cooldown_s: float = _number(900.0, "cooldown of the rolling-loss breaker, seconds", ge=0)
     reduce_only_on_trip: bool = _flag(
@@ -321,7 +370,9 @@ class ExecutionSettings(_Section):
     max_slippage_bps: float = _number(50.0, "max slippage from the reference price, basis points", ge=0)
     stale_order_s: float = _number(3600.0, "seconds after which a resting order is cancelled", gt=0)
     min_fill_rate: float = _number(0.60, "fill rate below which execution is flagged", ge=0, le=1)
-    default_order_type: OrderType = _choice("GTC", OrderType, "order type used unless a strategy asks otherwise")
+    default_order_type: OrderType = _choice(
+        "GTC", OrderType, "order type used unless a strategy asks otherwise"
+    )
     gtd_lifetime_s: int = _integer(300, "lifetime of GTD orders, seconds", gt=0)
     gtd_security_buffer_s: int = _integer(60, "extra seconds the venue requires on GTD expiries", ge=60)
     mutation_budget_per_min: int = _integer(60, "max order placements + cancels per minute", ge=1)
@@ -347,7 +398,9 @@ class MarketStateSettings(_Section):
     how much new risk it may take there."""
 
     watch_h: float = _number(72.0, "hours to close at which a market enters WATCH", ge=0)
-    close_window_h: float = _number(24.0, "hours to close at which new maker quotes stop (CLOSE_WINDOW)", ge=0)
+    close_window_h: float = _number(
+        24.0, "hours to close at which new maker quotes stop (CLOSE_WINDOW)", ge=0
+    )
     ratchet: list[list[float]] = Field(
         default_factory=lambda: [[72.0, 0.75], [24.0, 0.5], [6.0, 0.25]],
         description="size multiplier on new risk from N hours to close; the smallest that applies wins",
@@ -356,7 +409,8 @@ class MarketStateSettings(_Section):
     proposal_delay_h: float = _number(2.0, "hours after close the resolution proposal is expected", ge=0)
     dispute_window_h: float = _number(2.0, "hours a resolution proposal can be disputed", ge=0)
     short_close_window_s: float = _number(
-        60.0, "markets that live less than watch_h (e.g. 15-minute up/down): seconds of CLOSE_WINDOW, no WATCH",
+        60.0,
+        "markets that live less than watch_h (e.g. 15-minute up/down): seconds of CLOSE_WINDOW, no WATCH",
         ge=0,
     )
     short_ratchet: list[list[float]] = Field(
@@ -389,9 +443,15 @@ class ZoneBand(_Section):
 def _default_bands() -> dict[str, ZoneBand]:
     return {
         "zone_1": ZoneBand(low=0.05, high=0.20, strategies=["tail_risk", "contrarian", "value_betting"]),
-        "zone_2": ZoneBand(low=0.20, high=0.40, strategies=["value_betting", "news_scalping", "copy_trading"]),
-        "zone_3": ZoneBand(low=0.40, high=0.60, strategies=["arbitrage", "market_making", "value_betting"],
-                           min_directional_prob=0.52),
+        "zone_2": ZoneBand(
+            low=0.20, high=0.40, strategies=["value_betting", "news_scalping", "copy_trading"]
+        ),
+        "zone_3": ZoneBand(
+            low=0.40,
+            high=0.60,
+            strategies=["arbitrage", "market_making", "value_betting"],
+            min_directional_prob=0.52,
+        ),
         "zone_4": ZoneBand(low=0.60, high=0.80, strategies=["market_making", "arbitrage"], directional=False),
         "zone_5": ZoneBand(low=0.80, high=0.98, strategies=["internal_arbitrage"], directional=False),
     }
@@ -400,8 +460,9 @@ def _default_bands() -> dict[str, ZoneBand]:
 class ZoneSettings(_Section):
     """Price zones: which strategies may buy a token at which price."""
 
-    strategy: str = _text("value_betting", "the strategy the Kelly sizer's trades count as", "a strategy name",
-                          min_length=1)
+    strategy: str = _text(
+        "value_betting", "the strategy the Kelly sizer's trades count as", "a strategy name", min_length=1
+    )
     directional: list[str] = Field(
         default_factory=lambda: ["value_betting", "tail_risk", "contrarian", "news_scalping", "copy_trading"],
         description="strategies that take a view on the outcome (directional bets)",
@@ -437,36 +498,53 @@ class ZoneSettings(_Section):
 class VenueSettings(_Section):
     """Where orders go and where data comes from."""
 
-    kind: VenueKind = _choice("replay", VenueKind, "replay: recorded books; sim: simulated; polymarket: real venue")
+    kind: VenueKind = _choice(
+        "replay", VenueKind, "replay: recorded books; sim: simulated; polymarket: real venue"
+    )
     live: bool = _flag(False, "must be true, together with kind = polymarket, to send real orders")
-    data: str = _text("", 'replay books file; "" = bundled data', "a file path, or \"\" for bundled data")
-    markets: str = _text("", 'replay markets file; "" = bundled data', "a file path, or \"\" for bundled data")
+    data: str = _text("", 'replay books file; "" = bundled data', 'a file path, or "" for bundled data')
+    markets: str = _text("", 'replay markets file; "" = bundled data', 'a file path, or "" for bundled data')
     speed: Speed = Field(
-        1.0, description='replay speed multiplier; "max" = as fast as possible',
+        1.0,
+        description='replay speed multiplier; "max" = as fast as possible',
         json_schema_extra={"accepted": 'a number > 0 or "max"'},
     )
     sim_markets: int = _integer(12, "sim: synthetic markets per round", ge=1, le=500)
-    sim_rounds: int = _integer(4, "sim: rounds of markets, each one market lifetime (15 min) after the last", ge=1, le=10_000)
+    sim_rounds: int = _integer(
+        4, "sim: rounds of markets, each one market lifetime (15 min) after the last", ge=1, le=10_000
+    )
     submit_latency_ms: int = _integer(150, "simulated order submit latency, ms", ge=0)
     cancel_latency_ms: int = _integer(100, "simulated cancel latency, ms", ge=0)
     latency_jitter_ms: int = _integer(50, "random jitter added to simulated latencies, ms", ge=0)
-    clob_url: str = _text("https://clob.polymarket.com", "CLOB REST endpoint", "an http(s):// URL", pattern=_HTTP_URL)
+    clob_url: str = _text(
+        "https://clob.polymarket.com", "CLOB REST endpoint", "an http(s):// URL", pattern=_HTTP_URL
+    )
     gamma_url: str = _text(
         "https://gamma-api.polymarket.com", "market metadata endpoint", "an http(s):// URL", pattern=_HTTP_URL
     )
     data_api_url: str = _text(
-        "https://data-api.polymarket.com", "positions/trades data endpoint", "an http(s):// URL", pattern=_HTTP_URL
+        "https://data-api.polymarket.com",
+        "positions/trades data endpoint",
+        "an http(s):// URL",
+        pattern=_HTTP_URL,
     )
     ws_market_url: str = _text(
-        "wss://ws-subscriptions-clob.polymarket.com/ws/market", "market websocket", "a ws(s):// URL",
+        "wss://ws-subscriptions-clob.polymarket.com/ws/market",
+        "market websocket",
+        "a ws(s):// URL",
         pattern=_WS_URL,
     )
     ws_user_url: str = _text(
-        "wss://ws-subscriptions-clob.polymarket.com/ws/user", "user websocket", "a ws(s):// URL", pattern=_WS_URL
+        "wss://ws-subscriptions-clob.polymarket.com/ws/user",
+        "user websocket",
+        "a ws(s):// URL",
+        pattern=_WS_URL,
     )
     chain_id: int = _integer(137, "EVM chain id (137 = Polygon mainnet)", gt=0)
     signature_type: int = _integer(3, "order signature type expected by the CLOB", ge=0, le=3)
-    keystore: str = _text("", "encrypted keystore file; the key itself is never in config", "a file path, or \"\"")
+    keystore: str = _text(
+        "", "encrypted keystore file; the key itself is never in config", 'a file path, or ""'
+    )
 
 
 class PolymarketSettings(_Section):
@@ -474,18 +552,31 @@ class PolymarketSettings(_Section):
 
     max_markets: int = _integer(30, "markets to watch, best ranked by liquidity then volume", ge=1, le=2000)
     min_liquidity_usdc: Usdc = _usdc("0", "skip markets with less Gamma liquidity than this, USDC", ge=0)
-    categories: str = _text("", 'comma-separated Gamma categories to keep; "" = every category',
-                            "a comma-separated list, or \"\"")
-    include_markets: str = _text("", "comma-separated condition ids, slugs or Gamma ids always watched",
-                                 "a comma-separated list, or \"\"")
+    categories: str = _text(
+        "", 'comma-separated Gamma categories to keep; "" = every category', 'a comma-separated list, or ""'
+    )
+    include_markets: str = _text(
+        "",
+        "comma-separated condition ids, slugs or Gamma ids always watched",
+        'a comma-separated list, or ""',
+    )
     ws_ping_interval_s: float = _number(10.0, "market/user WebSocket PING interval, seconds", gt=0, le=60)
-    relayer_url: str = _text("https://relayer-v2.polymarket.com", "relayer (deposit-wallet checks)",
-                             "an http(s):// URL", pattern=_HTTP_URL)
-    funder: str = _text("", 'wallet holding the funds (deposit wallet or proxy); "" = the signer itself',
-                        "a 0x address of 40 hex digits, or \"\"", pattern=r"^(0x[0-9a-fA-F]{40})?$")
+    relayer_url: str = _text(
+        "https://relayer-v2.polymarket.com",
+        "relayer (deposit-wallet checks)",
+        "an http(s):// URL",
+        pattern=_HTTP_URL,
+    )
+    funder: str = _text(
+        "",
+        'wallet holding the funds (deposit wallet or proxy); "" = the signer itself',
+        'a 0x address of 40 hex digits, or ""',
+        pattern=r"^(0x[0-9a-fA-F]{40})?$",
+    )
     rate_limit_tier: RateTier = _choice("standard", RateTier, "the account's trading rate-limit tier")
-    heartbeat_interval_s: float = _number(5.0, "dead-man heartbeat interval (the venue cancels after 10 s)",
-                                          gt=0, lt=10)
+    heartbeat_interval_s: float = _number(
+        5.0, "dead-man heartbeat interval (the venue cancels after 10 s)", gt=0, lt=10
+    )
 
 
 class StoreSettings(_Section):
@@ -505,8 +596,9 @@ class UiSettings(_Section):
         "binding id -> key", "a table of binding id -> key string (a JSON object in env)"
     )
     control_socket: str = _text(
-        "", 'control socket path; "" = $XDG_RUNTIME_DIR/bigearn.sock or /tmp/bigearn-<uid>.sock',
-        "a socket path, or \"\" for the default",
+        "",
+        'control socket path; "" = $XDG_RUNTIME_DIR/bigearn.sock or /tmp/bigearn-<uid>.sock',
+        'a socket path, or "" for the default',
     )
 
 
@@ -514,7 +606,7 @@ class LogSettings(_Section):
     """Logging."""
 
     level: LogLevel = _choice("info", LogLevel, "minimum level written")
-    file: str = _text("", 'log file; "" = stderr', "a file path, or \"\" for stderr")
+    file: str = _text("", 'log file; "" = stderr', 'a file path, or "" for stderr')
 
 
 class Settings(BaseSettings):
@@ -632,7 +724,8 @@ class _Value:
 
 def _unknown_section(section: str, source: str) -> _Problem:
     return _Problem(
-        section, source,
+        section,
+        source,
         f"{section} (from {source}): unknown section; accepted sections: {', '.join(_sections())}",
     )
 
@@ -646,7 +739,8 @@ def _unknown_key(section: str, key: str, source: str) -> _Problem | None:
     if key in fields:
         return None
     return _Problem(
-        f"{section}.{key}", source,
+        f"{section}.{key}",
+        source,
         f"{section}.{key} (from {source}): unknown key; accepted keys in [{section}]: {', '.join(fields)}",
     )
 
@@ -703,7 +797,8 @@ def _read_file(path: Path, layer: dict[tuple[str, str], _Value], problems: list[
     # Secrets first, and fatally: later messages may echo values, and a secret's must never be.
     secret_problems = [
         _Problem(
-            dotted, source,
+            dotted,
+            source,
             f"{dotted} (from {source}): secrets are never read from config.toml; "
             "provide them via the environment or the encrypted keystore ([venue] keystore)",
         )
@@ -716,10 +811,13 @@ def _read_file(path: Path, layer: dict[tuple[str, str], _Value], problems: list[
     sections = _sections()
     for section, table in data.items():
         if section in sections and not isinstance(table, dict):
-            problems.append(_Problem(
-                section, source,
-                f"{section} = {_short_repr(table)} (from {source}): accepted: a [{section}] table of settings",
-            ))
+            problems.append(
+                _Problem(
+                    section,
+                    source,
+                    f"{section} = {_short_repr(table)} (from {source}): accepted: a [{section}] table of settings",
+                )
+            )
             continue
         if section not in sections:
             problems.append(_unknown_section(section, source))
@@ -741,13 +839,16 @@ def _read_env(env: Mapping[str, str], layer: dict[tuple[str, str], _Value], prob
             # credentials code, never by config, so they are neither settings nor errors here.
             continue
         source = f"env {name}"
-        parts = name[len(ENV_PREFIX):].split(ENV_DELIMITER)
+        parts = name[len(ENV_PREFIX) :].split(ENV_DELIMITER)
         if len(parts) != 2 or not all(parts):
-            problems.append(_Problem(
-                name, source,
-                f"{name} (from {source}): not a known setting; config env vars are named "
-                f"{ENV_PREFIX}<SECTION>{ENV_DELIMITER}<KEY>, e.g. {ENV_PREFIX}ENGINE{ENV_DELIMITER}MODE",
-            ))
+            problems.append(
+                _Problem(
+                    name,
+                    source,
+                    f"{name} (from {source}): not a known setting; config env vars are named "
+                    f"{ENV_PREFIX}<SECTION>{ENV_DELIMITER}<KEY>, e.g. {ENV_PREFIX}ENGINE{ENV_DELIMITER}MODE",
+                )
+            )
             continue
         section, key = parts[0].lower(), parts[1].lower()
         unknown = _unknown_key(section, key, source)
@@ -778,7 +879,9 @@ def _read_overrides(
 
 def _raise(problems: Sequence[_Problem]) -> NoReturn:
     first = problems[0]
-    raise ConfigError(first.message, key=first.key, source=first.source, problems=[p.message for p in problems])
+    raise ConfigError(
+        first.message, key=first.key, source=first.source, problems=[p.message for p in problems]
+    )
 
 
 def load_settings(
@@ -835,10 +938,13 @@ def load_settings(
             reported.add((section, key))
             item = effective[(section, key)]
             accepted = _accepted(sections[section].model_fields[key])
-            problems.append(_Problem(
-                f"{section}.{key}", item.source,
-                f"{section}.{key} = {_short_repr(item.value)} (from {item.source}): accepted: {accepted}",
-            ))
+            problems.append(
+                _Problem(
+                    f"{section}.{key}",
+                    item.source,
+                    f"{section}.{key} = {_short_repr(item.value)} (from {item.source}): accepted: {accepted}",
+                )
+            )
 
     if problems or settings is None:
         _raise(problems)

@@ -66,6 +66,7 @@ def peer_uid(sock: socket.socket) -> int:
 
 # --- snapshot codec ---------------------------------------------------------------------------------
 
+
 def _default(obj: Any) -> Any:
     if isinstance(obj, Decimal):
         return str(obj)
@@ -104,9 +105,18 @@ def decode_snapshot(data: dict[str, Any]) -> EngineSnapshot:
 
 # --- commands on the wire ---------------------------------------------------------------------------
 
+
 def command_to_wire(cmd: Command) -> dict[str, Any]:
-    kind = {Approve: "approve", Reject: "reject", EditSize: "edit_size", Halt: "halt", Resume: "resume",
-            CancelAll: "cancel_all", SetMode: "set_mode", ArmLive: "arm_live"}[type(cmd)]
+    kind = {
+        Approve: "approve",
+        Reject: "reject",
+        EditSize: "edit_size",
+        Halt: "halt",
+        Resume: "resume",
+        CancelAll: "cancel_all",
+        SetMode: "set_mode",
+        ArmLive: "arm_live",
+    }[type(cmd)]
     body = {"type": kind, **dataclasses.asdict(cmd)}
     if isinstance(cmd, SetMode):
         body["mode"] = Mode(cmd.mode).value
@@ -134,8 +144,10 @@ def command_from_wire(body: dict[str, Any], actor: str = "ctl") -> Command:
             return ArmLive(str(body["confirmation"]), actor=actor)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"command {kind!r}: missing or invalid field {exc}") from exc
-    raise ValueError(f"unknown command type {kind!r}: accepted: approve, reject, edit_size, halt, resume, "
-                     "cancel_all, set_mode, arm_live")
+    raise ValueError(
+        f"unknown command type {kind!r}: accepted: approve, reject, edit_size, halt, resume, "
+        "cancel_all, set_mode, arm_live"
+    )
 
 
 class ControlServer:
@@ -152,8 +164,10 @@ class ControlServer:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = directory.stat()
         if st.st_uid != os.getuid() or st.st_mode & 0o077:
-            raise ControlError(f"{directory} must belong to uid {os.getuid()} and be private (mode 0700): "
-                               f"it is uid {st.st_uid} mode {oct(st.st_mode & 0o777)}")
+            raise ControlError(
+                f"{directory} must belong to uid {os.getuid()} and be private (mode 0700): "
+                f"it is uid {st.st_uid} mode {oct(st.st_mode & 0o777)}"
+            )
         if self.path.exists() or self.path.is_symlink():
             if await self._alive():
                 raise ControlError(f"{self.path}: another engine is already listening here")
@@ -193,7 +207,10 @@ class ControlServer:
         try:
             uid = peer_uid(sock)
             if uid != self.allowed_uid:
-                writer.write(orjson.dumps({"ok": False, "message": f"refused: uid {uid} is not the engine's owner"}) + b"\n")
+                writer.write(
+                    orjson.dumps({"ok": False, "message": f"refused: uid {uid} is not the engine's owner"})
+                    + b"\n"
+                )
                 await writer.drain()
                 return
             while True:
@@ -233,12 +250,29 @@ class ControlServer:
 
 def status_of(snap: EngineSnapshot) -> dict[str, Any]:
     return {
-        "seq": snap.seq, "ts": snap.ts, "mode": snap.mode, "venue": snap.venue, "state": snap.state,
-        "halt_reason": snap.halt_reason, "equity": str(snap.pnl.equity), "realized": str(snap.pnl.realized),
-        "open_orders": len(snap.orders), "open_positions": len(snap.positions),
-        "pending": [{"id": p.proposal_id, "market": p.title, "side": p.side, "outcome": p.outcome,
-                     "price": p.price / 10_000, "size": p.size / 1_000_000, "edge": round(p.edge_net, 4),
-                     "expires_ts": p.expires_ts} for p in snap.pending_proposals],
+        "seq": snap.seq,
+        "ts": snap.ts,
+        "mode": snap.mode,
+        "venue": snap.venue,
+        "state": snap.state,
+        "halt_reason": snap.halt_reason,
+        "equity": str(snap.pnl.equity),
+        "realized": str(snap.pnl.realized),
+        "open_orders": len(snap.orders),
+        "open_positions": len(snap.positions),
+        "pending": [
+            {
+                "id": p.proposal_id,
+                "market": p.title,
+                "side": p.side,
+                "outcome": p.outcome,
+                "price": p.price / 10_000,
+                "size": p.size / 1_000_000,
+                "edge": round(p.edge_net, 4),
+                "expires_ts": p.expires_ts,
+            }
+            for p in snap.pending_proposals
+        ],
     }
 
 
@@ -253,9 +287,13 @@ class ControlClient:
         try:
             self._reader, self._writer = await asyncio.open_unix_connection(str(self.path), limit=MAX_LINE)
         except FileNotFoundError as exc:
-            raise ControlError(f"{self.path}: no engine is listening (start one with `bigearn-tui --no-ui`)") from exc
+            raise ControlError(
+                f"{self.path}: no engine is listening (start one with `bigearn-tui --no-ui`)"
+            ) from exc
         except PermissionError as exc:
-            raise ControlError(f"{self.path}: permission denied (the socket belongs to another user)") from exc
+            raise ControlError(
+                f"{self.path}: permission denied (the socket belongs to another user)"
+            ) from exc
         except OSError as exc:
             raise ControlError(f"{self.path}: cannot connect: {exc.strerror or exc}") from exc
 

@@ -187,10 +187,17 @@ class Engine:
         self.portfolio = Portfolio(settings.bankroll.starting_usdc)
         now = clock.now_ms()
         # Risk (docs/risk.md). A kill-switch file already present trips the breaker here, before anything runs.
-        self.breakers = Breakers(BreakerLimits.from_settings(settings), kill_switch=KillSwitch(settings.kill_switch_path),
-                                 reduce_only=settings.risk.reduce_only, now=now)
-        self.exposure = ExposureBook(settings.bankroll.starting_usdc, ExposureLimits.from_settings(settings),
-                                     ClusterMap(settings.risk.cluster_keywords))
+        self.breakers = Breakers(
+            BreakerLimits.from_settings(settings),
+            kill_switch=KillSwitch(settings.kill_switch_path),
+            reduce_only=settings.risk.reduce_only,
+            now=now,
+        )
+        self.exposure = ExposureBook(
+            settings.bankroll.starting_usdc,
+            ExposureLimits.from_settings(settings),
+            ClusterMap(settings.risk.cluster_keywords),
+        )
         self.states = MarketStates(MarketStateLimits.from_settings(settings))
         self.zones = ZonePolicy.from_settings(settings)
         self.strategy = settings.zones.strategy  # what the Kelly sizer's trades count as in the price zones
@@ -201,11 +208,14 @@ class Engine:
             self.markets[market.condition_id] = ms
         # Every order passes the firewall; its guards re-check the breakers, the market's state and the caps
         # at send time, whatever the order's path (auto, an operator's approval, a later one).
-        self.firewall = Firewall(FirewallLimits.from_settings(settings), guards=[
-            self.breakers.guard(self.exposure.reduces),
-            self.states.guard(self.exposure.reduces),
-            self._exposure_guard,
-        ])
+        self.firewall = Firewall(
+            FirewallLimits.from_settings(settings),
+            guards=[
+                self.breakers.guard(self.exposure.reduces),
+                self.states.guard(self.exposure.reduces),
+                self._exposure_guard,
+            ],
+        )
         self.token_index = {m.token(o): (m.condition_id, o) for m in venue.markets() for o in Outcome}
         self.orders: dict[str, Order] = {}  # every order of the run, for history and lookups by id
         self.proposals: dict[str, Proposal] = {}
@@ -216,7 +226,17 @@ class Engine:
         self.calibration = Calibration()
         self.limits = self._limits()
         self.counters: dict[str, int] = dict.fromkeys(
-            ("market_events", "evaluations", "proposals", "orders", "fills", "rejections", "settlements", "cancels"), 0
+            (
+                "market_events",
+                "evaluations",
+                "proposals",
+                "orders",
+                "fills",
+                "rejections",
+                "settlements",
+                "cancels",
+            ),
+            0,
         )
         self.decisions: dict[str, int] = {}
         self.halts: list[dict[str, Any]] = []
@@ -284,13 +304,21 @@ class Engine:
         for cid, ms in self.markets.items():
             ms.cluster = self.exposure.cluster(cid)  # final once every market has joined its clusters
             self._store_market(ms, now)
-        self._note("engine started", run_id=self.run_id, venue=self.venue.kind, mode=self.mode.value, markets=len(self.markets))
+        self._note(
+            "engine started",
+            run_id=self.run_id,
+            venue=self.venue.kind,
+            mode=self.mode.value,
+            markets=len(self.markets),
+        )
         # A kill-switch file present at start halts before the first order could exist.
         self._on_breaker_events(self.breakers.evaluate(now))
         await self._flush_cancels()
         await self.store.flush()
         self._watcher = asyncio.get_running_loop().create_task(
-            watch_kill_switch(self.breakers, self.clock.now_ms, self._on_watched_events), name="kill-switch watcher")
+            watch_kill_switch(self.breakers, self.clock.now_ms, self._on_watched_events),
+            name="kill-switch watcher",
+        )
 
     def healthy(self) -> bool:
         """Keep the venue's dead-man heartbeat alive only while this is true: running, and no breaker that
@@ -300,12 +328,25 @@ class Engine:
     def _store_market(self, ms: MarketState, ts: int, resolved_ts: int | None = None) -> None:
         m = ms.market
         self.store.upsert_market(
-            condition_id=m.condition_id, slug=m.slug, question=m.question, category=m.category,
-            yes_token_id=m.yes_token, no_token_id=m.no_token, yes_outcome=m.yes_label, no_outcome=m.no_label,
-            tick_size=Decimal(ms.tick).scaleb(-4), min_order_size=Decimal(m.min_order_size).scaleb(-6),
-            neg_risk=int(m.neg_risk), fee_rate=m.fees.rate, fee_exponent=m.fees.exponent,
-            start_ts=m.start_ts, end_ts=m.end_ts, cluster=ms.cluster, resolved_ts=resolved_ts,
-            yes_payout=ms.yes_payout, updated_ts=ts,
+            condition_id=m.condition_id,
+            slug=m.slug,
+            question=m.question,
+            category=m.category,
+            yes_token_id=m.yes_token,
+            no_token_id=m.no_token,
+            yes_outcome=m.yes_label,
+            no_outcome=m.no_label,
+            tick_size=Decimal(ms.tick).scaleb(-4),
+            min_order_size=Decimal(m.min_order_size).scaleb(-6),
+            neg_risk=int(m.neg_risk),
+            fee_rate=m.fees.rate,
+            fee_exponent=m.fees.exponent,
+            start_ts=m.start_ts,
+            end_ts=m.end_ts,
+            cluster=ms.cluster,
+            resolved_ts=resolved_ts,
+            yes_payout=ms.yes_payout,
+            updated_ts=ts,
         )
 
     async def run(self) -> dict[str, Any]:
@@ -371,7 +412,9 @@ class Engine:
                     ms.first_ts = event.ts
                     if not self._cycle_scheduled:
                         self._cycle_scheduled = True
-                        self.clock.call_at(event.ts + int(self.settings.engine.cycle_interval_s * 1000), self._cycle)
+                        self.clock.call_at(
+                            event.ts + int(self.settings.engine.cycle_interval_s * 1000), self._cycle
+                        )
                         self.clock.call_at(event.ts, self._pnl_timer)
             elif isinstance(event, TickSizeChange):
                 ms.tick = event.new_tick
@@ -395,7 +438,9 @@ class Engine:
                 scored = self.calibration.resolve(event.condition_id, outcome)
                 self.store.resolve_evaluations(event.condition_id, outcome)
                 self._store_market(ms, event.ts, resolved_ts=event.ts)
-                self._note("market resolved", market=ms.market.slug, yes_payout=str(event.yes_payout), scored=scored)
+                self._note(
+                    "market resolved", market=ms.market.slug, yes_payout=str(event.yes_payout), scored=scored
+                )
             self._touch()
 
     # --- venue events --------------------------------------------------------------------------
@@ -425,19 +470,35 @@ class Engine:
             if t.state_from is not OrderState.PENDING:
                 self._on_breaker_events(self.breakers.on_order_done(order.filled > 0, ts))
         self.store.add_order_event(
-            client_order_id=order.client_order_id, ts=ts, state_from=t.state_from.value, state_to=t.state_to.value,
-            cause=cause, venue_order_id=order.venue_order_id, detail={"filled": qty_to_str(order.filled)},
+            client_order_id=order.client_order_id,
+            ts=ts,
+            state_from=t.state_from.value,
+            state_to=t.state_to.value,
+            cause=cause,
+            venue_order_id=order.venue_order_id,
+            detail={"filled": qty_to_str(order.filled)},
         )
         self._store_order(order)
 
     def _store_order(self, order: Order) -> None:
         r = order.request
         self.store.upsert_order(
-            client_order_id=r.client_order_id, run_id=self.run_id, ts=order.created_ts, proposal_id=order.proposal_id,
-            condition_id=r.condition_id, token_id=r.token_id, side=r.side.value, order_type=r.order_type.value,
-            post_only=int(r.post_only), price=Decimal(r.price).scaleb(-4), size=Decimal(r.size).scaleb(-6),
-            expiration=r.expiration, state=order.state.value, venue_order_id=order.venue_order_id,
-            filled=Decimal(order.filled).scaleb(-6), updated_ts=order.updated_ts,
+            client_order_id=r.client_order_id,
+            run_id=self.run_id,
+            ts=order.created_ts,
+            proposal_id=order.proposal_id,
+            condition_id=r.condition_id,
+            token_id=r.token_id,
+            side=r.side.value,
+            order_type=r.order_type.value,
+            post_only=int(r.post_only),
+            price=Decimal(r.price).scaleb(-4),
+            size=Decimal(r.size).scaleb(-6),
+            expiration=r.expiration,
+            state=order.state.value,
+            venue_order_id=order.venue_order_id,
+            filled=Decimal(order.filled).scaleb(-6),
+            updated_ts=order.updated_ts,
         )
 
     def _closed_since(self, n: int, ts: int) -> None:
@@ -448,22 +509,36 @@ class Engine:
     def _on_venue(self, event: VenueEvent) -> None:
         if isinstance(event, Settled):
             closed = len(self.portfolio.closed_results)
-            pos = self.portfolio.apply_settlement(event.token_id, event.condition_id, event.outcome, event.size, event.cash, event.ts)
+            pos = self.portfolio.apply_settlement(
+                event.token_id, event.condition_id, event.outcome, event.size, event.cash, event.ts
+            )
             self.exposure.on_settlement(event.token_id, event.size, event.cash)
             self._closed_since(closed, event.ts)
             self.counters["settlements"] += 1
             self.store.add_settlement(
-                run_id=self.run_id, ts=event.ts, condition_id=event.condition_id, token_id=event.token_id,
-                size=Decimal(event.size).scaleb(-6), payout_per_share=event.payout_per_share, cash=event.cash,
+                run_id=self.run_id,
+                ts=event.ts,
+                condition_id=event.condition_id,
+                token_id=event.token_id,
+                size=Decimal(event.size).scaleb(-6),
+                payout_per_share=event.payout_per_share,
+                cash=event.cash,
             )
             self._store_position(pos)
-            self._note("settled", market=self.markets[event.condition_id].market.slug, outcome=event.outcome.value,
-                       size=qty_to_str(event.size), cash=str(event.cash))
+            self._note(
+                "settled",
+                market=self.markets[event.condition_id].market.slug,
+                outcome=event.outcome.value,
+                size=qty_to_str(event.size),
+                cash=str(event.cash),
+            )
             return
         coid = event.fill.client_order_id if isinstance(event, OrderFilled) else event.client_order_id
         order = self.orders.get(coid)
         if order is None:
-            self._note("event for unknown order", logging.WARNING, client_order_id=coid, kind=type(event).__name__)
+            self._note(
+                "event for unknown order", logging.WARNING, client_order_id=coid, kind=type(event).__name__
+            )
             return
         if isinstance(event, OrderAccepted):
             order.venue_order_id = event.venue_order_id
@@ -486,9 +561,17 @@ class Engine:
         elif isinstance(event, OrderFilled):
             fill = event.fill
             if not self.store.add_fill(
-                trade_id=fill.trade_id, client_order_id=coid, ts=fill.ts, condition_id=fill.condition_id,
-                token_id=fill.token_id, side=fill.side.value, price=Decimal(fill.price).scaleb(-4),
-                size=Decimal(fill.size).scaleb(-6), fee=fill.fee, liquidity=fill.liquidity.value, status="CONFIRMED",
+                trade_id=fill.trade_id,
+                client_order_id=coid,
+                ts=fill.ts,
+                condition_id=fill.condition_id,
+                token_id=fill.token_id,
+                side=fill.side.value,
+                price=Decimal(fill.price).scaleb(-4),
+                size=Decimal(fill.size).scaleb(-6),
+                fee=fill.fee,
+                liquidity=fill.liquidity.value,
+                status="CONFIRMED",
             ):
                 return  # already applied: fills are idempotent by trade id
             self.counters["fills"] += 1
@@ -501,8 +584,16 @@ class Engine:
             to = OrderState.FILLED if order.remaining <= 0 else OrderState.PARTIALLY_FILLED
             self._transition(order, to, fill.ts, f"fill {fill.trade_id} {fill.liquidity.value}")
             self._store_position(pos)
-            self._note("fill", order=coid, side=fill.side.value, outcome=fill.outcome.value, price=px_to_str(fill.price),
-                       size=qty_to_str(fill.size), fee=str(fill.fee), liquidity=fill.liquidity.value)
+            self._note(
+                "fill",
+                order=coid,
+                side=fill.side.value,
+                outcome=fill.outcome.value,
+                price=px_to_str(fill.price),
+                size=qty_to_str(fill.size),
+                fee=str(fill.fee),
+                liquidity=fill.liquidity.value,
+            )
             self._closed_since(closed, fill.ts)
         elif isinstance(event, OrderCancelled):
             if not order.state.terminal:
@@ -523,14 +614,25 @@ class Engine:
             order.reason = f"fill {fill.trade_id} reversed: {event.reason}"
             self.counters["fill_reversals"] = self.counters.get("fill_reversals", 0) + 1
             self._store_position(pos)
-            self._note("fill reversed", logging.WARNING, order=coid, trade=fill.trade_id, reason=event.reason,
-                       size=qty_to_str(fill.size))
+            self._note(
+                "fill reversed",
+                logging.WARNING,
+                order=coid,
+                trade=fill.trade_id,
+                reason=event.reason,
+                size=qty_to_str(fill.size),
+            )
 
     def _store_position(self, pos) -> None:
         self.store.upsert_position(
-            token_id=pos.token_id, condition_id=pos.condition_id, outcome=pos.outcome.value,
-            size=Decimal(pos.size).scaleb(-6), avg_price=pos.avg_price.quantize(Decimal("0.000001")) if pos.size else Decimal(0),
-            cost=pos.cost, realized_pnl=pos.realized - pos.fees, updated_ts=pos.updated_ts,
+            token_id=pos.token_id,
+            condition_id=pos.condition_id,
+            outcome=pos.outcome.value,
+            size=Decimal(pos.size).scaleb(-6),
+            avg_price=pos.avg_price.quantize(Decimal("0.000001")) if pos.size else Decimal(0),
+            cost=pos.cost,
+            realized_pnl=pos.realized - pos.fees,
+            updated_ts=pos.updated_ts,
         )
 
     # --- breakers ---------------------------------------------------------------------------------
@@ -542,13 +644,29 @@ class Engine:
             if e.kind == "TRIP":
                 row = e.halt_row()
                 self.store.add_halt(run_id=self.run_id, ts=e.ts, **row)
-                self.halts.append({"kind": e.name, "reason": row["reason"], "ts": e.ts, "actor": "breaker",
-                                   "trigger_value": e.value, "threshold": e.threshold, "action": e.action,
-                                   **({"markets": list(e.markets)} if e.markets else {})})
+                self.halts.append(
+                    {
+                        "kind": e.name,
+                        "reason": row["reason"],
+                        "ts": e.ts,
+                        "actor": "breaker",
+                        "trigger_value": e.value,
+                        "threshold": e.threshold,
+                        "action": e.action,
+                        **({"markets": list(e.markets)} if e.markets else {}),
+                    }
+                )
                 self.counters["breaker_trips"] = self.counters.get("breaker_trips", 0) + 1
-                self._note("BREAKER TRIPPED", logging.WARNING, breaker=e.name, value=f"{e.value:.6g}",
-                           threshold=f"{e.threshold:.6g}", action=e.action, detail=e.detail,
-                           **({"markets": len(e.markets)} if e.markets else {}))
+                self._note(
+                    "BREAKER TRIPPED",
+                    logging.WARNING,
+                    breaker=e.name,
+                    value=f"{e.value:.6g}",
+                    threshold=f"{e.threshold:.6g}",
+                    action=e.action,
+                    detail=e.detail,
+                    **({"markets": len(e.markets)} if e.markets else {}),
+                )
                 if e.cancel_all:
                     if e.markets:
                         self._cancel_markets.update(e.markets)
@@ -557,7 +675,9 @@ class Engine:
                 if self.breakers.limits.policy(e.name).action is BreakerAction.HALT:
                     reason = e.detail or e.name
                     kill = self.breakers.kill_switch
-                    if kill is not None:  # the file's name on screen; its whole path is in the halt row and log
+                    if (
+                        kill is not None
+                    ):  # the file's name on screen; its whole path is in the halt row and log
                         reason = reason.replace(str(kill.path), kill.path.name)
                     self._halt(reason, "breaker", kind=e.name, record=False)
             elif e.kind == "RESUME":
@@ -597,7 +717,11 @@ class Engine:
                 if o.request.condition_id in cids and not o.cancel_requested:
                     o.cancel_requested = True
                     await self.venue.cancel(o.client_order_id)
-                    self._note("breaker: cancel", order=o.client_order_id, market=self.markets[o.request.condition_id].market.slug)
+                    self._note(
+                        "breaker: cancel",
+                        order=o.client_order_id,
+                        market=self.markets[o.request.condition_id].market.slug,
+                    )
 
     def _feed_ages(self, now: int) -> tuple[dict[str, int], int]:
         """How long since each watched book was known current, and since any was. A venue that knows when its
@@ -611,12 +735,18 @@ class Engine:
                 if ms.phase != "OPEN":
                     continue
                 if self.is_stale(cid, now) or ms.first_ts is None:
-                    ages[cid] = max(now - ms.book.ts, stale_ms + 1) if ms.first_ts is not None else stale_ms + 1
+                    ages[cid] = (
+                        max(now - ms.book.ts, stale_ms + 1) if ms.first_ts is not None else stale_ms + 1
+                    )
                 else:
                     ms.book.touch(now)
                     ages[cid] = 0
             return ages, min(ages.values(), default=0)
-        ages = {cid: now - ms.book.ts for cid, ms in self.markets.items() if ms.phase == "OPEN" and ms.first_ts is not None}
+        ages = {
+            cid: now - ms.book.ts
+            for cid, ms in self.markets.items()
+            if ms.phase == "OPEN" and ms.first_ts is not None
+        }
         if not ages or self._last_market_ts is None:
             return ages, 0  # nothing is being watched: nothing can be stale
         return ages, now - self._last_market_ts
@@ -653,7 +783,9 @@ class Engine:
         for pos in self.portfolio.open_positions():
             held = state.positions.get(pos.token_id, 0)
             if held < pos.size:  # the wallet may hold more (other activity); never less than we think
-                seen.add(f"position {pos.token_id[:10]}: engine {qty_to_str(pos.size)} venue {qty_to_str(held)}")
+                seen.add(
+                    f"position {pos.token_id[:10]}: engine {qty_to_str(pos.size)} venue {qty_to_str(held)}"
+                )
         for o in self.working.values():
             resting = o.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) and not o.cancel_requested
             if resting and o.venue_order_id and o.venue_order_id.lower() not in state.open_order_ids:
@@ -677,7 +809,11 @@ class Engine:
             await self._reconcile(now)
             await self._flush_cancels()
             warm_ms = int(self.settings.engine.warmup_s * 1000)
-            active = [ms for ms in self.markets.values() if ms.phase == "OPEN" and ms.first_ts is not None and now - ms.first_ts >= warm_ms]
+            active = [
+                ms
+                for ms in self.markets.values()
+                if ms.phase == "OPEN" and ms.first_ts is not None and now - ms.first_ts >= warm_ms
+            ]
             active = active[: self.settings.engine.max_active_markets]
             for i, ms in enumerate(active, start=1):
                 await self._evaluate(ms, now)
@@ -692,12 +828,19 @@ class Engine:
         """A decision is outstanding: a proposal waits for the operator or an order has not been acknowledged."""
         if any(p.market.condition_id == cid for p in self.pending.values()):
             return True
-        return any(o.request.condition_id == cid and o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN)
-                   for o in self.working.values())
+        return any(
+            o.request.condition_id == cid and o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN)
+            for o in self.working.values()
+        )
 
     def _resting(self, cid: str) -> list[Order]:
-        return [o for o in self.working.values() if o.request.condition_id == cid
-                and o.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) and not o.cancel_requested]
+        return [
+            o
+            for o in self.working.values()
+            if o.request.condition_id == cid
+            and o.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED)
+            and not o.cancel_requested
+        ]
 
     def _still_supported(self, order: Order, result: SizingResult, tick: int) -> bool:
         """A resting order stays while the sizer would still place it: its side clears the edge gate at a
@@ -705,8 +848,13 @@ class Engine:
         c = result.candidate
         edge_ok = any(g.name == "edge" and g.passed for g in result.gates)
         r = order.request
-        return (edge_ok and c is not None and c.outcome is r.outcome and c.side is r.side
-                and abs(c.price - r.price) <= self.settings.execution.requote_min_ticks * tick)
+        return (
+            edge_ok
+            and c is not None
+            and c.outcome is r.outcome
+            and c.side is r.side
+            and abs(c.price - r.price) <= self.settings.execution.requote_min_ticks * tick
+        )
 
     def _at_position_limit(self, market: Market) -> bool:
         """A new market may not open once max_open_positions are held or being bought (an order in flight
@@ -719,11 +867,18 @@ class Engine:
 
     def _size(self, ms: MarketState, est: Estimate, equity: Decimal, *, sell_only: bool) -> SizingResult:
         cid = ms.market.condition_id
-        return size_trade(est, ms.book, ms.market, self.exposure.for_sizing(cid, bankroll=equity), self.limits,
-                          sell_only=sell_only)
+        return size_trade(
+            est,
+            ms.book,
+            ms.market,
+            self.exposure.for_sizing(cid, bankroll=equity),
+            self.limits,
+            sell_only=sell_only,
+        )
 
-    def _risk(self, ms: MarketState, est: Estimate, result: SizingResult, now: int,
-              equity: Decimal) -> tuple[SizingResult, str, Refusal | None, int, str, list[tuple[str, float, float, bool]]]:
+    def _risk(
+        self, ms: MarketState, est: Estimate, result: SizingResult, now: int, equity: Decimal
+    ) -> tuple[SizingResult, str, Refusal | None, int, str, list[tuple[str, float, float, bool]]]:
         """The layers after the sizer, in order: open-position limit, breakers, market state, price zone, size
         ratchet, exposure headroom, minimums. Returns (the trade, decision, refusal, size, binding cap, gates)."""
         market = ms.market
@@ -733,8 +888,14 @@ class Engine:
         assert c is not None
         if c.side is Side.BUY and self._at_position_limit(market):
             limit = self.settings.risk.max_open_positions
-            return result, "SKIP_MAX_POSITIONS", Refusal("MAX_POSITIONS", limit, limit,
-                                                         f"limit {limit} markets held or in flight"), 0, "", gates
+            return (
+                result,
+                "SKIP_MAX_POSITIONS",
+                Refusal("MAX_POSITIONS", limit, limit, f"limit {limit} markets held or in flight"),
+                0,
+                "",
+                gates,
+            )
         block = self.breakers.block(now, cid, reduces=c.side is Side.SELL)
         if block is not None and c.side is Side.BUY and self.breakers.block(now, cid, reduces=True) is None:
             # New risk is blocked but exits may go: is there one worth taking?
@@ -742,23 +903,48 @@ class Engine:
             if exit_.ok:
                 result, c, block = exit_, exit_.candidate, None
                 assert c is not None
-        gates.append(("breakers", 0.0 if block is None else block.value, 0.0 if block is None else block.threshold,
-                      block is None))
+        gates.append(
+            (
+                "breakers",
+                0.0 if block is None else block.value,
+                0.0 if block is None else block.threshold,
+                block is None,
+            )
+        )
         if block is not None:
-            return result, "SKIP_BREAKER", Refusal(block.code, block.value, block.threshold, block.detail), 0, "", gates
+            return (
+                result,
+                "SKIP_BREAKER",
+                Refusal(block.code, block.value, block.threshold, block.detail),
+                0,
+                "",
+                gates,
+            )
         reduces = c.side is Side.SELL
         price = result.limit_price if result.limit_price is not None else c.price
         state = self.states.check(cid, now, maker=result.order_type.rests and not reduces, reduces=reduces)
-        gates.append(("market_state", 0.0 if state is None else state.value, 0.0 if state is None else state.threshold,
-                      state is None))
+        gates.append(
+            (
+                "market_state",
+                0.0 if state is None else state.value,
+                0.0 if state is None else state.threshold,
+                state is None,
+            )
+        )
         if state is not None:
             return result, "SKIP_MARKET_STATE", Refusal.of(state), 0, "", gates
         size, binding = result.size, result.binding_cap
         if reduces:
             return result, "PROPOSE", None, size, binding, gates
         zone = self.zones.check(price, self.strategy, prob=c.q_cons)
-        gates.append(("zone", float(price) if zone is None else zone.value, 0.0 if zone is None else zone.threshold,
-                      zone is None))
+        gates.append(
+            (
+                "zone",
+                float(price) if zone is None else zone.value,
+                0.0 if zone is None else zone.threshold,
+                zone is None,
+            )
+        )
         if zone is not None:
             return result, "SKIP_ZONE", Refusal.of(zone), 0, "", gates
         mult = self.states.size_multiplier(cid, now)
@@ -777,10 +963,19 @@ class Engine:
         if size < market.min_order_size or left < smallest:
             ratchet = binding == "ratchet"
             code = "SIZE_RATCHET" if ratchet else f"NO_ROOM_{binding.upper()}"
-            detail = (f"x{mult:g} near close" if ratchet else f"{binding} room {room.rooms.get(binding, 0):.2f} USDC") + \
-                f" leaves {qty_to_str(size)} shares, below the smallest order"
-            return (result, "SKIP_MARKET_STATE" if ratchet else "SKIP_EXPOSURE", Refusal(code, float(left), float(smallest),
-                    detail), 0, binding, gates)
+            detail = (
+                f"x{mult:g} near close"
+                if ratchet
+                else f"{binding} room {room.rooms.get(binding, 0):.2f} USDC"
+            ) + f" leaves {qty_to_str(size)} shares, below the smallest order"
+            return (
+                result,
+                "SKIP_MARKET_STATE" if ratchet else "SKIP_EXPOSURE",
+                Refusal(code, float(left), float(smallest), detail),
+                0,
+                binding,
+                gates,
+            )
         return result, "PROPOSE", None, size, binding, gates
 
     async def _evaluate(self, ms: MarketState, now: int) -> None:
@@ -790,8 +985,12 @@ class Engine:
         book = ms.book
         mid = book.mid()
         base: dict[str, Any] = dict(
-            run_id=self.run_id, ts=now, condition_id=cid, brain=self.brain.name,
-            market_mid=mid.value, best_bid=None if book.best_bid is None else Decimal(book.best_bid).scaleb(-4),
+            run_id=self.run_id,
+            ts=now,
+            condition_id=cid,
+            brain=self.brain.name,
+            market_mid=mid.value,
+            best_bid=None if book.best_bid is None else Decimal(book.best_bid).scaleb(-4),
             best_ask=None if book.best_ask is None else Decimal(book.best_ask).scaleb(-4),
             spread=None if book.spread() is None else book.spread() / ONE,
             depth_usdc=book.depth_usdc(self.limits.depth_band),
@@ -803,8 +1002,15 @@ class Engine:
             decision = f"SKIP_{exc.code}"
             self.blocked.pop(cid, None)
             self._count_decision(ms, decision, None)
-            self.store.add_evaluation(**base, p_hat=None, ci_low=None, ci_high=None, decision=decision,
-                                      reason=exc.detail, details={})
+            self.store.add_evaluation(
+                **base,
+                p_hat=None,
+                ci_low=None,
+                ci_high=None,
+                decision=decision,
+                reason=exc.detail,
+                details={},
+            )
             return
         if mid.value is not None:
             self.calibration.record(cid, est.p_hat, mid.value)
@@ -816,12 +1022,19 @@ class Engine:
         if self.state == "HALTED":
             decision, reason = "SKIP_HALTED", self.halt_reason
         elif self.is_stale(cid, now):
-            decision, reason = "SKIP_STALE_BOOK", "the venue's book is unsynced or older than its staleness limit"
+            decision, reason = (
+                "SKIP_STALE_BOOK",
+                "the venue's book is unsynced or older than its staleness limit",
+            )
         elif not (allowed.new_taker or allowed.reduce):
             decision = "SKIP_CLOSED"
             phase = self.states.phase(cid, now)
-            refusal = Refusal(f"MARKET_{phase.value}", 0.0 if market.end_ts is None else (market.end_ts - now) / 1000, 0,
-                              "trading is over in this market")
+            refusal = Refusal(
+                f"MARKET_{phase.value}",
+                0.0 if market.end_ts is None else (market.end_ts - now) / 1000,
+                0,
+                "trading is over in this market",
+            )
             reason = refusal.text()
         elif self._busy(cid):
             decision, reason = "SKIP_BUSY", "a proposal or order is already working in this market"
@@ -845,7 +1058,9 @@ class Engine:
                 elif refusal is None:
                     reason = f"edge gone: {result.reason} {reason}".strip()
             elif result.ok:
-                result, decision, refusal, size, binding, risk_gates = self._risk(ms, est, result, now, equity)
+                result, decision, refusal, size, binding, risk_gates = self._risk(
+                    ms, est, result, now, equity
+                )
                 if refusal is not None:
                     reason = refusal.text()
         edge = result.candidate.edge_cons if result and result.candidate else None
@@ -858,50 +1073,104 @@ class Engine:
             details["gates"] = [(g.name, g.value, g.threshold, g.passed) for g in result.gates]
             if result.candidate is not None:
                 c = result.candidate
-                details["candidate"] = {"outcome": c.outcome.value, "side": c.side.value, "price": px_to_str(c.price),
-                                        "liquidity": c.liquidity, "edge_point": c.edge_point, "edge_cons": c.edge_cons,
-                                        "fee_per_share": c.fee_per_share}
+                details["candidate"] = {
+                    "outcome": c.outcome.value,
+                    "side": c.side.value,
+                    "price": px_to_str(c.price),
+                    "liquidity": c.liquidity,
+                    "edge_point": c.edge_point,
+                    "edge_cons": c.edge_cons,
+                    "fee_per_share": c.fee_per_share,
+                }
         if risk_gates:
             details["risk"] = risk_gates
         if refusal is not None:
             details["refusal"] = refusal.as_dict()
         key = f"{cid}:{now}"
-        self.store.add_evaluation(**base, p_hat=est.p_hat, ci_low=est.ci_low, ci_high=est.ci_high, decision=decision,
-                                  reason=reason, details=details)
+        self.store.add_evaluation(
+            **base,
+            p_hat=est.p_hat,
+            ci_low=est.ci_low,
+            ci_high=est.ci_high,
+            decision=decision,
+            reason=reason,
+            details=details,
+        )
         if result is not None and result.ok and decision == "PROPOSE":
             await self._propose(ms, est, result, now, key, size, binding, risk_gates)
 
-    def _note_blocked(self, ms: MarketState, est: Estimate, result: SizingResult | None, decision: str,
-                      refusal: Refusal | None, now: int) -> None:
+    def _note_blocked(
+        self,
+        ms: MarketState,
+        est: Estimate,
+        result: SizingResult | None,
+        decision: str,
+        refusal: Refusal | None,
+        now: int,
+    ) -> None:
         """Keep the latest trade a risk layer stopped in this market for the Proposals pane (or forget it)."""
         cid = ms.market.condition_id
         c = result.candidate if result is not None else None
-        if refusal is None or c is None or result is None or not result.ok or decision in ("WITHDRAW", "SKIP_CLOSED"):
+        if (
+            refusal is None
+            or c is None
+            or result is None
+            or not result.ok
+            or decision in ("WITHDRAW", "SKIP_CLOSED")
+        ):
             self.blocked.pop(cid, None)
             return
         m = ms.market
         self.blocked[cid] = ProposalRow(
-            proposal_id=f"blocked:{cid}", condition_id=cid, title=m.question or m.slug, outcome=m.label(c.outcome),
-            side=c.side.value, price=result.limit_price if result.limit_price is not None else c.price, size=result.size,
-            order_type=result.order_type.value, post_only=result.post_only, p_hat=est.p_hat, ci_low=est.ci_low,
-            ci_high=est.ci_high, edge_net=c.edge_cons, kelly=result.kelly_applied, binding_cap=result.binding_cap,
-            expected_slippage_bps=result.expected_slippage_bps, created_ts=now, expires_ts=now, status="BLOCKED",
-            reason=refusal.text(), **self._refusal_fields(refusal),
+            proposal_id=f"blocked:{cid}",
+            condition_id=cid,
+            title=m.question or m.slug,
+            outcome=m.label(c.outcome),
+            side=c.side.value,
+            price=result.limit_price if result.limit_price is not None else c.price,
+            size=result.size,
+            order_type=result.order_type.value,
+            post_only=result.post_only,
+            p_hat=est.p_hat,
+            ci_low=est.ci_low,
+            ci_high=est.ci_high,
+            edge_net=c.edge_cons,
+            kelly=result.kelly_applied,
+            binding_cap=result.binding_cap,
+            expected_slippage_bps=result.expected_slippage_bps,
+            created_ts=now,
+            expires_ts=now,
+            status="BLOCKED",
+            reason=refusal.text(),
+            **self._refusal_fields(refusal),
         )
 
     @staticmethod
     def _refusal_fields(refusal: Refusal | None) -> dict[str, Any]:
         if refusal is None:
             return {}
-        return {"reason_code": refusal.code, "reason_value": refusal.value, "reason_threshold": refusal.threshold}
+        return {
+            "reason_code": refusal.code,
+            "reason_value": refusal.value,
+            "reason_threshold": refusal.threshold,
+        }
 
     def _count_decision(self, ms: MarketState, decision: str, edge: float | None) -> None:
         self.decisions[decision] = self.decisions.get(decision, 0) + 1
         ms.last_decision = decision
         ms.last_edge = edge
 
-    async def _propose(self, ms: MarketState, est: Estimate, result: SizingResult, now: int, key: str, size: int,
-                       binding: str, risk_gates: list[tuple[str, float, float, bool]]) -> None:
+    async def _propose(
+        self,
+        ms: MarketState,
+        est: Estimate,
+        result: SizingResult,
+        now: int,
+        key: str,
+        size: int,
+        binding: str,
+        risk_gates: list[tuple[str, float, float, bool]],
+    ) -> None:
         c = result.candidate
         assert c is not None
         price = result.limit_price if result.limit_price is not None else c.price
@@ -926,19 +1195,50 @@ class Engine:
         self.pending[p.proposal_id] = p
         self.counters["proposals"] += 1
         self.store.add_proposal(
-            id=p.proposal_id, run_id=self.run_id, ts=now, evaluation_id=None, condition_id=ms.market.condition_id,
-            token_id=ms.market.token(p.outcome), outcome=p.outcome.value, side=p.side.value, order_type=p.order_type.value,
-            post_only=int(p.post_only), price=Decimal(p.price).scaleb(-4), size=Decimal(p.size).scaleb(-6),
-            p_hat=est.p_hat, ci_low=est.ci_low, ci_high=est.ci_high, edge_net=c.edge_cons, kelly_fraction=result.kelly_applied,
-            binding_cap=binding, expected_slippage_bps=result.expected_slippage_bps, expires_ts=p.expires_ts,
+            id=p.proposal_id,
+            run_id=self.run_id,
+            ts=now,
+            evaluation_id=None,
+            condition_id=ms.market.condition_id,
+            token_id=ms.market.token(p.outcome),
+            outcome=p.outcome.value,
+            side=p.side.value,
+            order_type=p.order_type.value,
+            post_only=int(p.post_only),
+            price=Decimal(p.price).scaleb(-4),
+            size=Decimal(p.size).scaleb(-6),
+            p_hat=est.p_hat,
+            ci_low=est.ci_low,
+            ci_high=est.ci_high,
+            edge_net=c.edge_cons,
+            kelly_fraction=result.kelly_applied,
+            binding_cap=binding,
+            expected_slippage_bps=result.expected_slippage_bps,
+            expires_ts=p.expires_ts,
             status=p.status,
-            rationale={"evaluation": key, "edge_point": c.edge_point, "fee_per_share": c.fee_per_share,
-                       "kelly_full": result.kelly_full, "stake_usdc": result.stake_usdc, "liquidity": c.liquidity,
-                       "gates": [(g.name, g.value, g.threshold, g.passed) for g in result.gates],
-                       "sized": qty_to_str(result.size), "risk": risk_gates},
+            rationale={
+                "evaluation": key,
+                "edge_point": c.edge_point,
+                "fee_per_share": c.fee_per_share,
+                "kelly_full": result.kelly_full,
+                "stake_usdc": result.stake_usdc,
+                "liquidity": c.liquidity,
+                "gates": [(g.name, g.value, g.threshold, g.passed) for g in result.gates],
+                "sized": qty_to_str(result.size),
+                "risk": risk_gates,
+            },
         )
-        self._note("proposal", id=p.proposal_id, market=ms.market.slug, side=p.side.value, outcome=p.outcome.value,
-                   price=px_to_str(p.price), size=qty_to_str(p.size), edge=round(c.edge_cons, 4), cap=binding)
+        self._note(
+            "proposal",
+            id=p.proposal_id,
+            market=ms.market.slug,
+            side=p.side.value,
+            outcome=p.outcome.value,
+            price=px_to_str(p.price),
+            size=qty_to_str(p.size),
+            edge=round(c.edge_cons, 4),
+            cap=binding,
+        )
         if self.mode is Mode.AUTO:
             self._decide(p, "APPROVED", "APPROVE", "auto")
             await self._execute_proposal(p)
@@ -954,14 +1254,22 @@ class Engine:
                 self._decide(p, "EXPIRED", "EXPIRE", "ttl", note="time to live ran out")
                 self._touch()
 
-    def _decide(self, p: Proposal, status: str, action: str, actor: str, size: int | None = None, note: str = "") -> None:
+    def _decide(
+        self, p: Proposal, status: str, action: str, actor: str, size: int | None = None, note: str = ""
+    ) -> None:
         p.status = status
         if note:
             p.reason = note
         self.pending.pop(p.proposal_id, None)
         self.store.update_proposal_status(p.proposal_id, status, note or None)
-        self.store.add_decision(proposal_id=p.proposal_id, ts=self.clock.now_ms(), action=action, actor=actor,
-                                size=None if size is None else Decimal(size).scaleb(-6), note=note)
+        self.store.add_decision(
+            proposal_id=p.proposal_id,
+            ts=self.clock.now_ms(),
+            action=action,
+            actor=actor,
+            size=None if size is None else Decimal(size).scaleb(-6),
+            note=note,
+        )
 
     def is_stale(self, condition_id: str, now: int) -> bool:
         """A live venue knows when its copy of a book can't be trusted (unsynced after a reconnect or a gap,
@@ -981,21 +1289,34 @@ class Engine:
         if p is not None:
             p.refusal = refusal
             self._decide(p, "REFUSED", "REFUSE", "engine", note=text)
-        self._note(f"order refused: {what}", logging.WARNING, proposal=p.proposal_id if p else "-", code=refusal.code,
-                   value=f"{refusal.value:.6g}", threshold=f"{refusal.threshold:.6g}", detail=refusal.detail)
+        self._note(
+            f"order refused: {what}",
+            logging.WARNING,
+            proposal=p.proposal_id if p else "-",
+            code=refusal.code,
+            value=f"{refusal.value:.6g}",
+            threshold=f"{refusal.threshold:.6g}",
+            detail=refusal.detail,
+        )
         return text
 
     async def _execute_proposal(self, p: Proposal) -> str | None:
         """Send an approved proposal's order; the refusal's text when it may not go."""
         m = p.market
         if not self.live_armed:
-            self._refuse(p, Refusal("LIVE_NOT_ARMED", 0, 1, "LIVE venue not armed"),
-                         "LIVE not armed (type LIVE in the console, or `ctl arm LIVE`)")
+            self._refuse(
+                p,
+                Refusal("LIVE_NOT_ARMED", 0, 1, "LIVE venue not armed"),
+                "LIVE not armed (type LIVE in the console, or `ctl arm LIVE`)",
+            )
             return "LIVE venue not armed"
         if self.is_stale(m.condition_id, self.clock.now_ms()):
             self.counters["stale_refusals"] = self.counters.get("stale_refusals", 0) + 1
-            return self._refuse(p, Refusal("VENUE_STALE_BOOK", 1, 0, "the venue reports the book stale at send time"),
-                                "stale book")
+            return self._refuse(
+                p,
+                Refusal("VENUE_STALE_BOOK", 1, 0, "the venue reports the book stale at send time"),
+                "stale book",
+            )
         expiration = None
         if p.order_type is OrderType.GTD:
             x = self.settings.execution
@@ -1027,14 +1348,20 @@ class Engine:
             assert verdict.rejection is not None
             return self._refuse(proposal, Refusal.of(verdict.rejection), "firewall")
         if verdict.adjustments:
-            self._note("firewall adjusted", order=request.client_order_id, changes=", ".join(verdict.adjustments))
+            self._note(
+                "firewall adjusted", order=request.client_order_id, changes=", ".join(verdict.adjustments)
+            )
         request = verdict.request
         admission = self.exposure.admit(request, bankroll=self._equity())
         if not admission.ok:
             self.firewall.on_done(request.client_order_id)
             return self._refuse(proposal, Refusal.of(admission), "exposure")
-        order = Order(request=request, created_ts=now, proposal_id=proposal.proposal_id if proposal else None,
-                      updated_ts=now)
+        order = Order(
+            request=request,
+            created_ts=now,
+            proposal_id=proposal.proposal_id if proposal else None,
+            updated_ts=now,
+        )
         self.orders[request.client_order_id] = order
         self.counters["orders"] += 1
         self._store_order(order)
@@ -1053,8 +1380,15 @@ class Engine:
             self._note("submit failed", logging.ERROR, order=request.client_order_id, error=str(exc))
             return None
         self._transition(order, OrderState.SUBMITTED, self.clock.now_ms(), "sent")
-        self._note("order sent", order=request.client_order_id, side=request.side.value, outcome=request.outcome.value,
-                   price=px_to_str(request.price), size=qty_to_str(request.size), type=request.order_type.value)
+        self._note(
+            "order sent",
+            order=request.client_order_id,
+            side=request.side.value,
+            outcome=request.outcome.value,
+            price=px_to_str(request.price),
+            size=qty_to_str(request.size),
+            type=request.order_type.value,
+        )
         return None
 
     async def _manage_resting(self, now: int) -> None:
@@ -1109,13 +1443,23 @@ class Engine:
         now = self.clock.now_ms()
         equity = self._equity()
         self._high_water = max(self._high_water, equity)
-        unrealized = equity - self.portfolio.cash - sum((p.cost for p in self.portfolio.open_positions()), Decimal(0))
+        unrealized = (
+            equity - self.portfolio.cash - sum((p.cost for p in self.portfolio.open_positions()), Decimal(0))
+        )
         dd = float((self._high_water - equity) / self._high_water) if self._high_water else 0.0
         self._equity_history.append(float(equity))
         self.store.add_pnl_snapshot(
-            run_id=self.run_id, ts=now, cash=self.portfolio.cash, positions_value=equity - self.portfolio.cash,
-            equity=equity, realized=self.portfolio.realized_pnl, unrealized=unrealized, fees=self.portfolio.fees,
-            high_water=self._high_water, drawdown=dd, day_pnl=self._period_pnl("day", DAY_MS, now, equity),
+            run_id=self.run_id,
+            ts=now,
+            cash=self.portfolio.cash,
+            positions_value=equity - self.portfolio.cash,
+            equity=equity,
+            realized=self.portfolio.realized_pnl,
+            unrealized=unrealized,
+            fees=self.portfolio.fees,
+            high_water=self._high_water,
+            drawdown=dd,
+            day_pnl=self._period_pnl("day", DAY_MS, now, equity),
             week_pnl=self._period_pnl("week", WEEK_MS, now, equity),
             open_positions=len(self.portfolio.open_positions()),
             open_orders=len(self.working),
@@ -1126,7 +1470,9 @@ class Engine:
             return
         async with self._lock:
             self._record_pnl_snapshot()
-        self.clock.call_at(self.clock.now_ms() + int(self.settings.engine.pnl_snapshot_interval_s * 1000), self._pnl_timer)
+        self.clock.call_at(
+            self.clock.now_ms() + int(self.settings.engine.pnl_snapshot_interval_s * 1000), self._pnl_timer
+        )
 
     # --- commands ------------------------------------------------------------------------------
     def submit(self, command: Command) -> asyncio.Task[CommandResult]:
@@ -1137,7 +1483,11 @@ class Engine:
         if isinstance(command, Halt | Resume):
             # State flips with no await: applied at once, not after a cycle that holds the lock, so the
             # operator sees HALTED the moment the key is pressed and nothing new starts after it.
-            result = self._halt_command(command.reason, command.actor) if isinstance(command, Halt) else self._resume(command.actor)
+            result = (
+                self._halt_command(command.reason, command.actor)
+                if isinstance(command, Halt)
+                else self._resume(command.actor)
+            )
             self._touch()
             self._snapshot = None
             return result
@@ -1157,8 +1507,15 @@ class Engine:
         now = self.clock.now_ms()
         if record:
             self.halts.append({"kind": kind, "reason": reason, "ts": now, "actor": actor})
-            self.store.add_halt(run_id=self.run_id, ts=now, kind=kind, reason=reason, trigger_value=None,
-                                threshold=None, action="halt new risk")
+            self.store.add_halt(
+                run_id=self.run_id,
+                ts=now,
+                kind=kind,
+                reason=reason,
+                trigger_value=None,
+                threshold=None,
+                action="halt new risk",
+            )
         self._note("HALTED", level=logging.WARNING, reason=reason, by=actor)
 
     def _halt_command(self, reason: str, actor: str) -> CommandResult:
@@ -1206,15 +1563,27 @@ class Engine:
                 return CommandResult(False, "not armed: type LIVE exactly to allow real orders")
             if not self.live_armed:
                 self.live_armed = True
-                self.store.add_decision(proposal_id="", ts=self.clock.now_ms(), action="ARM_LIVE", actor=command.actor,
-                                        size=None, note="real orders allowed")
+                self.store.add_decision(
+                    proposal_id="",
+                    ts=self.clock.now_ms(),
+                    action="ARM_LIVE",
+                    actor=command.actor,
+                    size=None,
+                    note="real orders allowed",
+                )
                 self._note("LIVE armed: real orders allowed", logging.WARNING, by=command.actor)
             return CommandResult(True, "LIVE armed")
         if isinstance(command, SetMode):
             old = self.mode
             self.mode = Mode(command.mode)
-            self.store.add_decision(proposal_id="", ts=self.clock.now_ms(), action="MODE", actor=command.actor, size=None,
-                                    note=f"{old.value}->{self.mode.value}")
+            self.store.add_decision(
+                proposal_id="",
+                ts=self.clock.now_ms(),
+                action="MODE",
+                actor=command.actor,
+                size=None,
+                note=f"{old.value}->{self.mode.value}",
+            )
             self._note("mode", mode=self.mode.value, by=command.actor)
             return CommandResult(True, f"mode {self.mode.value}")
         p = self.proposals.get(command.proposal_id)
@@ -1229,11 +1598,20 @@ class Engine:
         if isinstance(command, EditSize):
             size = floor_size(command.size)
             if not p.market.min_order_size <= size <= p.max_size:
-                return CommandResult(False, f"size must be between {qty_to_str(p.market.min_order_size)} and "
-                                            f"{qty_to_str(p.max_size)} shares (the risk checks approved up to that)")
+                return CommandResult(
+                    False,
+                    f"size must be between {qty_to_str(p.market.min_order_size)} and "
+                    f"{qty_to_str(p.max_size)} shares (the risk checks approved up to that)",
+                )
             p.size = size
-            self.store.add_decision(proposal_id=p.proposal_id, ts=self.clock.now_ms(), action="EDIT", actor=command.actor,
-                                    size=Decimal(size).scaleb(-6), note="")
+            self.store.add_decision(
+                proposal_id=p.proposal_id,
+                ts=self.clock.now_ms(),
+                action="EDIT",
+                actor=command.actor,
+                size=Decimal(size).scaleb(-6),
+                note="",
+            )
             self._note("edited", id=p.proposal_id, size=qty_to_str(size), by=command.actor)
             return CommandResult(True, f"{p.proposal_id} size {qty_to_str(size)}")
         if isinstance(command, Approve):
@@ -1243,7 +1621,9 @@ class Engine:
                 self._decide(p, "EXPIRED", "EXPIRE", "ttl", note="time to live ran out")
                 return CommandResult(False, f"proposal {p.proposal_id} expired")
             if self.is_stale(p.market.condition_id, self.clock.now_ms()):
-                return CommandResult(False, f"{p.market.slug}: the book is stale; approve again once it is fresh")
+                return CommandResult(
+                    False, f"{p.market.slug}: the book is stale; approve again once it is fresh"
+                )
             self._decide(p, "APPROVED", "APPROVE", command.actor, size=p.size)
             refused = await self._execute_proposal(p)
             if refused:
@@ -1255,7 +1635,9 @@ class Engine:
     def snapshot(self, force: bool = False) -> EngineSnapshot:
         wall = self._wall()
         cap = 1.0 / self.settings.engine.publish_hz
-        if self._snapshot is not None and (not self._dirty or (not force and wall - self._snapshot_wall < cap)):
+        if self._snapshot is not None and (
+            not self._dirty or (not force and wall - self._snapshot_wall < cap)
+        ):
             return self._snapshot
         self._seq += 1
         self._dirty = False
@@ -1278,11 +1660,20 @@ class Engine:
         b = ms.book
         m = ms.market
         return MarketRow(
-            condition_id=cid, title=m.question or m.slug, state=ms.phase, mid=b.mid().value, best_bid=b.best_bid,
-            best_ask=b.best_ask, spread=b.spread(), depth_usdc=b.depth_usdc(self.limits.depth_band),
-            score=ms.last_edge, last_decision=ms.last_decision,
-            yes_position=self.portfolio.held(m.yes_token), no_position=self.portfolio.held(m.no_token),
-            book_age_ms=None if ms.first_ts is None else now - b.ts, tick=ms.tick,
+            condition_id=cid,
+            title=m.question or m.slug,
+            state=ms.phase,
+            mid=b.mid().value,
+            best_bid=b.best_bid,
+            best_ask=b.best_ask,
+            spread=b.spread(),
+            depth_usdc=b.depth_usdc(self.limits.depth_band),
+            score=ms.last_edge,
+            last_decision=ms.last_decision,
+            yes_position=self.portfolio.held(m.yes_token),
+            no_position=self.portfolio.held(m.no_token),
+            book_age_ms=None if ms.first_ts is None else now - b.ts,
+            tick=ms.tick,
             time_to_close_s=None if m.end_ts is None else (m.end_ts - now) / 1000,
         )
 
@@ -1299,7 +1690,7 @@ class Engine:
         else:
             order = list(markets)
             start = self._row_cursor % len(order)
-            fresh = set(order[start:start + per]) | set(order[: max(0, start + per - len(order))])
+            fresh = set(order[start : start + per]) | set(order[: max(0, start + per - len(order))])
             fresh.update(o.request.condition_id for o in self.working.values())
             fresh.update(p.condition_id for p in self.portfolio.open_positions())
             fresh.update(cid for cid in markets if cid not in cache)
@@ -1325,13 +1716,27 @@ class Engine:
             books[cid] = BookLadder(cid, tuple(top_bids), tuple(top_asks), tuple(ours), b.ts)
         proposals = tuple(
             ProposalRow(
-                proposal_id=p.proposal_id, condition_id=p.market.condition_id, title=p.market.question or p.market.slug,
-                outcome=p.market.label(p.outcome), side=p.side.value, price=p.price, size=p.size,
-                order_type=p.order_type.value, post_only=p.post_only, p_hat=p.estimate.p_hat, ci_low=p.estimate.ci_low,
-                ci_high=p.estimate.ci_high, edge_net=p.sizing.candidate.edge_cons if p.sizing.candidate else 0.0,
-                kelly=p.sizing.kelly_applied, binding_cap=p.binding_cap,
-                expected_slippage_bps=p.sizing.expected_slippage_bps, created_ts=p.created_ts, expires_ts=p.expires_ts,
-                status=p.status, reason=p.reason, **self._refusal_fields(p.refusal),
+                proposal_id=p.proposal_id,
+                condition_id=p.market.condition_id,
+                title=p.market.question or p.market.slug,
+                outcome=p.market.label(p.outcome),
+                side=p.side.value,
+                price=p.price,
+                size=p.size,
+                order_type=p.order_type.value,
+                post_only=p.post_only,
+                p_hat=p.estimate.p_hat,
+                ci_low=p.estimate.ci_low,
+                ci_high=p.estimate.ci_high,
+                edge_net=p.sizing.candidate.edge_cons if p.sizing.candidate else 0.0,
+                kelly=p.sizing.kelly_applied,
+                binding_cap=p.binding_cap,
+                expected_slippage_bps=p.sizing.expected_slippage_bps,
+                created_ts=p.created_ts,
+                expires_ts=p.expires_ts,
+                status=p.status,
+                reason=p.reason,
+                **self._refusal_fields(p.refusal),
             )
             for p in self._recent_proposals(50)
         ) + tuple(self.blocked.values())
@@ -1340,18 +1745,33 @@ class Engine:
             mark = self._mark(pos.token_id)
             value = None if mark is None else mark * pos.size / 1_000_000
             m = self.markets[pos.condition_id].market
-            positions.append(PositionRow(
-                token_id=pos.token_id, condition_id=pos.condition_id, title=m.question or m.slug,
-                outcome=m.label(pos.outcome), size=pos.size, avg_price=pos.avg_price, mark=mark,
-                unrealized=Decimal(0) if value is None else value - pos.cost, realized=pos.realized - pos.fees,
-                opened_ts=pos.opened_ts,
-            ))
+            positions.append(
+                PositionRow(
+                    token_id=pos.token_id,
+                    condition_id=pos.condition_id,
+                    title=m.question or m.slug,
+                    outcome=m.label(pos.outcome),
+                    size=pos.size,
+                    avg_price=pos.avg_price,
+                    mark=mark,
+                    unrealized=Decimal(0) if value is None else value - pos.cost,
+                    realized=pos.realized - pos.fees,
+                    opened_ts=pos.opened_ts,
+                )
+            )
         orders = tuple(
             OrderRow(
-                client_order_id=o.client_order_id, condition_id=o.request.condition_id,
-                title=self.markets[o.request.condition_id].market.slug, outcome=o.request.outcome.value,
-                side=o.request.side.value, price=o.request.price, size=o.request.size, filled=o.filled,
-                state=o.state.value, order_type=o.request.order_type.value, created_ts=o.created_ts,
+                client_order_id=o.client_order_id,
+                condition_id=o.request.condition_id,
+                title=self.markets[o.request.condition_id].market.slug,
+                outcome=o.request.outcome.value,
+                side=o.request.side.value,
+                price=o.request.price,
+                size=o.request.size,
+                filled=o.filled,
+                state=o.state.value,
+                order_type=o.request.order_type.value,
+                created_ts=o.created_ts,
             )
             for o in working
         )
@@ -1363,23 +1783,46 @@ class Engine:
         week = self._period_pnl("week", WEEK_MS, now, equity)
         bankroll = self.settings.bankroll.starting_usdc
         risk = self._risk_view(now, equity)
-        ages = [now - ms.book.ts for ms in self.markets.values() if ms.phase == "OPEN" and ms.first_ts is not None]
+        ages = [
+            now - ms.book.ts for ms in self.markets.values() if ms.phase == "OPEN" and ms.first_ts is not None
+        ]
         stale_ms = self.settings.breakers.stale_feed_s * 1000
         wall = self._wall()
         self._msg_window.append((wall, self.counters["market_events"]))
         t0, n0 = self._msg_window[0]
         rate = (self.counters["market_events"] - n0) / (wall - t0) if wall > t0 else 0.0
         return EngineSnapshot(
-            seq=self._seq, ts=now, mode=self.mode.value, venue=self.venue.kind, state=self.state,
-            halt_reason=self.halt_reason, bankroll=bankroll, markets=tuple(rows), books=books, proposals=proposals,
-            positions=tuple(positions), orders=orders,
-            pnl=PnLView(equity=equity, cash=self.portfolio.cash, realized=realized, unrealized=unrealized,
-                        fees=self.portfolio.fees, day=day, week=week, high_water=self._high_water,
-                        drawdown=float((self._high_water - equity) / self._high_water) if self._high_water else 0.0,
-                        history=tuple(self._equity_history)),
+            seq=self._seq,
+            ts=now,
+            mode=self.mode.value,
+            venue=self.venue.kind,
+            state=self.state,
+            halt_reason=self.halt_reason,
+            bankroll=bankroll,
+            markets=tuple(rows),
+            books=books,
+            proposals=proposals,
+            positions=tuple(positions),
+            orders=orders,
+            pnl=PnLView(
+                equity=equity,
+                cash=self.portfolio.cash,
+                realized=realized,
+                unrealized=unrealized,
+                fees=self.portfolio.fees,
+                day=day,
+                week=week,
+                high_water=self._high_water,
+                drawdown=float((self._high_water - equity) / self._high_water) if self._high_water else 0.0,
+                history=tuple(self._equity_history),
+            ),
             risk=risk,
-            feed=FeedHealth(messages_per_s=rate, oldest_book_age_ms=max(ages) if ages else None, books=len(ages),
-                            stale_books=self._stale_count(now, ages, stale_ms)),
+            feed=FeedHealth(
+                messages_per_s=rate,
+                oldest_book_age_ms=max(ages) if ages else None,
+                books=len(ages),
+                stale_books=self._stale_count(now, ages, stale_ms),
+            ),
             log=tuple(self._log_lines)[-50:],
             counters={**self.counters, "log_lines": self._log_count},
             live_armed=self.live_armed,
@@ -1388,7 +1831,9 @@ class Engine:
     def _stale_count(self, now: int, ages: list[int], stale_ms: float) -> int:
         """Books not known current: the venue's word where it has one (a quiet live book is not stale)."""
         if getattr(self.venue, "stale_markets", None) is not None:
-            return sum(1 for cid, ms in self.markets.items() if ms.phase == "OPEN" and self.is_stale(cid, now))
+            return sum(
+                1 for cid, ms in self.markets.items() if ms.phase == "OPEN" and self.is_stale(cid, now)
+            )
         return sum(1 for a in ages if a > stale_ms)
 
     def _risk_view(self, now: int, equity: Decimal) -> RiskView:
@@ -1401,18 +1846,29 @@ class Engine:
         clusters = self.exposure.clusters_exposure()
         largest = max(clusters.items(), key=lambda kv: (kv[1], kv[0]), default=("", Decimal(0)))
         started = b.high_water is not None  # the breakers have seen equity (the first cycle ran)
-        manual = BreakerState("manual", "TRIPPED" if self.state == "HALTED" and self.halt_kind == "MANUAL" else "OK",
-                              1.0 if self.halt_kind == "MANUAL" else 0.0, 0.0, "halt until resumed, no orders")
+        manual = BreakerState(
+            "manual",
+            "TRIPPED" if self.state == "HALTED" and self.halt_kind == "MANUAL" else "OK",
+            1.0 if self.halt_kind == "MANUAL" else 0.0,
+            0.0,
+            "halt until resumed, no orders",
+        )
         return RiskView(
-            exposure=self.exposure.aggregate_exposure(), exposure_cap=equity * Decimal(repr(r.max_aggregate_pct)),
-            day_loss=b.day_loss, day_limit=b.day_limit if started else bankroll * Decimal(repr(lim.max_daily_loss_pct)),
+            exposure=self.exposure.aggregate_exposure(),
+            exposure_cap=equity * Decimal(repr(r.max_aggregate_pct)),
+            day_loss=b.day_loss,
+            day_limit=b.day_limit if started else bankroll * Decimal(repr(lim.max_daily_loss_pct)),
             week_loss=b.week_loss,
             week_limit=b.week_limit if started else bankroll * Decimal(repr(lim.max_weekly_loss_pct)),
-            consecutive_losses=b.consecutive_losses, max_consecutive_losses=lim.max_consecutive_losses,
-            largest_cluster=largest[0], largest_cluster_exposure=largest[1],
+            consecutive_losses=b.consecutive_losses,
+            max_consecutive_losses=lim.max_consecutive_losses,
+            largest_cluster=largest[0],
+            largest_cluster_exposure=largest[1],
             cluster_cap=equity * Decimal(repr(r.max_cluster_pct)),
             breakers=(manual, *b.views(now)),
-            drawdown=b.drawdown, max_drawdown=lim.max_drawdown_pct, reduce_only=b.reduce_only_mode,
+            drawdown=b.drawdown,
+            max_drawdown=lim.max_drawdown_pct,
+            reduce_only=b.reduce_only_mode,
         )
 
     # --- summary -------------------------------------------------------------------------------
@@ -1430,8 +1886,12 @@ class Engine:
             "realized_pnl": str(p.realized_pnl),
             "open_positions": len(p.open_positions()),
             "halts": [dict(h) for h in self.halts],
-            "brier_model": None if self.calibration.brier_model is None else round(self.calibration.brier_model, 6),
-            "brier_market": None if self.calibration.brier_market is None else round(self.calibration.brier_market, 6),
+            "brier_model": None
+            if self.calibration.brier_model is None
+            else round(self.calibration.brier_model, 6),
+            "brier_market": None
+            if self.calibration.brier_market is None
+            else round(self.calibration.brier_market, 6),
             "db": self.store.path,
             "mode": self.mode.value,
             "venue": self.venue.kind,

@@ -163,7 +163,9 @@ class EngineHost:
         await self._stop_requested.wait()
         rt.venue.stop()
         try:
-            self.engine_result = await asyncio.wait_for(asyncio.shield(self._engine_task), self._stop_timeout_s)
+            self.engine_result = await asyncio.wait_for(
+                asyncio.shield(self._engine_task), self._stop_timeout_s
+            )
         except TimeoutError:
             pass  # cancelled below
         except Exception as exc:  # noqa: BLE001 - kept for the caller; the store still closes below

@@ -106,7 +106,9 @@ class Portfolio:
         pos.updated_ts = fill.ts
         return pos
 
-    def apply_settlement(self, token_id: str, condition_id: str, outcome: Outcome, size: int, cash: Decimal, ts: int) -> Position:
+    def apply_settlement(
+        self, token_id: str, condition_id: str, outcome: Outcome, size: int, cash: Decimal, ts: int
+    ) -> Position:
         pos = self.position(token_id, condition_id, outcome)
         self.cash += cash
         self.settlement_payouts += cash

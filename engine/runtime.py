@@ -52,7 +52,9 @@ async def build(
 ) -> Runtime:
     v = settings.venue
     if v.live and v.kind != "polymarket":
-        raise SetupError(f"venue.live = true needs venue.kind = 'polymarket' (got {v.kind!r}): real orders only go to Polymarket")
+        raise SetupError(
+            f"venue.live = true needs venue.kind = 'polymarket' (got {v.kind!r}): real orders only go to Polymarket"
+        )
     if v.kind == "polymarket":
         venue, clock = await _polymarket_venue(settings)
     else:

@@ -56,7 +56,9 @@ class ProposalRow:
     expected_slippage_bps: float
     created_ts: int
     expires_ts: int
-    status: str  # PENDING | APPROVED | REJECTED | EXPIRED | OBSERVED | REFUSED | FAILED, or BLOCKED (see below)
+    status: (
+        str  # PENDING | APPROVED | REJECTED | EXPIRED | OBSERVED | REFUSED | FAILED, or BLOCKED (see below)
+    )
     # Why it ended as it did: the rule that refused it with its value and threshold, the operator's note, the
     # cause of an expiry. A BLOCKED row is no proposal: the sizer's trade for a market that a risk layer
     # (breaker, market state, price zone, exposure) stopped before it became one; the latest per market.

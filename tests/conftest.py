@@ -48,11 +48,22 @@ def write_dataset(
     book = book or default_book
     end_ts = START + 1000 * (end_offset_s if end_offset_s is not None else seconds - 30)
     cids = [CID] + ["0x" + f"{k:02x}" * 32 for k in range(1, markets_count)]
-    markets = [{
-        "market_id": cid, "slug": f"btc-updown-test-{k}", "question": f"Bitcoin Up or Down - test {k}",
-        "category": "crypto", "timeframe": "15m", "start_ts": START, "end_ts": end_ts, "outcome_up": "Up",
-        "outcome_down": "Down", "payout_up": payout_up, "payout_down": 1 - payout_up,
-    } for k, cid in enumerate(cids)]
+    markets = [
+        {
+            "market_id": cid,
+            "slug": f"btc-updown-test-{k}",
+            "question": f"Bitcoin Up or Down - test {k}",
+            "category": "crypto",
+            "timeframe": "15m",
+            "start_ts": START,
+            "end_ts": end_ts,
+            "outcome_up": "Up",
+            "outcome_down": "Down",
+            "payout_up": payout_up,
+            "payout_down": 1 - payout_up,
+        }
+        for k, cid in enumerate(cids)
+    ]
     lines = []
     for i in range(seconds):
         bids, asks = book(i)
@@ -70,9 +81,15 @@ def write_dataset(
     return books_path, markets_path
 
 
-def settings_for(root: Path, books: Path | None = None, markets: Path | None = None, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {"store.path": str(root / "test.db"), "venue.speed": "max", "engine.warmup_s": 5,
-                            "ui.control_socket": str(root / "ctl" / "bigearn.sock")}
+def settings_for(
+    root: Path, books: Path | None = None, markets: Path | None = None, **overrides: Any
+) -> Settings:
+    base: dict[str, Any] = {
+        "store.path": str(root / "test.db"),
+        "venue.speed": "max",
+        "engine.warmup_s": 5,
+        "ui.control_socket": str(root / "ctl" / "bigearn.sock"),
+    }
     if books is not None:
         base["venue.data"] = str(books)
         base["venue.markets"] = str(markets)

@@ -58,8 +58,12 @@ raw_side = st.lists(st.tuples(level_px, st.integers(min_value=0, max_value=10**1
 def two_sided(draw: st.DrawFn) -> tuple[dict[int, int], dict[int, int]]:
     """A sane book: at least one level each side and best bid < best ask."""
     split = draw(st.integers(min_value=2, max_value=ONE - 1))
-    bids = draw(st.dictionaries(st.integers(min_value=1, max_value=split - 1), level_qty, min_size=1, max_size=10))
-    asks = draw(st.dictionaries(st.integers(min_value=split, max_value=ONE - 1), level_qty, min_size=1, max_size=10))
+    bids = draw(
+        st.dictionaries(st.integers(min_value=1, max_value=split - 1), level_qty, min_size=1, max_size=10)
+    )
+    asks = draw(
+        st.dictionaries(st.integers(min_value=split, max_value=ONE - 1), level_qty, min_size=1, max_size=10)
+    )
     return bids, asks
 
 
@@ -125,8 +129,10 @@ def test_best_ask_after_set_and_remove() -> None:
     assert book.best_bid is None
 
 
-ops = st.lists(st.tuples(st.booleans(), st.integers(min_value=1, max_value=60), st.integers(min_value=-2, max_value=5)),
-               max_size=80)
+ops = st.lists(
+    st.tuples(st.booleans(), st.integers(min_value=1, max_value=60), st.integers(min_value=-2, max_value=5)),
+    max_size=80,
+)
 
 
 @PROP
@@ -292,7 +298,15 @@ def ladder() -> OrderBook:
 
 @pytest.mark.parametrize(
     ("band", "expected"),
-    [(0, (0, 0)), (99, (0, 0)), (100, (10, 1)), (199, (10, 1)), (200, (30, 3)), (300, (70, 7)), (10_000, (70, 7))],
+    [
+        (0, (0, 0)),
+        (99, (0, 0)),
+        (100, (10, 1)),
+        (199, (10, 1)),
+        (200, (30, 3)),
+        (300, (70, 7)),
+        (10_000, (70, 7)),
+    ],
 )
 def test_depth_band_is_inclusive(band: int, expected: tuple[int, int]) -> None:
     assert ladder().depth(band) == expected
@@ -474,8 +488,12 @@ def test_impact_on_empty_side() -> None:
 
 
 @PROP
-@given(side_dict, st.integers(min_value=0, max_value=10**11), st.sampled_from([Side.BUY, Side.SELL]),
-       st.one_of(st.none(), level_px))
+@given(
+    side_dict,
+    st.integers(min_value=0, max_value=10**11),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.one_of(st.none(), level_px),
+)
 def test_impact_matches_brute_force(levels: dict[int, int], qty: int, side: Side, limit: int | None) -> None:
     book = book_of([], list(levels.items())) if side is Side.BUY else book_of(list(levels.items()), [])
     ordered = sorted(levels.items(), reverse=side is Side.SELL)
@@ -594,7 +612,11 @@ def test_complement_of_complement(book: OrderBook) -> None:
 def test_wire_levels_best_last() -> None:
     book = book_of([(4000, 10 * S), (3900, 20 * S), (3850, 1_500_000)], [(6000, 5 * S), (6100, 7 * S)])
     bids, asks = book.wire_levels()
-    assert bids == [{"price": "0.385", "size": "1.5"}, {"price": "0.39", "size": "20"}, {"price": "0.4", "size": "10"}]
+    assert bids == [
+        {"price": "0.385", "size": "1.5"},
+        {"price": "0.39", "size": "20"},
+        {"price": "0.4", "size": "10"},
+    ]
     assert asks == [{"price": "0.61", "size": "7"}, {"price": "0.6", "size": "5"}]
     no_bids, no_asks = book.view(Outcome.NO).wire_levels()
     assert no_bids == [{"price": "0.39", "size": "7"}, {"price": "0.4", "size": "5"}]
@@ -614,24 +636,48 @@ def test_book_hash_ignores_hash_field_and_key_order() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("market", "0xaabbcd"), ("asset_id", "101"), ("timestamp", "123456790"), ("min_order_size", "5"),
-     ("tick_size", "0.001"), ("neg_risk", True), ("last_trade_price", "0.51"),
-     ("bids", [{"price": "0.4", "size": "100"}, {"price": "0.3", "size": "100"}]),
-     ("asks", [{"price": "0.6", "size": "100"}, {"price": "0.7", "size": "101"}])],
+    [
+        ("market", "0xaabbcd"),
+        ("asset_id", "101"),
+        ("timestamp", "123456790"),
+        ("min_order_size", "5"),
+        ("tick_size", "0.001"),
+        ("neg_risk", True),
+        ("last_trade_price", "0.51"),
+        ("bids", [{"price": "0.4", "size": "100"}, {"price": "0.3", "size": "100"}]),
+        ("asks", [{"price": "0.6", "size": "100"}, {"price": "0.7", "size": "101"}]),
+    ],
 )
 def test_book_hash_depends_on_every_field(field: str, value: object) -> None:
     assert book_hash(dict(VECTOR_SUMMARY, **{field: value})) != VECTOR_HASH
 
 
 def summary_args() -> dict[str, object]:
-    return {"market": "0xaabbcc", "asset_id": "100", "timestamp": 123456789, "min_order_size": "100",
-            "tick_size": "0.01", "neg_risk": False, "last_trade_price": "0.5"}
+    return {
+        "market": "0xaabbcc",
+        "asset_id": "100",
+        "timestamp": 123456789,
+        "min_order_size": "100",
+        "tick_size": "0.01",
+        "neg_risk": False,
+        "last_trade_price": "0.5",
+    }
 
 
 def independent_hash(body: dict[str, object]) -> str:
     """SHA-1 of compact JSON in the exchange's key order, built with the standard library."""
-    keys = ("market", "asset_id", "timestamp", "hash", "bids", "asks", "min_order_size", "tick_size", "neg_risk",
-            "last_trade_price")
+    keys = (
+        "market",
+        "asset_id",
+        "timestamp",
+        "hash",
+        "bids",
+        "asks",
+        "min_order_size",
+        "tick_size",
+        "neg_risk",
+        "last_trade_price",
+    )
     ordered = {key: ("" if key == "hash" else body[key]) for key in keys}
     return hashlib.sha1(json.dumps(ordered, separators=(",", ":")).encode()).hexdigest()
 

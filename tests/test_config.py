@@ -177,7 +177,10 @@ def test_secret_named_env_vars_are_not_config() -> None:
 def test_bad_literal_in_file(tmp_path: Path) -> None:
     path = write(tmp_path, '[engine]\nmode = "fast"\n')
     err = error_of(path=path, env={})
-    assert str(err) == f"engine.mode = 'fast' (from config.toml {path.resolve()}): accepted: one of 'semi', 'auto', 'observe'"
+    assert (
+        str(err)
+        == f"engine.mode = 'fast' (from config.toml {path.resolve()}): accepted: one of 'semi', 'auto', 'observe'"
+    )
     assert err.key == "engine.mode"
 
 
@@ -212,14 +215,19 @@ def test_wrong_type_or_range_in_file(tmp_path: Path, toml: str, expected: str) -
 
 def test_wrong_type_in_env_is_reported_as_given() -> None:
     err = error_of(path=REPO_CONFIG, env={"BIGEARN_VENUE__LIVE": "yes"})
-    assert str(err) == "venue.live = 'yes' (from env BIGEARN_VENUE__LIVE): accepted: true or false (1 or 0 in env)"
+    assert (
+        str(err)
+        == "venue.live = 'yes' (from env BIGEARN_VENUE__LIVE): accepted: true or false (1 or 0 in env)"
+    )
     err = error_of(path=REPO_CONFIG, env={"BIGEARN_UI__KEYMAP": "{not json"})
     assert str(err).startswith("ui.keymap = '{not json' (from env BIGEARN_UI__KEYMAP): accepted: a table")
 
 
 def test_bad_value_from_cli() -> None:
     err = error_of(path=REPO_CONFIG, overrides={"engine.publish_hz": 0}, env={})
-    assert str(err) == "engine.publish_hz = 0 (from cli --engine.publish_hz): accepted: a number > 0 and <= 60"
+    assert (
+        str(err) == "engine.publish_hz = 0 (from cli --engine.publish_hz): accepted: a number > 0 and <= 60"
+    )
 
 
 @pytest.mark.parametrize("speed", ["fast", "0", -2, "inf", True, "nan"])
@@ -249,16 +257,30 @@ def test_unknown_section_in_file(tmp_path: Path) -> None:
 
 def test_section_must_be_a_table(tmp_path: Path) -> None:
     path = write(tmp_path, "engine = 5\n")
-    assert str(error_of(path=path, env={})).startswith(f"engine = 5 (from config.toml {path.resolve()}): accepted:")
+    assert str(error_of(path=path, env={})).startswith(
+        f"engine = 5 (from config.toml {path.resolve()}): accepted:"
+    )
 
 
 @pytest.mark.parametrize(
     ("var", "expected"),
     [
-        ("BIGEARN_VENUE__KINDS", "venue.kinds (from env BIGEARN_VENUE__KINDS): unknown key; accepted keys in [venue]: "),
-        ("BIGEARN_NOPE__MODE", "nope (from env BIGEARN_NOPE__MODE): unknown section; accepted sections: engine,"),
-        ("BIGEARN_MODE", "BIGEARN_MODE (from env BIGEARN_MODE): not a known setting; config env vars are named "),
-        ("BIGEARN_ENGINE__MODE__X", "BIGEARN_ENGINE__MODE__X (from env BIGEARN_ENGINE__MODE__X): not a known"),
+        (
+            "BIGEARN_VENUE__KINDS",
+            "venue.kinds (from env BIGEARN_VENUE__KINDS): unknown key; accepted keys in [venue]: ",
+        ),
+        (
+            "BIGEARN_NOPE__MODE",
+            "nope (from env BIGEARN_NOPE__MODE): unknown section; accepted sections: engine,",
+        ),
+        (
+            "BIGEARN_MODE",
+            "BIGEARN_MODE (from env BIGEARN_MODE): not a known setting; config env vars are named ",
+        ),
+        (
+            "BIGEARN_ENGINE__MODE__X",
+            "BIGEARN_ENGINE__MODE__X (from env BIGEARN_ENGINE__MODE__X): not a known",
+        ),
     ],
 )
 def test_unknown_bigearn_env_var(var: str, expected: str) -> None:
@@ -282,7 +304,12 @@ def test_first_problem_is_reported_and_all_are_kept(tmp_path: Path) -> None:
     path = write(tmp_path, '[engine]\nmode = "fast"\nseed = -1\n[venue]\nkinds = 1\n')
     err = error_of(path=path, env={"BIGEARN_LOG__LEVEL": "loud"})
     assert str(err).startswith("venue.kinds ")  # structural problems come before value problems
-    assert [p.split(" ", 1)[0] for p in err.problems] == ["venue.kinds", "engine.mode", "engine.seed", "log.level"]
+    assert [p.split(" ", 1)[0] for p in err.problems] == [
+        "venue.kinds",
+        "engine.mode",
+        "engine.seed",
+        "log.level",
+    ]
     assert str(error_of(path=path, env={"BIGEARN_LOG__LEVEL": "loud"})) == str(err)
 
 
@@ -311,7 +338,9 @@ def test_secrets_in_file_are_refused_without_echo(tmp_path: Path, toml: str, key
     path = write(tmp_path, toml)
     err = error_of(path=path, env={})
     message = str(err)
-    assert message.startswith(f"{key} (from config.toml {path.resolve()}): secrets are never read from config.toml")
+    assert message.startswith(
+        f"{key} (from config.toml {path.resolve()}): secrets are never read from config.toml"
+    )
     assert "environment" in message and "keystore" in message
     assert all("deadbeef" not in problem for problem in err.problems)
 
@@ -340,10 +369,14 @@ def test_decimal_rejects(tmp_path: Path, toml_value: str) -> None:
     path = write(tmp_path, f"[bankroll]\nstarting_usdc = {toml_value}\n")
     message = str(error_of(path=path, env={}))
     assert message.startswith("bankroll.starting_usdc = ")
-    assert message.endswith('accepted: an exact USDC amount > 0 with at most 6 decimals (a string like "1000.50" or an integer)')
+    assert message.endswith(
+        'accepted: an exact USDC amount > 0 with at most 6 decimals (a string like "1000.50" or an integer)'
+    )
 
 
-@pytest.mark.parametrize(("given", "expected"), [("max", "max"), ("MAX", "max"), ("10", 10.0), (10, 10.0), (2.5, 2.5)])
+@pytest.mark.parametrize(
+    ("given", "expected"), [("max", "max"), ("MAX", "max"), ("10", 10.0), (10, 10.0), (2.5, 2.5)]
+)
 def test_speed_normalisation(given: object, expected: object) -> None:
     s = load_settings(REPO_CONFIG, overrides={"venue.speed": given}, env={})
     assert s.venue.speed == expected and type(s.venue.speed) is type(expected)
@@ -375,7 +408,9 @@ def test_kill_switch_resolves_against_config_dir(tmp_path: Path) -> None:
     assert absolute.kill_switch_path == Path("/run/STOP")
 
 
-def test_kill_switch_without_file_resolves_against_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kill_switch_without_file_resolves_against_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert Settings().kill_switch_path == tmp_path / "KILL_SWITCH"
 
@@ -384,10 +419,15 @@ def test_kill_switch_without_file_resolves_against_cwd(tmp_path: Path, monkeypat
 
 
 def test_market_state_and_zones_from_file_and_env(tmp_path: Path) -> None:
-    path = write(tmp_path, "[market_state]\nratchet = [[48, 0.5]]\nshort_close_window_s = 90\n"
-                           "[zones.bands]\nall = { low = 0.01, high = 0.99, strategies = [\"value_betting\"] }\n")
-    s = load_settings(path, env={"BIGEARN_MARKET_STATE__SHORT_RATCHET": "[[30, 0.2]]",
-                                 "BIGEARN_ZONES__OUTSIDE": '["arbitrage"]'})
+    path = write(
+        tmp_path,
+        "[market_state]\nratchet = [[48, 0.5]]\nshort_close_window_s = 90\n"
+        '[zones.bands]\nall = { low = 0.01, high = 0.99, strategies = ["value_betting"] }\n',
+    )
+    s = load_settings(
+        path,
+        env={"BIGEARN_MARKET_STATE__SHORT_RATCHET": "[[30, 0.2]]", "BIGEARN_ZONES__OUTSIDE": '["arbitrage"]'},
+    )
     assert s.market_state.ratchet == [[48.0, 0.5]] and s.market_state.short_close_window_s == 90.0
     assert s.market_state.short_ratchet == [[30.0, 0.2]]
     assert list(s.zones.bands) == ["all"] and s.zones.bands["all"].strategies == ["value_betting"]

@@ -26,10 +26,16 @@ HARDHAT_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 
 def polymarket_settings(tmp_path: Path, base_url: str, **extra):
-    return settings_for(tmp_path, **{
-        "venue.kind": "polymarket", "engine.warmup_s": 0, "engine.cycle_interval_s": 0.2, **_exchange_urls(base_url),
-        **extra,
-    })
+    return settings_for(
+        tmp_path,
+        **{
+            "venue.kind": "polymarket",
+            "engine.warmup_s": 0,
+            "engine.cycle_interval_s": 0.2,
+            **_exchange_urls(base_url),
+            **extra,
+        },
+    )
 
 
 async def console_session(settings, check) -> None:
@@ -52,7 +58,9 @@ def test_console_paper_trading_on_the_local_exchange(tmp_path: Path) -> None:
 
             async def check(rt, app, pilot) -> None:
                 assert rt.venue.kind == "PAPER"
-                await until(lambda: app.snap is not None and app.snap.markets and app.snap.markets[0].mid, 5, "a book")
+                await until(
+                    lambda: app.snap is not None and app.snap.markets and app.snap.markets[0].mid, 5, "a book"
+                )
                 assert " PAPER " in str(app.status.render())
                 assert app.snap.markets[0].mid == pytest.approx(0.495)
                 await until(lambda: app.snap.pending_proposals, 5, "a proposal")
@@ -82,7 +90,9 @@ def test_console_live_on_the_local_exchange_waits_for_the_word_live(tmp_path: Pa
                 await pilot.press("escape")  # stay disarmed: an approval is refused at send time
                 await pilot.pause()
                 await pilot.press("a")
-                await until(lambda: any(p.status == "REFUSED" for p in rt.engine.proposals.values()), 5, "refusal")
+                await until(
+                    lambda: any(p.status == "REFUSED" for p in rt.engine.proposals.values()), 5, "refusal"
+                )
                 assert rt.engine.counters["orders"] == 0
                 app.action_arm_live()
                 await pilot.pause()
@@ -93,7 +103,9 @@ def test_console_live_on_the_local_exchange_waits_for_the_word_live(tmp_path: Pa
                 await until(lambda: rt.engine.counters["fills"] > 0, 10, "a live fill from the exchange")
                 assert "LIVE ARMED" in str(app.status.render())
 
-            settings = polymarket_settings(tmp_path, h.base_url, **{"venue.live": True, "venue.signature_type": 0})
+            settings = polymarket_settings(
+                tmp_path, h.base_url, **{"venue.live": True, "venue.signature_type": 0}
+            )
             await console_session(settings, check)
 
     asyncio.run(go())

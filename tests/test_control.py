@@ -29,8 +29,12 @@ def lopsided_book(i: int) -> tuple[list[list[float]], list[list[float]]]:
 
 def ctl(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bigearn_tui.cli", "ctl", *args, "--socket", str(sock)], capture_output=True,
-        text=True, cwd=ROOT, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        [sys.executable, "-m", "bigearn_tui.cli", "ctl", *args, "--socket", str(sock)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
     )
 
 
@@ -63,14 +67,33 @@ def test_ctl_steers_a_running_headless_engine(tmp_path: Path) -> None:
     books, markets = write_dataset(tmp_path, seconds=3600, book=lopsided_book)
     sock = tmp_path / "run" / "bigearn.sock"
     engine = subprocess.Popen(
-        [sys.executable, "-m", "bigearn_tui.cli", "--no-ui", "--speed", "20", "--data", str(books), "--markets",
-         str(markets), "--db", str(tmp_path / "h.db")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BIGEARN_UI__CONTROL_SOCKET": str(sock),
-             "BIGEARN_ENGINE__WARMUP_S": "5",
-             # 20x speed makes the default 30 s TTL 1.5 s of wall time: a loaded machine starting the `ctl`
-             # process could miss it. The proposal must still be pending when the approval arrives.
-             "BIGEARN_ENGINE__PROPOSAL_TTL_S": "600"},
+        [
+            sys.executable,
+            "-m",
+            "bigearn_tui.cli",
+            "--no-ui",
+            "--speed",
+            "20",
+            "--data",
+            str(books),
+            "--markets",
+            str(markets),
+            "--db",
+            str(tmp_path / "h.db"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "BIGEARN_UI__CONTROL_SOCKET": str(sock),
+            "BIGEARN_ENGINE__WARMUP_S": "5",
+            # 20x speed makes the default 30 s TTL 1.5 s of wall time: a loaded machine starting the `ctl`
+            # process could miss it. The proposal must still be pending when the approval arrives.
+            "BIGEARN_ENGINE__PROPOSAL_TTL_S": "600",
+        },
     )
     try:
         deadline = time.monotonic() + 30

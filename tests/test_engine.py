@@ -54,8 +54,17 @@ def run_scenario(
         summary = await rt.engine.run()
         rows = {
             table: await rt.store.fetch_all(f"SELECT * FROM {table}")
-            for table in ("proposals", "decisions", "order_intents", "order_events", "fills", "halts", "evaluations",
-                          "settlements", "positions")
+            for table in (
+                "proposals",
+                "decisions",
+                "order_intents",
+                "order_events",
+                "fills",
+                "halts",
+                "evaluations",
+                "settlements",
+                "positions",
+            )
         }
         rows["_results"] = [results]  # type: ignore[list-item]
         await rt.store.close()
@@ -97,7 +106,9 @@ def test_approve_sends_an_order_that_fills_and_is_recorded(tmp_path: Path) -> No
         return await engine.execute(Approve(pending(engine)[0]))
 
     # The market closes 75 s in: approved 7 s in, the order is out of the last minute's size ratchet.
-    engine, summary, rows = run_scenario(tmp_path, mode="semi", actions={7: approve}, seconds=60, end_offset_s=75)
+    engine, summary, rows = run_scenario(
+        tmp_path, mode="semi", actions={7: approve}, seconds=60, end_offset_s=75
+    )
     result = rows["_results"][0][7]
     assert result.ok, result.message
     assert summary["orders"] >= 1 and summary["fills"] >= 1
@@ -112,7 +123,9 @@ def test_approve_sends_an_order_that_fills_and_is_recorded(tmp_path: Path) -> No
     shares = (stake / cost).quantize(Decimal("0.01"), rounding="ROUND_FLOOR")
     assert shares == Decimal("164.53")
     assert fill["size"] == shares
-    assert fill["fee"] == (shares * Decimal("0.015625")).quantize(Decimal("0.00001"), rounding="ROUND_HALF_UP")
+    assert fill["fee"] == (shares * Decimal("0.015625")).quantize(
+        Decimal("0.00001"), rounding="ROUND_HALF_UP"
+    )
     states = [e["state_to"] for e in rows["order_events"] if e["client_order_id"] == fill["client_order_id"]]
     assert states[:3] == ["SUBMITTED", "LIVE", "FILLED"]
 
@@ -132,7 +145,9 @@ def test_reject_and_edit_size(tmp_path: Path) -> None:
         return await engine.execute(Reject(pending(engine)[0], note="not convinced"))
 
     engine, summary, rows = run_scenario(
-        tmp_path, mode="semi", seconds=60,
+        tmp_path,
+        mode="semi",
+        seconds=60,
         actions={6: edit_too_big, 6.5: edit_ok, 7: approve, 12.5: reject},
     )
     res = rows["_results"][0]
@@ -191,8 +206,9 @@ def test_cancel_all_cancels_resting_orders_and_clears_pending(tmp_path: Path) ->
         return await engine.execute(CancelAll())
 
     # The market closes 75 s in: no new maker quote in its last minute (CLOSE_WINDOW), so it must live past 65 s.
-    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=60, actions={8: cancel_all},
-                                         end_offset_s=75)
+    engine, summary, rows = run_scenario(
+        tmp_path, mode="auto", brain=brain, seconds=60, actions={8: cancel_all}, end_offset_s=75
+    )
     assert rows["_results"][0][8].ok
     first = rows["order_intents"][0]
     assert first["order_type"] == "GTC" and first["post_only"] == 1
@@ -212,7 +228,9 @@ def test_auto_mode_trades_settles_and_the_ledger_balances(tmp_path: Path) -> Non
     assert summary["fills"] > 0 and summary["settlements"] > 0
     assert summary["open_positions"] == 0
     fees = sum((f["fee"] for f in rows["fills"]), Decimal(0))
-    flows = sum(((f["price"] * f["size"]) * (-1 if f["side"] == "BUY" else 1) for f in rows["fills"]), Decimal(0))
+    flows = sum(
+        ((f["price"] * f["size"]) * (-1 if f["side"] == "BUY" else 1) for f in rows["fills"]), Decimal(0)
+    )
     payouts = sum((s["cash"] for s in rows["settlements"]), Decimal(0))
     assert Decimal(summary["realized_pnl"]) == flows + payouts - fees
     assert Decimal(summary["fees"]) == fees
@@ -247,8 +265,9 @@ def test_write_ahead_intent_is_committed_before_the_venue_sees_the_order(tmp_pat
             import sqlite3
 
             con = sqlite3.connect(settings.store.path)
-            n = con.execute("SELECT COUNT(*) FROM order_intents WHERE client_order_id = ?",
-                            (request.client_order_id,)).fetchone()[0]
+            n = con.execute(
+                "SELECT COUNT(*) FROM order_intents WHERE client_order_id = ?", (request.client_order_id,)
+            ).fetchone()[0]
             con.close()
             seen.append(n)
             await original(request)
@@ -281,7 +300,6 @@ def test_snapshot_is_immutable_numbered_and_reflects_commands_at_once(tmp_path: 
     asyncio.run(main())
 
 
-
 def test_max_open_positions_reached_skips_new_markets_with_reason(tmp_path: Path) -> None:
     books, markets = write_dataset(tmp_path, seconds=60, markets_count=2)
     settings = settings_for(tmp_path, books, markets, **{"engine.mode": "auto", "risk.max_open_positions": 1})
@@ -307,8 +325,9 @@ def test_cancel_all_catches_orders_still_in_flight(tmp_path: Path) -> None:
         result = await engine.execute(CancelAll())
         return in_flight, result
 
-    engine, summary, rows = run_scenario(tmp_path, mode="auto", brain=brain, seconds=60, actions={5.05: cancel_all},
-                                         end_offset_s=75)  # a maker quote needs more than a minute to close
+    engine, summary, rows = run_scenario(
+        tmp_path, mode="auto", brain=brain, seconds=60, actions={5.05: cancel_all}, end_offset_s=75
+    )  # a maker quote needs more than a minute to close
     in_flight, result = rows["_results"][0][5.05]
     assert in_flight and result.ok
     first = in_flight[0]
@@ -376,7 +395,9 @@ def test_no_order_is_built_or_approved_from_a_stale_book(tmp_path: Path) -> None
     assert any(e["decision"] == "PROPOSE" and e["ts"] - START >= 40_000 for e in rows["evaluations"])
     # The venue's staleness also feeds the per-market feed breaker: it tripped, and resumed by itself.
     stale_halts = [h for h in rows["halts"] if h["kind"] == "stale_market"]
-    assert stale_halts and all(h["resumed_by"] == "auto" and h["resumed_ts"] >= START + 40_000 for h in stale_halts)
+    assert stale_halts and all(
+        h["resumed_by"] == "auto" and h["resumed_ts"] >= START + 40_000 for h in stale_halts
+    )
 
 
 def test_live_venue_sends_nothing_until_the_operator_types_live(tmp_path: Path) -> None:
@@ -390,8 +411,12 @@ def test_live_venue_sends_nothing_until_the_operator_types_live(tmp_path: Path) 
         return (await engine.execute(ArmLive("live")), await engine.execute(Approve(pending(engine)[0])))
 
     async def arm_and_approve(engine: Engine):
-        return (engine.snapshot(force=True).live_armed, await engine.execute(ArmLive("LIVE")),
-                engine.snapshot(force=True).live_armed, await engine.execute(Approve(pending(engine)[0])))
+        return (
+            engine.snapshot(force=True).live_armed,
+            await engine.execute(ArmLive("LIVE")),
+            engine.snapshot(force=True).live_armed,
+            await engine.execute(Approve(pending(engine)[0])),
+        )
 
     engine, summary, rows = run_scenario(
         tmp_path, mode="semi", actions={1: make_live, 7: approve_disarmed, 41: arm_and_approve}, seconds=120
@@ -401,7 +426,11 @@ def test_live_venue_sends_nothing_until_the_operator_types_live(tmp_path: Path) 
     # Approved, then refused at send time: nothing reached the venue, and the operator is told so.
     assert not refused.ok and refused.message.endswith("the order was refused: LIVE venue not armed")
     refusals = [d for d in rows["decisions"] if d["action"] == "REFUSE"]
-    assert refusals and refusals[0]["note"].startswith("LIVE_NOT_ARMED") and "LIVE venue not armed" in refusals[0]["note"]
+    assert (
+        refusals
+        and refusals[0]["note"].startswith("LIVE_NOT_ARMED")
+        and "LIVE venue not armed" in refusals[0]["note"]
+    )
     assert any(p["status"] == "REFUSED" and p["reason"] == refusals[0]["note"] for p in rows["proposals"])
     before, armed, after, approved = rows["_results"][0][41]
     assert before is False and armed.ok and after is True and approved.ok
@@ -442,7 +471,11 @@ def test_reconciliation_halts_when_the_venue_holds_less_than_the_engine_thinks(t
         engine.venue.matcher.account.tokens.clear()
 
     engine, summary, rows = run_scenario(
-        tmp_path, mode="auto", actions={60: lose_the_shares}, seconds=300, **{"breakers.reconcile_interval_s": 20}
+        tmp_path,
+        mode="auto",
+        actions={60: lose_the_shares},
+        seconds=300,
+        **{"breakers.reconcile_interval_s": 20},
     )
     assert seen["held"], "the scenario needs a position at 60 s"
     assert "RECONCILE" not in [k.upper() for k in seen["halts_before"]]  # clean until then

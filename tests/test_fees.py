@@ -112,7 +112,9 @@ quantities = st.integers(min_value=-10, max_value=1_000 * S)
 @example(Decimal("0.04"), 1, 5000, 2_500)
 @example(Decimal("0.25"), 2, 5000, 100 * S)
 def test_matches_exact_rule(rate: Decimal, exponent: int, px: int, qty: int) -> None:
-    assert FeeSchedule(rate=rate, exponent=exponent).taker_fee(px, qty) == expected_fee(rate, exponent, px, qty)
+    assert FeeSchedule(rate=rate, exponent=exponent).taker_fee(px, qty) == expected_fee(
+        rate, exponent, px, qty
+    )
 
 
 @PROP
@@ -134,7 +136,13 @@ def test_at_most_five_decimals(rate: Decimal, exponent: int, px: int, qty: int) 
 
 
 @PROP
-@given(rates, exponents, prices, st.integers(min_value=0, max_value=1_000 * S), st.integers(min_value=0, max_value=S))
+@given(
+    rates,
+    exponents,
+    prices,
+    st.integers(min_value=0, max_value=1_000 * S),
+    st.integers(min_value=0, max_value=S),
+)
 def test_monotonic_in_size(rate: Decimal, exponent: int, px: int, qty: int, more: int) -> None:
     fees = FeeSchedule(rate=rate, exponent=exponent)
     assert fees.taker_fee(px, qty) <= fees.taker_fee(px, qty + more)

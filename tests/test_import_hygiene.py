@@ -10,9 +10,14 @@ ROOT = Path(__file__).parents[1]
 
 
 def run_python(code: str, tmp_path: Path) -> str:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-           "BIGEARN_UI__CONTROL_SOCKET": str(tmp_path / "ctl" / "bigearn.sock")}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "BIGEARN_UI__CONTROL_SOCKET": str(tmp_path / "ctl" / "bigearn.sock"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300, env=env
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -52,7 +57,10 @@ def test_engine_sources_never_import_ui_packages() -> None:
         for line in path.read_text().splitlines():
             stripped = line.strip()
             if stripped.startswith(("import ", "from ")) and stripped.split()[1].split(".")[0] in (
-                "textual", "rich", "widgets", "bigearn_tui"
+                "textual",
+                "rich",
+                "widgets",
+                "bigearn_tui",
             ):
                 offenders.append(f"{path}: {stripped}")
     assert offenders == []

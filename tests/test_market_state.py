@@ -304,7 +304,9 @@ def test_limits_from_settings() -> None:
         short_ratchet=[[30, 0.2]],
     )
     lim = MarketStateLimits.from_settings(SimpleNamespace(market_state=section))
-    assert lim == MarketStateLimits(48 * H, H // 4, ((H, 0.5), (H // 10, 0.0)), H, 24 * H, 90_000, ((30_000, 0.2),))
+    assert lim == MarketStateLimits(
+        48 * H, H // 4, ((H, 0.5), (H // 10, 0.0)), H, 24 * H, 90_000, ((30_000, 0.2),)
+    )
 
 
 # --- short-lived markets (15-minute up/down): a 60 s close window, no WATCH, their own ratchet -------------
@@ -355,6 +357,6 @@ def test_a_market_is_short_only_when_its_whole_life_is_under_the_watch_threshold
 
 def test_zone_policy_from_settings_is_the_default_table() -> None:
     policy = ZonePolicy.from_settings(Settings())
-    assert [(z.name, z.low, z.high, z.strategies, z.directional, z.min_directional_prob) for z in policy.zones] == [
-        (z.name, z.low, z.high, z.strategies, z.directional, z.min_directional_prob) for z in DEFAULT_ZONES
-    ]
+    assert [
+        (z.name, z.low, z.high, z.strategies, z.directional, z.min_directional_prob) for z in policy.zones
+    ] == [(z.name, z.low, z.high, z.strategies, z.directional, z.min_directional_prob) for z in DEFAULT_ZONES]

@@ -44,9 +44,11 @@ def policy(**overrides: Any) -> RetryPolicy:
         "backoff_max_s": 0.1,
         "restart_deadline_s": 10.0,
         "rate_limit_max_wait_s": 5.0,
-        "request_timeout_s": 2.0,
-        "post_soft_timeout_s": 1.0,
-        "post_hard_timeout_s": 3.0,
+        # Generous: a loaded CI machine must not turn an ordinary post into an unknown outcome. The tests
+        # of unknown outcomes set their own short timeouts.
+        "request_timeout_s": 10.0,
+        "post_soft_timeout_s": 5.0,
+        "post_hard_timeout_s": 10.0,
         "unknown_settle_s": 0.1,
         "unknown_poll_s": 0.05,
         "unknown_deadline_s": 10.0,
@@ -557,6 +559,21 @@ def test_post_placed_but_answered_after_the_client_gave_up_is_found_by_hash_not_
                 kinds = [e.kind for e in events if e.kind != "retry"]
                 assert "resend" not in kinds and kinds[0] == "unknown"
                 assert exchange_order_ids(ex, ADDRS[0]) == [result.order_id] == [prepared.order_id]
+
+    run(go())
+
+
+def test_matched_post_answered_after_the_client_gave_up_carries_its_size_and_trade_ids():
+    async def go() -> None:
+        async with local_exchange() as ex, connected(ex, **LOST_POST) as gw:
+            prepared = await gw.prepare(order("taken-then-silent", price=5500, order_type=OrderType.FOK))
+            ex.faults.http_delay_after_ms = 400  # matched on the exchange; the answer never arrives
+            result = await gw.submit(prepared)
+            ex.faults.http_delay_after_ms = 0
+            assert result.status is PlaceStatus.ACCEPTED and result.resolved
+            assert result.matched == 10_000_000
+            (row,) = await gw.trades()
+            assert result.trade_ids == (row["id"],)
 
     run(go())
 

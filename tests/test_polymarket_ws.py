@@ -562,7 +562,9 @@ def test_a_resolution_without_a_winner_pays_nobody() -> None:
     from engine.book import OrderBook
 
     channel.add_market(CID, YES, NO, OrderBook())
-    stream = MarketStream("ws://127.0.0.1:1", channel, fetch_book=FakeExchange([]).fetch_book, clock=SimClock())
+    stream = MarketStream(
+        "ws://127.0.0.1:1", channel, fetch_book=FakeExchange([]).fetch_book, clock=SimClock()
+    )
     assert stream._yes_payout({"winning_asset_id": YES, "assets_ids": [YES, NO]}) == Decimal(1)
     assert stream._yes_payout({"winning_asset_id": NO, "assets_ids": [YES, NO]}) == Decimal(0)
     assert stream._yes_payout({"winning_asset_id": "", "assets_ids": [YES, NO]}) is None

@@ -13,20 +13,40 @@ from engine.portfolio import Portfolio
 
 
 def fill(i: int, side: Side, price: int, size: int, fee: str = "0.01") -> Fill:
-    return Fill(trade_id=f"T{i}", client_order_id=f"O{i}", condition_id="0x" + "ab" * 32, token_id="1",
-                outcome=Outcome.YES, side=side, price=price, size=size, fee=Decimal(fee), liquidity=Liquidity.TAKER,
-                ts=i)
+    return Fill(
+        trade_id=f"T{i}",
+        client_order_id=f"O{i}",
+        condition_id="0x" + "ab" * 32,
+        token_id="1",
+        outcome=Outcome.YES,
+        side=side,
+        price=price,
+        size=size,
+        fee=Decimal(fee),
+        liquidity=Liquidity.TAKER,
+        ts=i,
+    )
 
 
 def ledger(p: Portfolio) -> tuple:
     pos = p.positions.get("1")
-    return (p.cash, p.fees, p.fill_cash_flows, p.realized_gross, tuple(p.closed_results),
-            None if pos is None else (pos.size, pos.cost, pos.realized, pos.fees))
+    return (
+        p.cash,
+        p.fees,
+        p.fill_cash_flows,
+        p.realized_gross,
+        tuple(p.closed_results),
+        None if pos is None else (pos.size, pos.cost, pos.realized, pos.fees),
+    )
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.integers(100, 9900), st.integers(1, 50)), min_size=1, max_size=6),
-       st.integers(100, 9900), st.integers(1, 400), st.sampled_from([Side.BUY, Side.SELL]))
+@given(
+    st.lists(st.tuples(st.integers(100, 9900), st.integers(1, 50)), min_size=1, max_size=6),
+    st.integers(100, 9900),
+    st.integers(1, 400),
+    st.sampled_from([Side.BUY, Side.SELL]),
+)
 def test_reversing_the_last_fill_restores_the_ledger(buys, price, pct, side) -> None:
     p = Portfolio(Decimal(10_000))
     for i, (px, shares) in enumerate(buys):

@@ -13,9 +13,26 @@ import pytest
 
 from engine.feeds.replay import bundled_paths
 
-REQUIRED = {"markets", "events", "evaluations", "proposals", "orders", "fills", "fees", "realized_pnl",
-            "open_positions", "halts", "brier_model", "brier_market", "db"}
-AGGRESSIVE = {"BIGEARN_RISK__MIN_EDGE": "0", "BIGEARN_RISK__KELLY_FRACTION": "1", "BIGEARN_RISK__MAX_CI_WIDTH": "1"}
+REQUIRED = {
+    "markets",
+    "events",
+    "evaluations",
+    "proposals",
+    "orders",
+    "fills",
+    "fees",
+    "realized_pnl",
+    "open_positions",
+    "halts",
+    "brier_model",
+    "brier_market",
+    "db",
+}
+AGGRESSIVE = {
+    "BIGEARN_RISK__MIN_EDGE": "0",
+    "BIGEARN_RISK__KELLY_FRACTION": "1",
+    "BIGEARN_RISK__MAX_CI_WIDTH": "1",
+}
 # The microprice brain's trades are maker bids near 0.5 whose conservative probability rarely clears the 0.52
 # that directional bets need in the 0.40-0.60 price zone: runs that must trade also lift the price zones.
 ANY_PRICE = {"BIGEARN_ZONES__BANDS": '{"all": {"low": 0.01, "high": 0.99, "strategies": ["value_betting"]}}'}
@@ -26,8 +43,23 @@ def replay(tmp_path: Path, name: str, *args: str, env: dict[str, str] | None = N
     db = tmp_path / f"{name}.db"
     base_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "bigearn_tui.cli", "replay", "--speed", "max", "--json", "--db", str(db), *args],
-        capture_output=True, text=True, env={**base_env, **(env or {})}, timeout=300, cwd=Path(__file__).parents[1],
+        [
+            sys.executable,
+            "-m",
+            "bigearn_tui.cli",
+            "replay",
+            "--speed",
+            "max",
+            "--json",
+            "--db",
+            str(db),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env={**base_env, **(env or {})},
+        timeout=300,
+        cwd=Path(__file__).parents[1],
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout)
@@ -84,15 +116,23 @@ def test_sim_venue_runs_the_synthetic_market_end_to_end(tmp_path: Path) -> None:
     assert a["pnl_identity_ok"] is True and a["open_positions"] == 0
     a.pop("db"), b.pop("db")
     assert a == b
-    bad = subprocess.run([sys.executable, "-m", "bigearn_tui.cli", "replay", "--venue", "polymarket"],
-                         capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1])
+    bad = subprocess.run(
+        [sys.executable, "-m", "bigearn_tui.cli", "replay", "--venue", "polymarket"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[1],
+    )
     assert bad.returncode == 2 and "--venue = 'polymarket': accepted: 'replay' or 'sim'" in bad.stderr
 
 
 def test_a_second_run_into_the_same_database_keeps_its_fills(tmp_path: Path) -> None:
     """Simulated trade ids are unique per run: the store's fill idempotency (by trade id) must not swallow
     a later run's fills when two runs share one database file."""
-    env = {**AGGRESSIVE, "BIGEARN_ZONES__BANDS": '{"all": {"low": 0.01, "high": 0.99, "strategies": ["value_betting"]}}'}
+    env = {
+        **AGGRESSIVE,
+        "BIGEARN_ZONES__BANDS": '{"all": {"low": 0.01, "high": 0.99, "strategies": ["value_betting"]}}',
+    }
     a = replay(tmp_path, "shared", "--mode", "auto", "--seed", "3", env=env)
     b = replay(tmp_path, "shared", "--mode", "auto", "--seed", "3", env=env)
     assert a["fills"] > 0 and a["settlements"] > 0

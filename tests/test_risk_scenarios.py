@@ -35,16 +35,29 @@ from tests.test_replay_e2e import replay
 SCENARIO_START = 1_790_000_000_000
 
 
-def write_losing_markets(root: Path, markets: int = 4, stagger_s: int = 60, life_s: int = 120) -> tuple[Path, Path]:
+def write_losing_markets(
+    root: Path, markets: int = 4, stagger_s: int = 60, life_s: int = 120
+) -> tuple[Path, Path]:
     rows, lines = [], []
     for k in range(markets):
         cid = "0x" + f"{k + 1:02x}" * 32
         t0 = SCENARIO_START + 1000 * stagger_s * k
-        rows.append({"market_id": cid, "slug": f"scenario-{k}", "question": f"Scenario market {k}",
-                     "category": "politics", "start_ts": t0, "end_ts": t0 + 1000 * (life_s + 10),
-                     "payout_up": 0, "payout_down": 1})
+        rows.append(
+            {
+                "market_id": cid,
+                "slug": f"scenario-{k}",
+                "question": f"Scenario market {k}",
+                "category": "politics",
+                "start_ts": t0,
+                "end_ts": t0 + 1000 * (life_s + 10),
+                "payout_up": 0,
+                "payout_down": 1,
+            }
+        )
         for i in range(life_s):
-            bids, asks = ([[0.30, 2000.0]], [[0.40, 100.0]]) if i < 45 else ([[0.25, 2000.0]], [[0.29, 5000.0]])
+            bids, asks = (
+                ([[0.30, 2000.0]], [[0.40, 100.0]]) if i < 45 else ([[0.25, 2000.0]], [[0.29, 5000.0]])
+            )
             lines.append({"market": cid, "ts": t0 + 1000 * i, "side": "UP", "bids": bids, "asks": asks})
     lines.sort(key=lambda line: line["ts"])
     books, markets_path = root / "losing.jsonl", root / "losing-markets.json"
@@ -57,8 +70,9 @@ def cli(tmp_path: Path, name: str, **env: str) -> tuple[dict, list[dict], list[d
     """A headless auto-mode replay of the losing markets; its summary, order intents and evaluations."""
     books, markets = write_losing_markets(tmp_path)
     base = {"BIGEARN_BREAKERS__KILL_SWITCH_FILE": str(tmp_path / f"{name}.KILL")}
-    summary = replay(tmp_path, name, "--mode", "auto", "--data", str(books), "--markets", str(markets),
-                     env={**base, **env})
+    summary = replay(
+        tmp_path, name, "--mode", "auto", "--data", str(books), "--markets", str(markets), env={**base, **env}
+    )
     con = sqlite3.connect(summary["db"])
     con.row_factory = sqlite3.Row
     orders = [dict(r) for r in con.execute("SELECT * FROM order_intents ORDER BY ts")]
@@ -116,7 +130,11 @@ def test_reduce_only_on_trip_lets_exits_out_and_nothing_else(tmp_path: Path) -> 
     when the estimate falls at 30 s the exit (selling what is held) still goes, and no buy does."""
     brain = SteppedBrain(0.70, 0.30, START + 30_000)
     engine, summary, rows = run_scenario(
-        tmp_path, mode="auto", brain=brain, seconds=80, end_offset_s=120,
+        tmp_path,
+        mode="auto",
+        brain=brain,
+        seconds=80,
+        end_offset_s=120,
         **{"breakers.max_daily_loss_pct": 0.001, "breakers.reduce_only_on_trip": True},
     )
     trip = next(h for h in summary["halts"] if h["kind"] == "daily_loss")
@@ -126,13 +144,17 @@ def test_reduce_only_on_trip_lets_exits_out_and_nothing_else(tmp_path: Path) -> 
     assert [o["side"] for o in before] == ["BUY"]
     assert after and {o["side"] for o in after} == {"SELL"}
     assert sum(o["size"] for o in after) <= before[0]["size"]  # never more than was held
-    assert any(e["decision"] == "SKIP_BREAKER" and "BREAKER_DAILY_LOSS" in e["reason"] for e in rows["evaluations"])
+    assert any(
+        e["decision"] == "SKIP_BREAKER" and "BREAKER_DAILY_LOSS" in e["reason"] for e in rows["evaluations"]
+    )
 
 
 def test_kill_switch_appearing_halts_and_cancels_within_a_second_and_blocks_resume(tmp_path: Path) -> None:
     books, markets = write_dataset(tmp_path, seconds=120, end_offset_s=200)
     kill = tmp_path / "KILL"
-    settings = settings_for(tmp_path, books, markets, **{"engine.mode": "auto", "breakers.kill_switch_file": str(kill)})
+    settings = settings_for(
+        tmp_path, books, markets, **{"engine.mode": "auto", "breakers.kill_switch_file": str(kill)}
+    )
 
     async def main() -> dict[str, Any]:
         rt = await build(settings, brain=FixedBrain(p=0.53, half_width=0.005))  # a maker bid rests
@@ -161,8 +183,15 @@ def test_kill_switch_appearing_halts_and_cancels_within_a_second_and_blocks_resu
         await engine.shutdown()
         rows = await rt.store.fetch_all("SELECT * FROM halts")
         await rt.store.close()
-        return {"resting": resting, "halted_after": halted_after, "cancel_after": cancelled[0] - appeared if cancelled
-                else None, "refused": refused, "resumed": resumed, "rows": rows, "state": state}
+        return {
+            "resting": resting,
+            "halted_after": halted_after,
+            "cancel_after": cancelled[0] - appeared if cancelled else None,
+            "refused": refused,
+            "resumed": resumed,
+            "rows": rows,
+            "state": state,
+        }
 
     out = asyncio.run(main())
     assert out["resting"], "a maker order was resting when the file appeared"
@@ -212,21 +241,38 @@ def blocked_row(engine: Engine, code: str):
     ("name", "code", "decision", "kwargs"),
     [
         # A maker quote in the last minute of a short-lived market (CLOSE_WINDOW).
-        ("market state", "MARKET_CLOSE_WINDOW", "SKIP_MARKET_STATE",
-         {"brain": FixedBrain(p=0.53, half_width=0.005), "seconds": 60}),
+        (
+            "market state",
+            "MARKET_CLOSE_WINDOW",
+            "SKIP_MARKET_STATE",
+            {"brain": FixedBrain(p=0.53, half_width=0.005), "seconds": 60},
+        ),
         # A directional buy at 0.65: prohibited in the 0.60-0.80 zone.
-        ("price zone", "ZONE_DIRECTIONAL_PROHIBITED", "SKIP_ZONE",
-         {"brain": FixedBrain(p=0.90), "seconds": 60, "end_offset_s": 120, "book": zone_4_book}),
+        (
+            "price zone",
+            "ZONE_DIRECTIONAL_PROHIBITED",
+            "SKIP_ZONE",
+            {"brain": FixedBrain(p=0.90), "seconds": 60, "end_offset_s": 120, "book": zone_4_book},
+        ),
         # Reduce-only mode: a buy never goes.
-        ("breaker", "BREAKER_REDUCE_ONLY", "SKIP_BREAKER",
-         {"seconds": 60, "end_offset_s": 120, "risk.reduce_only": True}),
+        (
+            "breaker",
+            "BREAKER_REDUCE_ONLY",
+            "SKIP_BREAKER",
+            {"seconds": 60, "end_offset_s": 120, "risk.reduce_only": True},
+        ),
         # A taker buy in the last minute, halved by the ratchet below the market's minimum size.
-        ("size ratchet", "SIZE_RATCHET", "SKIP_MARKET_STATE",
-         {"brain": FixedBrain(p=0.70), "seconds": 60, "risk.kelly_fraction": 0.012}),
+        (
+            "size ratchet",
+            "SIZE_RATCHET",
+            "SKIP_MARKET_STATE",
+            {"brain": FixedBrain(p=0.70), "seconds": 60, "risk.kelly_fraction": 0.012},
+        ),
     ],
 )
-def test_each_risk_layer_refusal_is_a_blocked_row_and_an_evaluation(tmp_path: Path, name: str, code: str,
-                                                                    decision: str, kwargs: dict) -> None:
+def test_each_risk_layer_refusal_is_a_blocked_row_and_an_evaluation(
+    tmp_path: Path, name: str, code: str, decision: str, kwargs: dict
+) -> None:
     kwargs = dict(kwargs)
     brain = kwargs.pop("brain", FixedBrain())
     engine, summary, rows = run_scenario(tmp_path, mode="semi", brain=brain, **kwargs)
@@ -275,7 +321,9 @@ def test_refusals_at_send_are_stored_on_the_proposal_and_shown(tmp_path: Path) -
         snap = rt.engine.snapshot(force=True)
         await rt.store.flush()
         proposals = await rt.store.fetch_all("SELECT id, status, reason FROM proposals ORDER BY id")
-        decisions = await rt.store.fetch_all("SELECT proposal_id, action, note FROM decisions WHERE action = 'REFUSE'")
+        decisions = await rt.store.fetch_all(
+            "SELECT proposal_id, action, note FROM decisions WHERE action = 'REFUSE'"
+        )
         await rt.store.close()
         return proposals, decisions, snap
 
@@ -286,7 +334,12 @@ def test_refusals_at_send_are_stored_on_the_proposal_and_shown(tmp_path: Path) -
     assert len(refused) == 1 and refused[0]["reason"].startswith("RATE_BUDGET value=1 threshold=1")
     assert decisions == [{"proposal_id": refused[0]["id"], "action": "REFUSE", "note": refused[0]["reason"]}]
     row = next(p for p in snap.proposals if p.proposal_id == refused[0]["id"])
-    assert (row.status, row.reason_code, row.reason_value, row.reason_threshold) == ("REFUSED", "RATE_BUDGET", 1, 1)
+    assert (row.status, row.reason_code, row.reason_value, row.reason_threshold) == (
+        "REFUSED",
+        "RATE_BUDGET",
+        1,
+        1,
+    )
 
 
 def test_the_proposals_pane_words_every_refusal() -> None:

@@ -26,15 +26,35 @@ FEES = FeeSchedule(rate=Decimal("0.25"), exponent=2)
 
 
 def make_market(fees: FeeSchedule = FEES) -> Market:
-    return Market(condition_id="0x" + "ab" * 32, question="q", slug="s", yes_token="1", no_token="2", tick=100,
-                  min_order_size=5_000_000, fees=fees)
+    return Market(
+        condition_id="0x" + "ab" * 32,
+        question="q",
+        slug="s",
+        yes_token="1",
+        no_token="2",
+        tick=100,
+        min_order_size=5_000_000,
+        fees=fees,
+    )
 
 
 FEE_MKT = make_market()
 FREE_MKT = make_market(FeeSchedule())
 
-ALL_GATES = ["ci_width", "edge", "depth", "kelly", "position_cap", "bankroll", "depth_share", "slippage",
-             "cluster_cap", "aggregate_cap", "min_size", "min_notional"]
+ALL_GATES = [
+    "ci_width",
+    "edge",
+    "depth",
+    "kelly",
+    "position_cap",
+    "bankroll",
+    "depth_share",
+    "slippage",
+    "cluster_cap",
+    "aggregate_cap",
+    "min_size",
+    "min_notional",
+]
 
 
 def make_book(bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> OrderBook:
@@ -43,10 +63,23 @@ def make_book(bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> Order
     return book
 
 
-def exposure(free_cash: float | str = "1000", *, bankroll: str = "1000", market: str = "0", cluster: str = "0",
-             aggregate: str = "0", held: dict[Outcome, int] | None = None) -> Exposure:
-    return Exposure(bankroll=Decimal(bankroll), free_cash=Decimal(str(free_cash)), market=Decimal(market),
-                    cluster=Decimal(cluster), aggregate=Decimal(aggregate), held=held or {})
+def exposure(
+    free_cash: float | str = "1000",
+    *,
+    bankroll: str = "1000",
+    market: str = "0",
+    cluster: str = "0",
+    aggregate: str = "0",
+    held: dict[Outcome, int] | None = None,
+) -> Exposure:
+    return Exposure(
+        bankroll=Decimal(bankroll),
+        free_cash=Decimal(str(free_cash)),
+        market=Decimal(market),
+        cluster=Decimal(cluster),
+        aggregate=Decimal(aggregate),
+        held=held or {},
+    )
 
 
 def est(lo: float, hi: float) -> Estimate:
@@ -59,8 +92,15 @@ def gate(result: SizingResult, name: str) -> Gate:
     return found[0]
 
 
-def kelly_shares(q: float, px: int, fees: FeeSchedule, *, fraction: Fraction = Fraction(1, 4),
-                 bankroll: int = 1000, room: Fraction | None = None) -> int:
+def kelly_shares(
+    q: float,
+    px: int,
+    fees: FeeSchedule,
+    *,
+    fraction: Fraction = Fraction(1, 4),
+    bankroll: int = 1000,
+    room: Fraction | None = None,
+) -> int:
     """The documented rule in exact arithmetic: stake = fraction x (q - cost)/(1 - cost) x bankroll with
     cost = price + fee per share, capped by `room` USDC; shares = stake / cost floored to 0.01."""
     p = Fraction(px, ONE)
@@ -95,7 +135,9 @@ def test_ci_width_exactly_at_max_passes() -> None:
 
 def test_ci_width_a_hair_above_max_skips() -> None:
     limits = SizingLimits(max_ci_width=0.375)
-    r = size_trade(est(0.5625, math.nextafter(0.9375, 1)), make_book(STD_BIDS, STD_ASKS), FEE_MKT, exposure(), limits)
+    r = size_trade(
+        est(0.5625, math.nextafter(0.9375, 1)), make_book(STD_BIDS, STD_ASKS), FEE_MKT, exposure(), limits
+    )
     assert not r.ok and r.reason == "SKIP_CI_TOO_WIDE"
     assert [g.name for g in r.gates] == ["ci_width"] and not r.gates[0].passed
     assert r.gates[0].value > 0.375 and r.candidate is None and r.size == 0
@@ -129,7 +171,9 @@ def test_edge_exactly_min_edge_passes_yes() -> None:
 
 def test_edge_just_below_min_edge_skips_yes() -> None:
     limits = SizingLimits(min_edge=0.03125, allow_maker=False)
-    r = size_trade(est(math.nextafter(0.546875, 0), 0.65), make_book(STD_BIDS, STD_ASKS), FEE_MKT, exposure(), limits)
+    r = size_trade(
+        est(math.nextafter(0.546875, 0), 0.65), make_book(STD_BIDS, STD_ASKS), FEE_MKT, exposure(), limits
+    )
     assert not r.ok and r.reason == "SKIP_NO_EDGE"
     assert r.deciding is not None and r.deciding.name == "edge" and not r.deciding.passed
     assert r.candidate is not None and r.candidate.edge_cons < 0.03125
@@ -175,7 +219,13 @@ def test_maker_chosen_when_only_maker_edge_clears() -> None:
     r = size_trade(est(0.55, 0.65), book, FEE_MKT, exposure(), SizingLimits())
     c = r.candidate
     assert r.ok and c is not None
-    assert (c.outcome, c.side, c.liquidity, c.price, c.fee_per_share) == (Outcome.YES, Side.BUY, "MAKER", 4800, 0.0)
+    assert (c.outcome, c.side, c.liquidity, c.price, c.fee_per_share) == (
+        Outcome.YES,
+        Side.BUY,
+        "MAKER",
+        4800,
+        0.0,
+    )
     assert c.edge_cons == pytest.approx(0.07, abs=1e-12)
     assert r.order_type is OrderType.GTC and r.post_only and r.limit_price == 4800
     assert "slippage" not in [g.name for g in r.gates] and "min_notional" not in [g.name for g in r.gates]
@@ -219,7 +269,13 @@ DEPTH_ASKS = [(5100, 1000 * S), (6000, 10_000 * S)]
 
 
 def test_depth_exactly_at_min_passes() -> None:
-    r = size_trade(est(0.6, 0.7), make_book(DEPTH_BIDS, DEPTH_ASKS), FEE_MKT, exposure(), SizingLimits(min_depth_usdc=1000.0))
+    r = size_trade(
+        est(0.6, 0.7),
+        make_book(DEPTH_BIDS, DEPTH_ASKS),
+        FEE_MKT,
+        exposure(),
+        SizingLimits(min_depth_usdc=1000.0),
+    )
     g = gate(r, "depth")
     assert (g.value, g.threshold, g.passed) == (1000.0, 1000.0, True)
     assert r.ok
@@ -234,9 +290,13 @@ def test_depth_just_below_min_skips() -> None:
 
 def test_depth_band_edge_counts_on_the_band_and_not_beyond() -> None:
     book = make_book(DEPTH_BIDS, DEPTH_ASKS)
-    inside = size_trade(est(0.6, 0.7), book, FEE_MKT, exposure(), SizingLimits(min_depth_usdc=7000, depth_band=1000))
+    inside = size_trade(
+        est(0.6, 0.7), book, FEE_MKT, exposure(), SizingLimits(min_depth_usdc=7000, depth_band=1000)
+    )
     assert inside.ok and gate(inside, "depth").value == 7000.0
-    outside = size_trade(est(0.6, 0.7), book, FEE_MKT, exposure(), SizingLimits(min_depth_usdc=7000, depth_band=999))
+    outside = size_trade(
+        est(0.6, 0.7), book, FEE_MKT, exposure(), SizingLimits(min_depth_usdc=7000, depth_band=999)
+    )
     assert outside.reason == "SKIP_THIN_BOOK" and gate(outside, "depth").value == 1000.0
 
 
@@ -353,7 +413,9 @@ def test_slippage_binds_on_a_walk_through_several_levels() -> None:
 def test_cluster_and_aggregate_caps_bind(cap: str, field: str) -> None:
     # Cluster cap 12% and aggregate cap 40% of 1000: existing exposure leaves 20 USDC -> 38.78 shares.
     existing = {"cluster": "100", "aggregate": "380"}[field]
-    r = size_trade(KELLY_EST, make_book(STD_BIDS, STD_ASKS), FEE_MKT, exposure(**{field: existing}), SizingLimits())
+    r = size_trade(
+        KELLY_EST, make_book(STD_BIDS, STD_ASKS), FEE_MKT, exposure(**{field: existing}), SizingLimits()
+    )
     assert r.ok and r.binding_cap == cap
     g = gate(r, cap)
     assert g.threshold == pytest.approx(20.0) and not g.passed
@@ -362,8 +424,13 @@ def test_cluster_and_aggregate_caps_bind(cap: str, field: str) -> None:
 
 
 def test_the_last_cap_to_shrink_is_the_binding_one() -> None:
-    r = size_trade(KELLY_EST, make_book(STD_BIDS, STD_ASKS), FEE_MKT,
-                   exposure(market="50", cluster="100", aggregate="390"), SizingLimits())
+    r = size_trade(
+        KELLY_EST,
+        make_book(STD_BIDS, STD_ASKS),
+        FEE_MKT,
+        exposure(market="50", cluster="100", aggregate="390"),
+        SizingLimits(),
+    )
     assert r.ok and r.binding_cap == "aggregate_cap"
     assert r.size == kelly_shares(0.703125, 5000, FEES, room=Fraction(10))
 
@@ -389,7 +456,12 @@ def test_min_size_both_sides(visible: int, size: int, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("visible", "size", "ok"),
-    [(100 * S, 10 * S, False), (199_900_000, 19_990_000, False), (200 * S, 20 * S, True), (300 * S, 30 * S, True)],
+    [
+        (100 * S, 10 * S, False),
+        (199_900_000, 19_990_000, False),
+        (200 * S, 20 * S, True),
+        (300 * S, 30 * S, True),
+    ],
 )
 def test_min_notional_both_sides(visible: int, size: int, ok: bool) -> None:
     # A 0.05 ask in a zero-fee market: 10 and 19.99 shares pass min_size but are under $1; 20 shares is $1.
@@ -422,7 +494,9 @@ def test_exit_sells_the_full_yes_position_at_the_bid(bid: int) -> None:
     # Estimate far below the bid: selling YES and buying NO carry the same edge; the exit is preferred.
     book = make_book([(bid, 1000 * S)], [(bid + 200, 1000 * S)])
     held = {Outcome.YES: 30 * S}
-    r = size_trade(Estimate("t", 0.07, 0.05, 0.1), book, FEE_MKT, exposure(held=held), SizingLimits(min_depth_usdc=0))
+    r = size_trade(
+        Estimate("t", 0.07, 0.05, 0.1), book, FEE_MKT, exposure(held=held), SizingLimits(min_depth_usdc=0)
+    )
     c = r.candidate
     assert r.ok and c is not None
     assert (c.outcome, c.side, c.liquidity, c.price) == (Outcome.YES, Side.SELL, "TAKER", bid)
@@ -459,7 +533,9 @@ def test_sell_only_returns_the_exit_and_never_a_buy() -> None:
 
 def test_no_exit_while_the_estimate_is_above_the_bid() -> None:
     book = make_book([(6000, 1000 * S)], [(6200, 1000 * S)])
-    r = size_trade(est(0.7, 0.8), book, FEE_MKT, exposure(held={Outcome.YES: 30 * S}), SizingLimits(min_depth_usdc=0))
+    r = size_trade(
+        est(0.7, 0.8), book, FEE_MKT, exposure(held={Outcome.YES: 30 * S}), SizingLimits(min_depth_usdc=0)
+    )
     assert r.candidate is not None and r.candidate.side is Side.BUY
 
 
@@ -490,7 +566,9 @@ def scenarios(draw: st.DrawFn) -> tuple[Estimate, OrderBook, Market, Exposure, S
     ladder = draw(st.booleans())
     book = make_book(draw(levels(best_bid, -1, ladder)), draw(levels(best_ask, 1, ladder)))
     # The estimate sits anywhere from well below the bid to well above the ask.
-    offset = draw(st.sampled_from([-1, 1])) * draw(st.one_of(st.integers(300, 3000), st.integers(0, 3000))) / ONE
+    offset = (
+        draw(st.sampled_from([-1, 1])) * draw(st.one_of(st.integers(300, 3000), st.integers(0, 3000))) / ONE
+    )
     p = min(0.999, max(0.001, (best_bid + best_ask) / (2 * ONE) + offset))
     lo = max(0.0, p - draw(st.integers(0, 1000)) / ONE)
     hi = min(1.0, p + draw(st.integers(0, 1000)) / ONE)
@@ -499,11 +577,23 @@ def scenarios(draw: st.DrawFn) -> tuple[Estimate, OrderBook, Market, Exposure, S
     mkt_e = Decimal(draw(cents)) / 100
     cluster = mkt_e + Decimal(draw(cents)) / 100
     aggregate = cluster + Decimal(draw(cents)) / 100
-    held = {Outcome.YES: draw(st.sampled_from([0, 0, 3 * S, 40 * S, 40 * S + 5, draw(sizes)])),
-            Outcome.NO: draw(st.sampled_from([0, 0, 40 * S]))}
-    free_cents = draw(st.one_of(st.integers(bankroll * 50, bankroll * 100), st.integers(500, 5000), st.integers(0, bankroll * 100)))
-    exp = Exposure(bankroll=Decimal(bankroll), free_cash=Decimal(free_cents) / 100,
-                   market=mkt_e, cluster=cluster, aggregate=aggregate, held=held)
+    held = {
+        Outcome.YES: draw(st.sampled_from([0, 0, 3 * S, 40 * S, 40 * S + 5, draw(sizes)])),
+        Outcome.NO: draw(st.sampled_from([0, 0, 40 * S])),
+    }
+    free_cents = draw(
+        st.one_of(
+            st.integers(bankroll * 50, bankroll * 100), st.integers(500, 5000), st.integers(0, bankroll * 100)
+        )
+    )
+    exp = Exposure(
+        bankroll=Decimal(bankroll),
+        free_cash=Decimal(free_cents) / 100,
+        market=mkt_e,
+        cluster=cluster,
+        aggregate=aggregate,
+        held=held,
+    )
     pct = st.integers(2, 60).map(lambda n: n / 100)
     limits = SizingLimits(
         kelly_fraction=draw(st.integers(5, 100)) / 100,
@@ -520,7 +610,9 @@ def scenarios(draw: st.DrawFn) -> tuple[Estimate, OrderBook, Market, Exposure, S
     return Estimate("prop", p, lo, hi), book, market, exp, limits
 
 
-def independent_edge(e: Estimate, book: OrderBook, market: Market, outcome: Outcome, side: Side, liquidity: str) -> float:
+def independent_edge(
+    e: Estimate, book: OrderBook, market: Market, outcome: Outcome, side: Side, liquidity: str
+) -> float:
     """The conservative edge from the docstring's definitions, not from the candidate's own fields."""
     yes_bid, yes_ask = book.best_bid, book.best_ask
     if outcome is Outcome.YES:
@@ -539,8 +631,9 @@ def independent_edge(e: Estimate, book: OrderBook, market: Market, outcome: Outc
     return q_low - bid / ONE
 
 
-def check_invariants(r: SizingResult, e: Estimate, book: OrderBook, market: Market, exp: Exposure,
-                     limits: SizingLimits) -> None:
+def check_invariants(
+    r: SizingResult, e: Estimate, book: OrderBook, market: Market, exp: Exposure, limits: SizingLimits
+) -> None:
     assert r.ok == (r.reason == "OK")
     names = [g.name for g in r.gates]
     assert names == [n for n in ALL_GATES if n in names]  # recorded in the documented order
@@ -553,7 +646,9 @@ def check_invariants(r: SizingResult, e: Estimate, book: OrderBook, market: Mark
     # (e) the conservative edge clears min_edge, by the docstring's formulas too
     assert c.edge_cons >= limits.min_edge
     assert independent_edge(e, book, market, c.outcome, c.side, c.liquidity) >= limits.min_edge - 1e-12
-    assert all(g.passed for g in r.gates if g.name in ("ci_width", "edge", "depth", "min_size", "min_notional"))
+    assert all(
+        g.passed for g in r.gates if g.name in ("ci_width", "edge", "depth", "min_size", "min_notional")
+    )
     view = book.view(c.outcome)
     if c.liquidity == "TAKER":
         # (d) a marketable limit on the tick grid, inside the valid range
@@ -575,8 +670,10 @@ def check_invariants(r: SizingResult, e: Estimate, book: OrderBook, market: Mark
     assert float(exp.market) + spent <= limits.max_position_pct * bankroll + slack
     assert float(exp.cluster) + spent <= limits.max_cluster_pct * bankroll + slack
     assert float(exp.aggregate) + spent <= limits.max_aggregate_pct * bankroll + slack
-    assert r.size <= int(sum(q for _, q in (view.iter_asks() if c.liquidity == "TAKER" else view.iter_bids()))
-                         * limits.max_book_impact_pct)
+    assert r.size <= int(
+        sum(q for _, q in (view.iter_asks() if c.liquidity == "TAKER" else view.iter_bids()))
+        * limits.max_book_impact_pct
+    )
     # (b) never more than free cash: what the order holds at its limit price (with the taker fee there), which
     # also bounds what the walk through the book pays.
     assert r.limit_price is not None
@@ -600,7 +697,9 @@ def test_property_invariants(case: tuple[Estimate, OrderBook, Market, Exposure, 
 
 @PROP
 @given(scenarios())
-def test_property_sell_only_never_buys(case: tuple[Estimate, OrderBook, Market, Exposure, SizingLimits]) -> None:
+def test_property_sell_only_never_buys(
+    case: tuple[Estimate, OrderBook, Market, Exposure, SizingLimits],
+) -> None:
     e, book, market, exp, limits = case
     r = size_trade(e, book, market, exp, limits, sell_only=True)
     assert r.candidate is None or r.candidate.side is Side.SELL

@@ -454,7 +454,11 @@ def test_halts_of_one_kind_resume_alone() -> None:
         store.resume_halts(run_id=RUN, ts=10, by="breaker", kind="daily_loss")
         await store.flush()
         rows = await store.halts_for_run(RUN)
-        assert [(r["kind"], r["resumed_ts"]) for r in rows] == [("daily_loss", 10), ("MANUAL", None), ("daily_loss", 10)]
+        assert [(r["kind"], r["resumed_ts"]) for r in rows] == [
+            ("daily_loss", 10),
+            ("MANUAL", None),
+            ("daily_loss", 10),
+        ]
 
     run(with_store(":memory:", body))
 

@@ -256,7 +256,11 @@ def test_generated_run_through_replay_venue_and_engine(tmp_path: Path) -> None:
     assert summary["events"] == count  # every line processed
     # FixedBrain(0.6) buys every market; those that resolve against it lose more than the 5% daily limit (and
     # $50 within 5 minutes): the loss breakers pause new risk from then on. Nothing else trips.
-    assert summary["halts"] and {h["kind"] for h in summary["halts"]} <= {"daily_loss", "weekly_loss", "rolling_loss"}
+    assert summary["halts"] and {h["kind"] for h in summary["halts"]} <= {
+        "daily_loss",
+        "weekly_loss",
+        "rolling_loss",
+    }
     assert all(h["trigger_value"] >= h["threshold"] for h in summary["halts"])
     assert summary["decisions"]["SKIP_BREAKER"] > 0
     assert summary["fills"] > 0 and summary["settlements"] > 0 and summary["open_positions"] == 0

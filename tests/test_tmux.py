@@ -25,7 +25,9 @@ def lopsided_book(i: int) -> tuple[list[list[float]], list[list[float]]]:
 
 
 def capture(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+    ).stdout
 
 
 def wait_for(session: str, predicate, timeout: float) -> tuple[bool, float, str]:
@@ -44,18 +46,25 @@ def test_console_in_tmux(tmp_path: Path) -> None:
     books, markets = write_dataset(tmp_path, seconds=3600, book=lopsided_book)
     rc_file = tmp_path / "rc"
     session = f"bigearn-test-{tmp_path.name[-8:]}"
-    cmd = (f"cd {ROOT} && env TEXTUAL_ANIMATIONS=none HOME={tmp_path} {sys.executable} -m bigearn_tui.cli "
-           f"--mode auto --speed 5 --data {books} --markets {markets} --db {tmp_path / 'ui.db'}; echo $? > {rc_file}")
+    cmd = (
+        f"cd {ROOT} && env TEXTUAL_ANIMATIONS=none HOME={tmp_path} {sys.executable} -m bigearn_tui.cli "
+        f"--mode auto --speed 5 --data {books} --markets {markets} --db {tmp_path / 'ui.db'}; echo $? > {rc_file}"
+    )
     # Pin the size before the program starts: with no client attached tmux may otherwise fall back to its
     # 80x24 default, and a resize racing the program's start-up could be missed.
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "140", "-y", "40", "sleep 600"], check=True)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "140", "-y", "40", "sleep 600"], check=True
+    )
     subprocess.run(["tmux", "set-option", "-t", session, "window-size", "manual"], capture_output=True)
     subprocess.run(["tmux", "resize-window", "-t", session, "-x", "140", "-y", "40"], capture_output=True)
     subprocess.run(["tmux", "respawn-pane", "-k", "-t", session, cmd], check=True)
     try:
         ok, _, screen = wait_for(session, lambda s: all(t in s for t in TITLES) and "orders 1" in s, 30)
-        width = subprocess.run(["tmux", "display-message", "-p", "-t", session, "#{window_width}x#{window_height}"],
-                               capture_output=True, text=True).stdout.strip()
+        width = subprocess.run(
+            ["tmux", "display-message", "-p", "-t", session, "#{window_width}x#{window_height}"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         assert width == "140x40"
         assert ok, f"panes or the resting order never showed:\n{screen}"
         subprocess.run(["tmux", "send-keys", "-t", session, "H"], check=True)

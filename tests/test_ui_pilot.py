@@ -86,7 +86,9 @@ def test_halt_then_approve_does_nothing_and_resume_asks_to_confirm(tmp_path: Pat
 
 def test_cancel_all_key_has_priority_and_cancels(tmp_path: Path) -> None:
     # A maker order rests at the bid: the estimate sits between bid and ask.
-    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.53, half_width=0.005), until_s=6, **{"engine.mode": "auto"})
+    rt = make_runtime(
+        tmp_path, brain=FixedBrain(p=0.53, half_width=0.005), until_s=6, **{"engine.mode": "auto"}
+    )
 
     async def main() -> None:
         assert any(o.state.working for o in rt.engine.orders.values()) or rt.engine.counters["orders"] > 0
@@ -148,7 +150,9 @@ def test_enter_selects_a_market_and_filter_narrows_the_list(tmp_path: Path) -> N
 
 
 def test_quit_asks_when_orders_are_open(tmp_path: Path) -> None:
-    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.53, half_width=0.005), until_s=7, **{"engine.mode": "auto"})
+    rt = make_runtime(
+        tmp_path, brain=FixedBrain(p=0.53, half_width=0.005), until_s=7, **{"engine.mode": "auto"}
+    )
 
     async def main() -> None:
         app = make_app(rt)

@@ -70,6 +70,7 @@ def test_help_screen(snap_compare, tmp_path: Path) -> None:
 # --- breakers: one screen per kind of action (pause with cooldown, pause while present + cancel all, halt
 # until resumed, halt + cancel all) and the operator's reduce-only mode. The stale feed is test_feed_stale.
 
+
 def approve(n: int):
     async def act(engine) -> None:
         await engine.execute(Approve(sorted(engine.pending)[n]))
@@ -81,13 +82,20 @@ def test_breaker_daily_loss_paused(snap_compare, tmp_path: Path) -> None:
     """The operator approves the first proposal at 6 s; marked at the mid, its spread and fee cost 0.33% of
     equity, over a 0.1% daily limit: the 10 s cycle trips the breaker (a pause). More of that market is
     BLOCKED with the reason, and a proposal approved at 11 s is REFUSED at the firewall for the same one."""
-    rt = make_runtime(tmp_path, brain=EDGE, until_s=12, actions={6: approve(0), 11: approve(0)},
-                      **{"breakers.max_daily_loss_pct": 0.001})
+    rt = make_runtime(
+        tmp_path,
+        brain=EDGE,
+        until_s=12,
+        actions={6: approve(0), 11: approve(0)},
+        **{"breakers.max_daily_loss_pct": 0.001},
+    )
     engine = rt.engine
     assert [h["kind"] for h in engine.halts] == ["daily_loss"] and engine.state == "RUNNING"
     snap = engine.snapshot(force=True)
     assert sorted(p.status for p in snap.proposals) == ["APPROVED", "BLOCKED", "PENDING", "REFUSED"]
-    assert {p.reason_code for p in snap.proposals if p.status in ("BLOCKED", "REFUSED")} == {"BREAKER_DAILY_LOSS"}
+    assert {p.reason_code for p in snap.proposals if p.status in ("BLOCKED", "REFUSED")} == {
+        "BREAKER_DAILY_LOSS"
+    }
     assert snap_compare(make_app(rt), terminal_size=(140, 40))
 
 
@@ -101,7 +109,9 @@ def test_breaker_kill_switch_halted(snap_compare, tmp_path: Path) -> None:
 
 
 def test_breaker_drawdown_halted(snap_compare, tmp_path: Path) -> None:
-    rt = make_runtime(tmp_path, brain=EDGE, until_s=12, **{"engine.mode": "auto", "breakers.max_drawdown_pct": 0.001})
+    rt = make_runtime(
+        tmp_path, brain=EDGE, until_s=12, **{"engine.mode": "auto", "breakers.max_drawdown_pct": 0.001}
+    )
     assert rt.engine.halt_kind == "drawdown" and rt.engine.snapshot(force=True).halted
     assert snap_compare(make_app(rt), terminal_size=(140, 40))
 

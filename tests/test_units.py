@@ -78,7 +78,9 @@ def test_px_from_str(text: str, px: int) -> None:
     assert px_from_str(text) == px  # second call goes through the cache
 
 
-@pytest.mark.parametrize("text", ["0.12345", "0.00001", "0.50001", "abc", "", "0.5.1", "NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize(
+    "text", ["0.12345", "0.00001", "0.50001", "abc", "", "0.5.1", "NaN", "Infinity", "-Infinity"]
+)
 def test_px_from_str_rejects(text: str) -> None:
     with pytest.raises(UnitError):
         px_from_str(text)
@@ -88,8 +90,18 @@ def test_px_from_str_rejects(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("px", "text"),
-    [(5100, "0.51"), (10_000, "1"), (5000, "0.5"), (0, "0"), (1, "0.0001"), (10, "0.001"), (25, "0.0025"),
-     (9999, "0.9999"), (1000, "0.1"), (20_000, "2")],
+    [
+        (5100, "0.51"),
+        (10_000, "1"),
+        (5000, "0.5"),
+        (0, "0"),
+        (1, "0.0001"),
+        (10, "0.001"),
+        (25, "0.0025"),
+        (9999, "0.9999"),
+        (1000, "0.1"),
+        (20_000, "2"),
+    ],
 )
 def test_px_to_str(px: int, text: str) -> None:
     assert px_to_str(px) == text
@@ -154,7 +166,9 @@ def test_qty_from_str_rejects_seventh_decimal(text: str) -> None:
         qty_from_str(text)
 
 
-@pytest.mark.parametrize("text", ["", ".", "-", "abc", "1e3", "1.2.3", "1.5_0", "1_000", "1.-5", "-1.-5", " 1.5", "1.5 ", "--1"])
+@pytest.mark.parametrize(
+    "text", ["", ".", "-", "abc", "1e3", "1.2.3", "1.5_0", "1_000", "1.-5", "-1.-5", " 1.5", "1.5 ", "--1"]
+)
 def test_qty_from_str_rejects_garbage(text: str) -> None:
     with pytest.raises(UnitError, match="not a decimal number"):
         qty_from_str(text)
@@ -189,7 +203,16 @@ def test_qty_from_str_agrees_with_decimal(value: Decimal) -> None:
 
 @pytest.mark.parametrize(
     ("value", "px"),
-    [(0.51, 5100), (0.1, 1000), (0.0001, 1), (1.0, 10_000), (0.0, 0), (0.1 + 0.2, 3000), (0.57, 5700), (0.29, 2900)],
+    [
+        (0.51, 5100),
+        (0.1, 1000),
+        (0.0001, 1),
+        (1.0, 10_000),
+        (0.0, 0),
+        (0.1 + 0.2, 3000),
+        (0.57, 5700),
+        (0.29, 2900),
+    ],
 )
 def test_px_from_float(value: float, px: int) -> None:
     assert px_from_float(value) == px
@@ -255,7 +278,15 @@ def test_notional_exact(px: int, qty: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "tick"),
-    [("0.1", 1000), ("0.01", 100), ("0.005", 50), ("0.0025", 25), ("0.001", 10), ("0.0001", 1), ("0.010", 100)],
+    [
+        ("0.1", 1000),
+        ("0.01", 100),
+        ("0.005", 50),
+        ("0.0025", 25),
+        ("0.001", 10),
+        ("0.0001", 1),
+        ("0.010", 100),
+    ],
 )
 def test_tick_from_str(text: str, tick: int) -> None:
     assert tick_from_str(text) == tick
@@ -337,8 +368,11 @@ model_prices = st.one_of(
     st.decimals(min_value=-5, max_value=5, places=8, allow_nan=False, allow_infinity=False),
     st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False, allow_infinity=False),
     # exactly on or a hair either side of a fine grid point
-    st.builds(lambda u, d: Decimal(u).scaleb(-4) + Decimal(d).scaleb(-9),
-              st.integers(min_value=-10, max_value=ONE + 10), st.integers(min_value=-1, max_value=1)),
+    st.builds(
+        lambda u, d: Decimal(u).scaleb(-4) + Decimal(d).scaleb(-9),
+        st.integers(min_value=-10, max_value=ONE + 10),
+        st.integers(min_value=-1, max_value=1),
+    ),
 )
 
 
@@ -374,15 +408,33 @@ def test_is_valid_price_matches_rounding_fixpoint(px: int, tick: int) -> None:
     valid = is_valid_price(px, tick)
     assert valid == (px % tick == 0 and tick <= px <= ONE - tick)
     as_decimal = px_dec(px)
-    fixed = round_price(as_decimal, tick, side_is_buy=True) == px == round_price(as_decimal, tick, side_is_buy=False)
+    fixed = (
+        round_price(as_decimal, tick, side_is_buy=True)
+        == px
+        == round_price(as_decimal, tick, side_is_buy=False)
+    )
     assert valid == fixed
 
 
 @pytest.mark.parametrize(
     ("px", "tick", "valid"),
-    [(5100, 100, True), (5150, 100, False), (5150, 50, True), (5125, 25, True), (5110, 25, False), (0, 100, False),
-     (100, 100, True), (9900, 100, True), (10_000, 100, False), (1, 1, True), (9999, 1, True), (10_000, 1, False),
-     (-100, 100, False), (9000, 1000, True), (9500, 1000, False)],
+    [
+        (5100, 100, True),
+        (5150, 100, False),
+        (5150, 50, True),
+        (5125, 25, True),
+        (5110, 25, False),
+        (0, 100, False),
+        (100, 100, True),
+        (9900, 100, True),
+        (10_000, 100, False),
+        (1, 1, True),
+        (9999, 1, True),
+        (10_000, 1, False),
+        (-100, 100, False),
+        (9000, 1000, True),
+        (9500, 1000, False),
+    ],
 )
 def test_is_valid_price_examples(px: int, tick: int, valid: bool) -> None:
     assert is_valid_price(px, tick) is valid

@@ -18,15 +18,26 @@ from tests.conftest import START, FixedBrain, settings_for, write_dataset
 FIXED_WALL = 1000.0
 
 
-def make_runtime(root: Path, *, until_s: float = 20, brain: Any = None, markets_count: int = 3,
-                 actions: dict[float, Callable[[Any], Awaitable[Any]]] | None = None, **overrides: Any) -> Runtime:
+def make_runtime(
+    root: Path,
+    *,
+    until_s: float = 20,
+    brain: Any = None,
+    markets_count: int = 3,
+    actions: dict[float, Callable[[Any], Awaitable[Any]]] | None = None,
+    **overrides: Any,
+) -> Runtime:
     """`actions`: simulated second -> coroutine taking the engine (an operator's command at that moment)."""
     books, markets = write_dataset(root, seconds=600, markets_count=markets_count)
     settings = settings_for(root, books, markets, **{"store.path": ":memory:", **overrides})
 
     async def setup() -> Runtime:
-        rt = await build(settings, brain=brain or FixedBrain(p=0.45, half_width=0.01), run_id="snapshot00",
-                         wall=lambda: FIXED_WALL)
+        rt = await build(
+            settings,
+            brain=brain or FixedBrain(p=0.45, half_width=0.01),
+            run_id="snapshot00",
+            wall=lambda: FIXED_WALL,
+        )
         for offset, action in (actions or {}).items():
             rt.venue.clock.call_at(START + int(offset * 1000), lambda action=action: action(rt.engine))
         await rt.engine.start()

@@ -40,18 +40,33 @@ def typed_data(order: OrderV2, *, version: str, contract: str, chain_id: int) ->
     return {
         "types": {"EIP712Domain": DOMAIN_FIELDS, "Order": ORDER_FIELDS},
         "primaryType": "Order",
-        "domain": {"name": "Polymarket CTF Exchange", "version": version, "chainId": chain_id,
-                   "verifyingContract": contract},
+        "domain": {
+            "name": "Polymarket CTF Exchange",
+            "version": version,
+            "chainId": chain_id,
+            "verifyingContract": contract,
+        },
         "message": {
-            "salt": order.salt, "maker": order.maker, "signer": order.signer, "tokenId": order.token_id,
-            "makerAmount": order.maker_amount, "takerAmount": order.taker_amount, "side": order.side,
-            "signatureType": order.signature_type, "timestamp": order.timestamp, "metadata": order.metadata,
+            "salt": order.salt,
+            "maker": order.maker,
+            "signer": order.signer,
+            "tokenId": order.token_id,
+            "makerAmount": order.maker_amount,
+            "takerAmount": order.taker_amount,
+            "side": order.side,
+            "signatureType": order.signature_type,
+            "timestamp": order.timestamp,
+            "metadata": order.metadata,
             "builder": order.builder,
         },
     }
 
 
-def stock_sign(order: OrderV2, private_key: bytes | str, *, version: str, contract: str, chain_id: int) -> bytes:
+def stock_sign(
+    order: OrderV2, private_key: bytes | str, *, version: str, contract: str, chain_id: int
+) -> bytes:
     """eth_account's signature (r || s || v) of the order under the given exchange domain."""
-    signable = encode_typed_data(full_message=typed_data(order, version=version, contract=contract, chain_id=chain_id))
+    signable = encode_typed_data(
+        full_message=typed_data(order, version=version, contract=contract, chain_id=chain_id)
+    )
     return bytes(Account.sign_message(signable, private_key).signature)

@@ -32,19 +32,30 @@ class OrderState(StrEnum):
 
     @property
     def working(self) -> bool:
-        return self in (OrderState.SUBMITTED, OrderState.LIVE, OrderState.PARTIALLY_FILLED, OrderState.UNKNOWN)
+        return self in (
+            OrderState.SUBMITTED,
+            OrderState.LIVE,
+            OrderState.PARTIALLY_FILLED,
+            OrderState.UNKNOWN,
+        )
 
 
-_TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELLED, OrderState.EXPIRED, OrderState.REJECTED, OrderState.FAILED})
+_TERMINAL = frozenset(
+    {OrderState.FILLED, OrderState.CANCELLED, OrderState.EXPIRED, OrderState.REJECTED, OrderState.FAILED}
+)
 
 S = OrderState
 ALLOWED: dict[OrderState, frozenset[OrderState]] = {
     S.PENDING: frozenset({S.SUBMITTED, S.REJECTED, S.FAILED, S.CANCELLED}),
     # A fast venue can report a fill or a final state before the acknowledgement.
-    S.SUBMITTED: frozenset({S.LIVE, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED, S.FAILED, S.UNKNOWN}),
+    S.SUBMITTED: frozenset(
+        {S.LIVE, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED, S.FAILED, S.UNKNOWN}
+    ),
     S.LIVE: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}),
     S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}),
-    S.UNKNOWN: frozenset({S.LIVE, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED, S.FAILED}),
+    S.UNKNOWN: frozenset(
+        {S.LIVE, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED, S.FAILED}
+    ),
     S.FILLED: frozenset(),
     S.CANCELLED: frozenset(),
     S.EXPIRED: frozenset(),
@@ -91,7 +102,9 @@ class Order:
 
     def move(self, to: OrderState, ts: int, cause: str) -> Transition:
         if to not in ALLOWED[self.state]:
-            raise TransitionError(f"order {self.client_order_id}: {self.state} -> {to} is not allowed ({cause})")
+            raise TransitionError(
+                f"order {self.client_order_id}: {self.state} -> {to} is not allowed ({cause})"
+            )
         t = Transition(self.client_order_id, ts, self.state, to, cause)
         self.state = to
         self.updated_ts = ts

@@ -30,7 +30,9 @@ class AssetRoute:
 class ApplyResult:
     levels: int = 0  # level updates applied
     gaps: list[str] = field(default_factory=list)  # asset ids whose book no longer matches the feed
-    other: list[dict] = field(default_factory=list)  # events this module does not apply (trades, tick changes, ...)
+    other: list[dict] = field(
+        default_factory=list
+    )  # events this module does not apply (trades, tick changes, ...)
 
 
 def parse_frame(raw: bytes | str) -> list[dict]:

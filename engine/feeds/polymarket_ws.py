@@ -657,10 +657,14 @@ class MarketStream:
             if payout is None:
                 # No winner named (a 50/50 or a malformed event): paying NO by default would be a money bug.
                 # Trading has stopped, so say that much; the payout is left to the venue's REST status check.
-                log_event(LOG, "market_resolved_without_winner", logging.WARNING, market=event.get("market", ""))
+                log_event(
+                    LOG, "market_resolved_without_winner", logging.WARNING, market=event.get("market", "")
+                )
                 self._emit(MarketClosed(event.get("market", ""), _event_ts(event)))
                 return
-            self._emit(MarketResolved(condition_id=event.get("market", ""), ts=_event_ts(event), yes_payout=payout))
+            self._emit(
+                MarketResolved(condition_id=event.get("market", ""), ts=_event_ts(event), yes_payout=payout)
+            )
 
     def _yes_payout(self, event: dict) -> Decimal | None:
         """1 if YES won, 0 if NO won, None if the event names no winner we can place."""

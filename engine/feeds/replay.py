@@ -209,12 +209,18 @@ def read_lines(path: Path, markets: dict[str, ReplayMarket]) -> Iterator[ReplayL
                 raise ReplayDataError(f"{where}: expected a JSON object")
             cid = obj.get("market")
             if not isinstance(cid, str) or cid.lower() not in markets:
-                raise ReplayDataError(f"{where}: field 'market' = {cid!r}: accepted: a market_id from the markets file")
+                raise ReplayDataError(
+                    f"{where}: field 'market' = {cid!r}: accepted: a market_id from the markets file"
+                )
             ts = obj.get("ts")
             if not isinstance(ts, int) or ts < 0:
-                raise ReplayDataError(f"{where}: field 'ts' = {ts!r}: accepted: unix milliseconds (integer >= 0)")
+                raise ReplayDataError(
+                    f"{where}: field 'ts' = {ts!r}: accepted: unix milliseconds (integer >= 0)"
+                )
             if ts < last_ts:
-                raise ReplayDataError(f"{where}: field 'ts' = {ts} goes back in time (previous {last_ts}): the file must be sorted by ts")
+                raise ReplayDataError(
+                    f"{where}: field 'ts' = {ts} goes back in time (previous {last_ts}): the file must be sorted by ts"
+                )
             last_ts = ts
             side = obj.get("side")
             bids = _levels(obj.get("bids", []), where, "bids")

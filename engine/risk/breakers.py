@@ -355,8 +355,13 @@ class Breakers:
         it advance the other breakers (or take their pending events) would make a simulated run depend on
         when the watcher happened to wake up."""
         self._poll_kill_switch()
-        self._step(self._b[KILL_SWITCH], float(self._kill_present), self._kill_present, max(now, self._now),
-                   self._kill_detail)
+        self._step(
+            self._b[KILL_SWITCH],
+            float(self._kill_present),
+            self._kill_present,
+            max(now, self._now),
+            self._kill_detail,
+        )
         mine = [e for e in self._pending if e.name == KILL_SWITCH]
         self._pending = [e for e in self._pending if e.name != KILL_SWITCH]
         return mine

@@ -241,7 +241,9 @@ class ExposureBook:
         return sorted(cids)
 
     def cluster_exposure(self, cluster: str) -> Decimal:
-        return sum((self.market_exposure(cid) for cid in self._touched() if self.cluster(cid) == cluster), _ZERO)
+        return sum(
+            (self.market_exposure(cid) for cid in self._touched() if self.cluster(cid) == cluster), _ZERO
+        )
 
     def aggregate_exposure(self) -> Decimal:
         return sum((self.market_exposure(cid) for cid in self._touched()), _ZERO)

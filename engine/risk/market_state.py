@@ -147,7 +147,12 @@ class MarketStates:
         self._m: dict[str, _Market] = {}
 
     def add(
-        self, condition_id: str, end_ts: int | None, *, proposal_ts: int | None = None, start_ts: int | None = None
+        self,
+        condition_id: str,
+        end_ts: int | None,
+        *,
+        proposal_ts: int | None = None,
+        start_ts: int | None = None,
     ) -> None:
         short = start_ts is not None and end_ts is not None and end_ts - start_ts < self.limits.watch_ms
         self._m[condition_id] = _Market(end_ts, proposal_ts, short=short)
@@ -361,7 +366,10 @@ class ZonePolicy:
     def from_settings(cls, settings: Any) -> ZonePolicy:
         """From the [zones] section."""
         z = settings.zones
-        table = {name: band.model_dump() if hasattr(band, "model_dump") else dict(band) for name, band in z.bands.items()}
+        table = {
+            name: band.model_dump() if hasattr(band, "model_dump") else dict(band)
+            for name, band in z.bands.items()
+        }
         return cls.from_config(table, directional=z.directional, outside=z.outside)
 
     def zone(self, price: int) -> Zone | None:

@@ -106,7 +106,9 @@ class SizingResult:
         return self.gates[-1] if self.gates else None
 
 
-def _candidates(est: Estimate, book: OrderBook, market: Market, exposure: Exposure, allow_maker: bool) -> list[Candidate]:
+def _candidates(
+    est: Estimate, book: OrderBook, market: Market, exposure: Exposure, allow_maker: bool
+) -> list[Candidate]:
     out: list[Candidate] = []
     fees = market.fees
     for outcome in (Outcome.YES, Outcome.NO):
@@ -158,7 +160,9 @@ def _max_qty_within_slippage(view: BookView, side: Side, limit_bps: float) -> tu
     return qty, worst
 
 
-def _fit_free_cash(view: BookView, fees: FeeSchedule, qty: int, walk: Impact, free_cash: Decimal) -> tuple[int, Impact]:
+def _fit_free_cash(
+    view: BookView, fees: FeeSchedule, qty: int, walk: Impact, free_cash: Decimal
+) -> tuple[int, Impact]:
     """Shrink a taker buy until free cash covers it held at its limit (worst) price plus the taker fee there,
     as the venue holds it; the caps priced every share at the touch."""
     while qty > 0 and walk.worst_price is not None:
@@ -203,7 +207,9 @@ def size_trade(
     best_taker = max(takers, key=lambda c: c.edge_cons, default=None)
     if best_taker is not None:
         top = best_taker.edge_cons
-        best_taker = max(takers, key=lambda c: (c.side is Side.SELL and c.edge_cons >= top - _EDGE_TIE, c.edge_cons))
+        best_taker = max(
+            takers, key=lambda c: (c.side is Side.SELL and c.edge_cons >= top - _EDGE_TIE, c.edge_cons)
+        )
     best_maker = max(makers, key=lambda c: c.edge_cons, default=None)
     if best_taker is not None and (best_taker.edge_cons >= limits.min_edge or best_maker is None):
         best = best_taker
@@ -254,7 +260,14 @@ def size_trade(
 
         visible = sum(q for _, q in (view.iter_asks() if best.liquidity == "TAKER" else view.iter_bids()))
         share_cap = int(visible * limits.max_book_impact_pct)
-        gates.append(Gate("depth_share", qty / visible if visible else float("inf"), limits.max_book_impact_pct, qty <= share_cap))
+        gates.append(
+            Gate(
+                "depth_share",
+                qty / visible if visible else float("inf"),
+                limits.max_book_impact_pct,
+                qty <= share_cap,
+            )
+        )
         if qty > share_cap:
             qty, binding = share_cap, "depth_share"
         stake = qty * cost / SIZE_SCALE
@@ -290,16 +303,38 @@ def size_trade(
         limit_price = walk.worst_price or best.price
         notes["impact_levels"] = float(walk.levels)
         notes["depth_share"] = walk.depth_share
-    gates.append(Gate("min_size", qty / SIZE_SCALE, market.min_order_size / SIZE_SCALE, qty >= market.min_order_size))
+    gates.append(
+        Gate("min_size", qty / SIZE_SCALE, market.min_order_size / SIZE_SCALE, qty >= market.min_order_size)
+    )
     if qty < market.min_order_size:
-        return SizingResult(False, "SKIP_BELOW_MIN_SIZE", tuple(gates), best, qty, kelly_full=kelly_full,
-                            kelly_applied=kelly_applied, stake_usdc=stake, binding_cap=binding)
+        return SizingResult(
+            False,
+            "SKIP_BELOW_MIN_SIZE",
+            tuple(gates),
+            best,
+            qty,
+            kelly_full=kelly_full,
+            kelly_applied=kelly_applied,
+            stake_usdc=stake,
+            binding_cap=binding,
+        )
     value = qty * best.price / (ONE * SIZE_SCALE)
     if best.liquidity == "TAKER" and best.side is Side.BUY:
-        gates.append(Gate("min_notional", value, float(limits.min_order_usdc), value >= float(limits.min_order_usdc)))
+        gates.append(
+            Gate("min_notional", value, float(limits.min_order_usdc), value >= float(limits.min_order_usdc))
+        )
         if value < float(limits.min_order_usdc):
-            return SizingResult(False, "SKIP_BELOW_MIN_NOTIONAL", tuple(gates), best, qty, kelly_full=kelly_full,
-                                kelly_applied=kelly_applied, stake_usdc=stake, binding_cap=binding)
+            return SizingResult(
+                False,
+                "SKIP_BELOW_MIN_NOTIONAL",
+                tuple(gates),
+                best,
+                qty,
+                kelly_full=kelly_full,
+                kelly_applied=kelly_applied,
+                stake_usdc=stake,
+                binding_cap=binding,
+            )
     taker = best.liquidity == "TAKER"
     return SizingResult(
         ok=True,

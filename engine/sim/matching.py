@@ -49,7 +49,9 @@ MSG_EXPIRATION = "invalid expiration"
 MSG_POST_ONLY_CROSS = "invalid post-only order: order crosses book"
 MSG_POST_ONLY_TYPE = "invalid post-only order type: post-only is only allowed with GTC or GTD"
 MSG_FOK = "order couldn't be fully filled. FOK orders are fully filled or killed."
-MSG_FAK = "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
+MSG_FAK = (
+    "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
+)
 MSG_MARKETABLE_MIN = "invalid amount for a marketable BUY order (${amount}), min size: 1"
 MSG_CLOSED = "the market is not accepting orders"
 GTD_SECURITY_S = 60
@@ -161,7 +163,10 @@ class MatchingEngine:
             before = (
                 book.best_bid,
                 book.best_ask,
-                {oid: (book.bid_size(o.yes_px) if o.is_bid else book.ask_size(o.yes_px)) for oid, o in resting.items()},
+                {
+                    oid: (book.bid_size(o.yes_px) if o.is_bid else book.ask_size(o.yes_px))
+                    for oid, o in resting.items()
+                },
             )
         if consumed:
             for is_bid, px, _ in deltas:
@@ -178,8 +183,9 @@ class MatchingEngine:
         new_bb, new_ba = book.best_bid, book.best_ask
         # Price priority (bids high to low, asks low to high), then time: when the opposite side crosses
         # several of our orders, the better-priced one takes the liquidity first.
-        queue = sorted(self._resting[cid].items(),
-                       key=lambda kv: -kv[1].yes_px if kv[1].is_bid else kv[1].yes_px)
+        queue = sorted(
+            self._resting[cid].items(), key=lambda kv: -kv[1].yes_px if kv[1].is_bid else kv[1].yes_px
+        )
         for oid, order in queue:
             px, ahead = order.yes_px, order.ahead
             l0 = old_sizes[oid]
@@ -206,8 +212,11 @@ class MatchingEngine:
                     if a > 0:
                         avail += a
                         taken.append((opx, a))
-                better = sum(q for p, q in (book.iter_bids() if order.is_bid else book.iter_asks())
-                             if (p > px if order.is_bid else p < px))
+                better = sum(
+                    q
+                    for p, q in (book.iter_bids() if order.is_bid else book.iter_asks())
+                    if (p > px if order.is_bid else p < px)
+                )
                 usable = max(0, avail - better)
                 fill = min(order.remaining, max(0, usable - ahead))
                 order.ahead = max(0, ahead - usable)
@@ -282,12 +291,19 @@ class MatchingEngine:
         self._seen_ids.add(req.client_order_id)
         tick = self.ticks[cid]
         if req.price % tick or not tick <= req.price <= ONE - tick:
-            return self._reject(req, MSG_TICK.format(id=vid, price=px_to_str(req.price), tick=px_to_str(tick)))
+            return self._reject(
+                req, MSG_TICK.format(id=vid, price=px_to_str(req.price), tick=px_to_str(tick))
+            )
         if req.size < market.min_order_size:
-            return self._reject(req, MSG_MIN_SIZE.format(id=vid, size=qty_to_str(req.size), min=qty_to_str(market.min_order_size)))
+            return self._reject(
+                req,
+                MSG_MIN_SIZE.format(id=vid, size=qty_to_str(req.size), min=qty_to_str(market.min_order_size)),
+            )
         if req.post_only and not req.order_type.rests:
             return self._reject(req, MSG_POST_ONLY_TYPE)
-        if req.order_type is OrderType.GTD and (req.expiration is None or req.expiration * 1000 < now + GTD_SECURITY_S * 1000):
+        if req.order_type is OrderType.GTD and (
+            req.expiration is None or req.expiration * 1000 < now + GTD_SECURITY_S * 1000
+        ):
             return self._reject(req, MSG_EXPIRATION)
         is_bid, yes_px = _to_yes(req)
         book = self.books[cid]
@@ -370,7 +386,9 @@ class MatchingEngine:
         if req.side is Side.BUY:
             self.account.reserved_cash += notional(req.price, order.remaining)
         else:
-            self.account.reserved_tokens[req.token_id] = self.account.reserved_tokens.get(req.token_id, 0) + order.remaining
+            self.account.reserved_tokens[req.token_id] = (
+                self.account.reserved_tokens.get(req.token_id, 0) + order.remaining
+            )
 
     def _release(self, order: _Resting, qty: int | None = None) -> None:
         req = order.request
@@ -380,7 +398,16 @@ class MatchingEngine:
         else:
             self.account.reserved_tokens[req.token_id] -= q
 
-    def _fill(self, cid: str, order: _Resting, qty: int, yes_px: int, liquidity: Liquidity, ts: int, resting: bool = True) -> None:
+    def _fill(
+        self,
+        cid: str,
+        order: _Resting,
+        qty: int,
+        yes_px: int,
+        liquidity: Liquidity,
+        ts: int,
+        resting: bool = True,
+    ) -> None:
         req = order.request
         market = self.markets[cid]
         token_px = yes_px if req.outcome is Outcome.YES else ONE - yes_px

@@ -393,6 +393,7 @@ MONEY_COLUMNS: frozenset[str] = frozenset().union(*(t.money for t in TABLES))
 
 Builder = Callable[[Mapping[str, Any]], tuple[Any, ...]]
 
+
 def _unknown_columns(table: str, accepted: frozenset[str], cols: Mapping[str, Any]) -> None:
     raise TypeError(f"{table}: unknown column(s) {', '.join(sorted(set(cols) - accepted))}")
 

@@ -41,8 +41,12 @@ async def build_polymarket_venue(settings: Settings, clock: WallClock) -> Any:
     v, pm = settings.venue, settings.polymarket
     try:
         markets = await discover_markets(
-            v.gamma_url, v.clob_url, max_markets=pm.max_markets, min_liquidity_usdc=pm.min_liquidity_usdc,
-            categories=_split(pm.categories), include_ids=_split(pm.include_markets),
+            v.gamma_url,
+            v.clob_url,
+            max_markets=pm.max_markets,
+            min_liquidity_usdc=pm.min_liquidity_usdc,
+            categories=_split(pm.categories),
+            include_ids=_split(pm.include_markets),
         )
     except (DiscoveryError, httpx.HTTPError, OSError) as exc:
         raise VenueSetupError(f"market discovery at {v.gamma_url} failed: {exc}") from exc
@@ -51,28 +55,51 @@ async def build_polymarket_venue(settings: Settings, clock: WallClock) -> Any:
     stale_after_ms = int(settings.breakers.stale_feed_s * 1000)
     if not v.live:
         return PolymarketPaperVenue(
-            markets, clob_url=v.clob_url, market_ws_url=v.ws_market_url, clock=clock,
+            markets,
+            clob_url=v.clob_url,
+            market_ws_url=v.ws_market_url,
+            clock=clock,
             starting_cash=settings.bankroll.starting_usdc,
             latency=LatencyModel(v.submit_latency_ms, v.cancel_latency_ms, v.latency_jitter_ms),
-            seed=settings.engine.seed, stale_after_ms=stale_after_ms, ping_interval=pm.ws_ping_interval_s,
+            seed=settings.engine.seed,
+            stale_after_ms=stale_after_ms,
+            ping_interval=pm.ws_ping_interval_s,
         )
     try:
         creds = load_credentials(keystore=v.keystore or None, funder=pm.funder or None, prompt=_prompt)
-        gateway = await OrderGateway.connect(creds, GatewaySettings(
-            clob_url=v.clob_url, market_ws_url=v.ws_market_url, user_ws_url=v.ws_user_url, gamma_url=v.gamma_url,
-            data_url=v.data_api_url, relayer_url=pm.relayer_url, chain_id=v.chain_id,
-            signature_type=v.signature_type, rate_limit_tier=pm.rate_limit_tier,
-        ))
+        gateway = await OrderGateway.connect(
+            creds,
+            GatewaySettings(
+                clob_url=v.clob_url,
+                market_ws_url=v.ws_market_url,
+                user_ws_url=v.ws_user_url,
+                gamma_url=v.gamma_url,
+                data_url=v.data_api_url,
+                relayer_url=pm.relayer_url,
+                chain_id=v.chain_id,
+                signature_type=v.signature_type,
+                rate_limit_tier=pm.rate_limit_tier,
+            ),
+        )
     except CredentialsError as exc:
         raise VenueSetupError(f"live credentials: {exc}") from exc
     except (httpx.HTTPError, OSError) as exc:
         raise VenueSetupError(f"cannot reach the CLOB at {v.clob_url}: {exc}") from exc
     market_data = PolymarketMarketData(
-        markets, clob_url=v.clob_url, market_ws_url=v.ws_market_url, clock=clock, stale_after_ms=stale_after_ms,
+        markets,
+        clob_url=v.clob_url,
+        market_ws_url=v.ws_market_url,
+        clock=clock,
+        stale_after_ms=stale_after_ms,
         ping_interval=pm.ws_ping_interval_s,
     )
     return PolymarketLiveVenue(
-        gateway=gateway, market_data=market_data, markets=markets, clock=clock,
-        settings=LiveSettings(heartbeat_interval_s=pm.heartbeat_interval_s, user_ping_interval_s=pm.ws_ping_interval_s),
+        gateway=gateway,
+        market_data=market_data,
+        markets=markets,
+        clock=clock,
+        settings=LiveSettings(
+            heartbeat_interval_s=pm.heartbeat_interval_s, user_ping_interval_s=pm.ws_ping_interval_s
+        ),
         user_ws_url=v.ws_user_url,
     )

@@ -617,19 +617,28 @@ class OrderGateway:
             raise Absent(order_id)
         return found
 
-    async def _matched_in_trades(self, order_id: str) -> int:
-        """Shares (1e-6) the account's trades show matched for `order_id`; 0 if none names it."""
+    async def _trades_naming(self, order_id: str) -> tuple[int, tuple[str, ...]]:
+        """Shares (1e-6) the account's trades show matched for `order_id`, and those trades' ids."""
         oid = order_id.lower()
         matched = 0
+        ids: list[str] = []
         for row in await self.trades():
+            here = 0
             if row["taker_order_id"].lower() == oid and row["trader_side"] == "TAKER":
-                matched += qty_from_str(row["size"])
-            matched += sum(
+                here += qty_from_str(row["size"])
+            here += sum(
                 qty_from_str(m["matched_amount"]) for m in row["maker_orders"] if m["order_id"].lower() == oid
             )
-        return matched
+            if here:
+                matched += here
+                ids.append(row["id"])
+        return matched, tuple(ids)
 
-    def _from_resolution(self, prepared: PreparedOrder, res: Resolution) -> PlaceResult:
+    async def _matched_in_trades(self, order_id: str) -> int:
+        """Shares (1e-6) the account's trades show matched for `order_id`; 0 if none names it."""
+        return (await self._trades_naming(order_id))[0]
+
+    async def _from_resolution(self, prepared: PreparedOrder, res: Resolution) -> PlaceResult:
         coid, oid = prepared.request.client_order_id, prepared.order_id
         if res.response is not None:
             return self._accepted(prepared, res.response, resolved=True)
@@ -638,12 +647,23 @@ class OrderGateway:
             status, matched = found.status, found.size_matched
         else:  # only the trades name it: it matched that much and is no longer listed
             status, matched = "MATCHED", int(found)
+        # The lookup does not carry trade ids; the trade list does. A fill must be traceable to its trade
+        # whichever way the outcome became known, so a matched order is looked up there too.
+        trade_ids: tuple[str, ...] = ()
+        if matched:
+            try:
+                trade_ids = tuple(
+                    reversed((await self._trades_naming(oid))[1])
+                )  # oldest first, as a post answers
+            except Exception as exc:  # the order is placed either way; the user channel still names trades
+                log_event(LOG, "trade_lookup_failed", logging.WARNING, order=oid, error=error_text(exc))
         return PlaceResult(
             coid,
             PlaceStatus.ACCEPTED,
             oid,
             exchange_status=status,
             matched=matched,
+            trade_ids=trade_ids,
             resolved=True,
             reason=res.reason,
         )
@@ -736,7 +756,7 @@ class OrderGateway:
                 self._emit(
                     "resolved", oid, coid, "placed" + (f" ({resolution.reason})" if resolution.reason else "")
                 )
-                return self._from_resolution(prepared, resolution)
+                return await self._from_resolution(prepared, resolution)
             if resolution.outcome is Outcome.REJECTED:
                 self._emit("resolved", oid, coid, f"rejected: {resolution.reason}")
                 return self._rejected(prepared, resolution.reason)
@@ -833,7 +853,7 @@ class OrderGateway:
             timer=self.timer,
         )
         if resolution.outcome is Outcome.PLACED:
-            return self._from_resolution(prepared, resolution)
+            return await self._from_resolution(prepared, resolution)
         if resolution.outcome is Outcome.NOT_PLACED:
             return await self.submit(prepared)
         return PlaceResult(

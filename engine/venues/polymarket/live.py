@@ -438,7 +438,9 @@ class PolymarketLiveVenue:
         order.state = "UNKNOWN"
         if first:
             log_event(LOG, "order_unknown", logging.WARNING, client_order_id=order.request.client_order_id)
-            self._emit(OrderUnknown(order.request.client_order_id, order.order_id, self.clock.now_ms(), reason))
+            self._emit(
+                OrderUnknown(order.request.client_order_id, order.order_id, self.clock.now_ms(), reason)
+            )
 
     def _reject(self, order: _Order, reason: str) -> None:
         order.state = "DONE"
