@@ -9,12 +9,21 @@ import stat
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 
-from engine.commands import Halt
-from engine.control import ControlClient, ControlError, ControlServer, RemoteEngine
+from engine.commands import Approve, Halt
+from engine.control import (
+    ControlClient,
+    ControlError,
+    ControlServer,
+    RemoteEngine,
+    decode_snapshot,
+    encode_snapshot,
+)
 from tests.conftest import FixedBrain, write_dataset
 from tests.ui_harness import make_app, make_runtime
 
@@ -208,5 +217,44 @@ def test_server_refuses_a_shared_directory_and_a_live_socket(tmp_path: Path) -> 
         finally:
             await first.close()
         await rt.engine.execute(Halt("x"))
+
+    asyncio.run(main())
+
+
+def test_snapshot_codec_round_trips_exactly(tmp_path: Path) -> None:
+    # approved and filled: positions with exact Decimal averages, orders, ladders with our orders marked
+    rt = make_runtime(
+        tmp_path,
+        brain=FixedBrain(p=0.70),
+        until_s=30,
+        actions={12: lambda e: e.execute(Approve(next(iter(e.pending))))},
+    )
+    snap = rt.engine.snapshot(force=True)
+    assert snap.positions or snap.orders, "the scenario must exercise positions or orders"
+    decoded = decode_snapshot(orjson.loads(encode_snapshot(snap)))
+    assert decoded == snap
+    assert isinstance(decoded.pnl.equity, Decimal) and decoded.pnl.equity == snap.pnl.equity
+    ladder = next(iter(decoded.books.values()))
+    assert isinstance(ladder.bids, tuple) and all(isinstance(level, tuple) for level in ladder.bids)
+
+
+def test_snapshot_requests_skip_unchanged_and_build_fresh_after_a_command(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
+    sock = tmp_path / "s" / "bigearn.sock"
+
+    async def main() -> None:
+        server = ControlServer(rt.engine, sock)
+        await server.start()
+        client = ControlClient(sock)
+        try:
+            first = await client.request({"op": "snapshot"})
+            seq = first["snapshot"]["seq"]
+            assert await client.request({"op": "snapshot", "since": seq}) == {"ok": True, "unchanged": True}
+            await client.request({"op": "command", "command": {"type": "halt", "reason": "test"}})
+            fresh = await client.request({"op": "snapshot", "since": seq, "fresh": True})
+            assert fresh["snapshot"]["seq"] > seq and fresh["snapshot"]["state"] == "HALTED"
+        finally:
+            await client.close()
+            await server.close()
 
     asyncio.run(main())
