@@ -147,7 +147,7 @@ def _socket(config: Path | None, socket_path: str | None) -> Path:
 @app.command()
 def attach(config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
     """Open the console against a running headless engine (`bigearn-tui --no-ui`)."""
-    from bigearn_tui.console import run_attached  # lazy: textual loads only for the console
+    from bigearn_tui.attach import run_attached  # lazy: textual loads only for the console
 
     settings = _settings(config)
     raise typer.Exit(run_attached(settings, _socket(config, socket_path)))

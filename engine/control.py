@@ -11,6 +11,7 @@ lines: one request object per line, one reply per line.
     {"op": "status"}                                    -> {"ok": true, "status": {...}}
     {"op": "command", "command": {"type": "approve", "proposal_id": "P000012"}}
                                                         -> {"ok": true|false, "message": "..."}
+    ... with "with_snapshot": true                      -> and "snapshot": {...} built after the command
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ class ControlServer:
         self.allowed_uid = os.getuid() if allowed_uid is None else allowed_uid
         self._server: asyncio.base_events.Server | None = None
         self._encoded: tuple[int, bytes] = (-1, b"")
+        self._clients: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         directory = self.path.parent
@@ -217,6 +219,8 @@ class ControlServer:
         return True
 
     async def close(self) -> None:
+        for writer in list(self._clients):  # attached consoles learn at once that the engine is gone
+            writer.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -233,6 +237,7 @@ class ControlServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
+        self._clients.add(writer)
         try:
             uid = peer_uid(sock)
             if uid != self.allowed_uid:
@@ -254,10 +259,14 @@ class ControlServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self._clients.discard(writer)
             writer.close()
 
-    def _snapshot_reply(self, req: dict[str, Any]) -> bytes | dict[str, Any]:
-        snap = self.engine.snapshot(force=bool(req.get("fresh")))
+    async def _snapshot_reply(self, req: dict[str, Any]) -> bytes | dict[str, Any]:
+        # Built in steps, so that a console polling at 10 Hz never stalls the engine's loop for the whole
+        # build; a fresh one (after a command, whose effect must show at once) in one go, past the rate cap.
+        engine = self.engine
+        snap = engine.snapshot_now() if req.get("fresh") else await engine.snapshot_stepwise()
         if req.get("since") == snap.seq:
             return {"ok": True, "unchanged": True}
         # Encoded once per snapshot however many consoles poll: the engine's loop pays ~0.7 ms per 100 books.
@@ -272,7 +281,7 @@ class ControlServer:
             return {"ok": False, "message": "request is not JSON: send one JSON object per line"}
         op = req.get("op") if isinstance(req, dict) else None
         if op == "snapshot":
-            return self._snapshot_reply(req)
+            return await self._snapshot_reply(req)
         if op == "status":
             return {"ok": True, "status": status_of(self.engine.snapshot(force=True))}
         if op == "command":
@@ -284,7 +293,10 @@ class ControlServer:
             except ValueError as exc:
                 return {"ok": False, "message": str(exc)}
             result: CommandResult = await self.engine.execute(cmd)
-            return {"ok": result.ok, "message": result.message}
+            reply: dict[str, Any] = {"ok": result.ok, "message": result.message}
+            if req.get("with_snapshot"):  # the console's round trip: the effect comes back with the answer
+                reply["snapshot"] = orjson.Fragment(encode_snapshot(self.engine.snapshot_now()))
+            return reply
         return {"ok": False, "message": f"unknown op {op!r}: accepted: snapshot, status, command"}
 
 
@@ -365,6 +377,8 @@ class RemoteEngine:
         self.refresh_hz = refresh_hz
         self._snap: EngineSnapshot | None = None
         self._task: asyncio.Task[None] | None = None
+        # Called once with a reason when the engine stops answering (its process ended or closed the socket).
+        self.on_lost: Callable[[str], Any] | None = None
 
     async def start(self) -> None:
         await self.refresh()
@@ -384,7 +398,9 @@ class RemoteEngine:
             await asyncio.sleep(1 / self.refresh_hz)
             try:
                 await self.refresh()
-            except (ControlError, OSError):
+            except (ControlError, OSError) as exc:
+                if self.on_lost is not None:
+                    self.on_lost(str(exc) or type(exc).__name__)
                 return
 
     def snapshot(self, force: bool = False) -> EngineSnapshot:
@@ -393,8 +409,13 @@ class RemoteEngine:
         return self._snap
 
     async def execute(self, command: Command) -> CommandResult:
-        reply = await self.client.request({"op": "command", "command": command_to_wire(command)})
-        await self.refresh(fresh=True)
+        reply = await self.client.request(
+            {"op": "command", "command": command_to_wire(command), "with_snapshot": True}
+        )
+        if "snapshot" in reply:
+            self._snap = decode_snapshot(reply["snapshot"])
+        else:
+            await self.refresh(fresh=True)
         return CommandResult(bool(reply.get("ok")), str(reply.get("message", "")))
 
     async def close(self) -> None:

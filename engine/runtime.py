@@ -19,6 +19,7 @@ from engine.control import ControlError, ControlServer, default_socket_path
 from engine.engine import Engine
 from engine.feeds.replay import ReplayDataError
 from engine.feeds.synthetic import SyntheticConfig, synthetic_catalog, synthetic_lines
+from engine.gc_tuning import tune_gc
 from engine.logs import log_event
 from engine.sim.matching import LatencyModel
 from engine.store import Store
@@ -134,6 +135,7 @@ async def run_headless(
             await rt.store.close()
             raise SetupError(f"control socket: {exc}") from exc
         log_event(logger, "control socket", path=str(server.path))
+    tune_gc()
     task = asyncio.create_task(rt.engine.run())
     stopper = asyncio.create_task(stop.wait())
     try:

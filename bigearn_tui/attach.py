@@ -1,0 +1,47 @@
+"""The console app over an engine's control socket: `bigearn-tui attach`, and the console's own UI process.
+
+Only this module and the app load textual; the engine's process never does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.config import Settings, UiSettings
+from engine.control import ControlClient, ControlError, RemoteEngine
+from engine.gc_tuning import tune_gc
+
+# The UI's exit code when the engine's socket went away under it.
+ENGINE_LOST = 3
+
+
+async def attach_console(ui: UiSettings, path: Path, on_app: Callable[[Any], None] | None = None) -> int:
+    """The console app over an engine's control socket; exits with ENGINE_LOST if the engine goes away."""
+    from bigearn_tui.app import BigEarnApp
+
+    remote = RemoteEngine(ControlClient(path), refresh_hz=ui.refresh_hz)
+    await remote.start()
+    tune_gc()
+    try:
+        app = BigEarnApp(remote, refresh_hz=ui.refresh_hz, keymap=dict(ui.keymap))
+        remote.on_lost = lambda reason: app.exit(
+            return_code=ENGINE_LOST, message=f"bigearn-tui: engine connection lost: {reason}"
+        )
+        if on_app is not None:
+            on_app(app)
+        await app.run_async()
+        return app.return_code or 0
+    finally:
+        await remote.close()
+
+
+def run_attached(settings: Settings, path: Path) -> int:
+    """The console over a headless engine's control socket. Quitting it leaves the engine running."""
+    try:
+        return asyncio.run(attach_console(settings.ui, path))
+    except ControlError as exc:
+        print(f"bigearn-tui: {exc}")
+        return 2

@@ -1,0 +1,148 @@
+"""The console's two processes: the engine stays on the CLI's loop, the UI is a child process. Whatever
+ends the UI - a crash, a kill, a clean quit, SIGTERM to the console - the engine handles it as configured.
+
+The UI here is a stand-in script that steers the engine over the same private socket the real UI uses,
+then ends the way each test needs; the real UI in a real terminal is tests/test_tmux.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import sys
+import textwrap
+from pathlib import Path
+
+from bigearn_tui.console import ConsoleSession
+from engine.control import ControlClient, ControlServer, RemoteEngine
+from engine.logs import setup_json_logging
+from engine.runtime import build
+from tests.conftest import settings_for, write_dataset
+from tests.ui_harness import make_runtime
+
+# Rests a maker bid at 0.30 in auto mode (see tests/test_tmux.py).
+STAND_IN_UI = textwrap.dedent(
+    """
+    import argparse, asyncio, json, os, signal, sys
+    from engine.control import ControlClient
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--socket"); ap.add_argument("--ui"); ap.add_argument("--end")
+    args = ap.parse_args()
+    ui = json.loads(args.ui)  # the engine process hands its resolved [ui] settings over
+    assert ui["crash_action"] in ("halt", "halt_cancel", "continue"), ui
+
+    async def main():
+        client = ControlClient(args.socket)
+        for _ in range(400):
+            status = (await client.request({"op": "status"}))["status"]
+            if status["open_orders"] >= 1:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            sys.exit(9)  # the scenario never rested an order
+        await client.close()
+
+    asyncio.run(main())
+    if args.end == "crash":
+        raise RuntimeError("the UI blew up")
+    if args.end == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if args.end == "wait":
+        print("waiting", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as the real UI quits on SIGTERM
+        signal.pause()
+    sys.exit(0)
+    """
+)
+
+
+def lopsided_book(i: int) -> tuple[list[list[float]], list[list[float]]]:
+    return [[0.30, 5000.0]], [[0.40, 50.0]]
+
+
+def run_console(tmp_path: Path, end: str, **overrides) -> tuple[int, list[tuple[str, str]], set[str]]:
+    books, markets = write_dataset(tmp_path, seconds=3600, book=lopsided_book)
+    settings = settings_for(
+        tmp_path, books, markets, **{"engine.mode": "auto", "venue.speed": "5", **overrides}
+    )
+    script = tmp_path / "stand_in_ui.py"
+    script.write_text(STAND_IN_UI)
+    logger = setup_json_logging("info", str(tmp_path / "console.log"))
+
+    async def main() -> int:
+        rt = await build(settings, logger)
+        session = ConsoleSession(settings, rt, logger, ui_command=(sys.executable, str(script), "--end", end))
+
+        async def started(s: ConsoleSession) -> None:
+            if end == "wait":  # the operator's `kill <console>` once the UI is up with an order resting
+
+                async def terminate_later() -> None:
+                    assert s.ui is not None and s.ui.stdout is None
+                    for _ in range(400):
+                        if rt.engine.working:
+                            break
+                        await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.2)
+                    signal.raise_signal(signal.SIGTERM)
+
+                asyncio.create_task(terminate_later())
+
+        return await session.run(on_started=started)
+
+    rc = asyncio.run(main())
+    con = sqlite3.connect(settings.store.path)
+    halts = [(r[0], r[1]) for r in con.execute("SELECT kind, reason FROM halts")]
+    states = {r[0] for r in con.execute("SELECT state FROM order_intents")}
+    con.close()
+    return rc, halts, states
+
+
+def test_ui_crash_halts_and_cancels_all_then_exits_1(tmp_path: Path) -> None:
+    rc, halts, states = run_console(tmp_path, "crash")
+    assert rc == 1
+    assert halts and "console failed" in halts[0][1] and "code 1" in halts[0][1]
+    assert "CANCELLED" in states
+    log = (tmp_path / "console.log").read_text()
+    assert '"event":"ui crashed"' in log and '"action":"halt_cancel"' in log
+
+
+def test_ui_killed_by_a_signal_is_a_crash_too(tmp_path: Path) -> None:
+    rc, halts, states = run_console(tmp_path, "kill", **{"ui.crash_action": "halt"})
+    assert rc == 1
+    assert halts and "SIGKILL" in halts[0][1]
+    assert "CANCELLED" not in states  # halt only: the safety action leaves resting orders alone
+
+
+def test_clean_quit_is_no_crash(tmp_path: Path) -> None:
+    rc, halts, states = run_console(tmp_path, "quit")
+    assert rc == 0
+    assert halts == [] and "CANCELLED" not in states
+
+
+def test_sigterm_to_the_console_quits_the_ui_and_stops_cleanly(tmp_path: Path) -> None:
+    rc, halts, _ = run_console(tmp_path, "wait")
+    assert rc == 0
+    assert halts == []
+
+
+def test_remote_engine_reports_a_lost_engine(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, until_s=12)
+    sock = tmp_path / "l" / "bigearn.sock"
+
+    async def main() -> str:
+        server = ControlServer(rt.engine, sock)
+        await server.start()
+        remote = RemoteEngine(ControlClient(sock), refresh_hz=50)
+        lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        remote.on_lost = lost.set_result
+        await remote.start()
+        await server.close()  # the engine process went away
+        try:
+            return await asyncio.wait_for(lost, 5)
+        finally:
+            await remote.close()
+
+    reason = asyncio.run(main())
+    assert "closed the connection" in reason or "lost" in reason.lower()
