@@ -11,7 +11,8 @@ Targets: loop lag p99 <= 5 ms, key-to-screen p99 <= 100 ms, terminal output <= 6
 
     .venv/bin/python bench/ui.py [--seconds 26]
 
-BENCH_UI_DUMP=FILE also writes the raw terminal output after warm-up to FILE, to see what a frame costs.
+BENCH_UI_DUMP=FILE also writes the raw terminal output after warm-up to FILE, to see what a frame costs;
+BENCH_UI_PROFILE=FILE / BENCH_UI_PROFILE_UI=FILE write a cProfile of the engine / UI process.
 """
 
 from __future__ import annotations
@@ -93,14 +94,21 @@ class SyntheticVenue:
             await sink.on_market(BookSnapshot(m.condition_id, now, bids, asks))
         batch = 50  # messages per tick: 100 ticks/s x 50 = 5,000 msg/s
         interval = batch / RATE
-        next_t = time.monotonic()
+        # The level updates are drawn up front (seeded, 20 s of them, cycled): drawing them costs more Python
+        # than applying them, and the generator is not the system under test.
         cids = [m.condition_id for m in self._markets]
+        updates = []
+        for _ in range(RATE * 20):
+            is_bid = rng.random() < 0.5
+            px = 5000 - 100 * rng.randint(1, 10) if is_bid else 5000 + 100 * rng.randint(0, 9)
+            updates.append((rng.choice(cids), [(is_bid, px, rng.randint(1, 2000) * 1_000_000)]))
+        i = 0
+        next_t = time.monotonic()
         while not self.stopped:
-            for _ in range(batch):
-                is_bid = rng.random() < 0.5
-                px = 5000 - 100 * rng.randint(1, 10) if is_bid else 5000 + 100 * rng.randint(0, 9)
-                size = rng.randint(1, 2000) * 1_000_000
-                await sink.on_market(BookDeltas(rng.choice(cids), int(time.time() * 1000), [(is_bid, px, size)]))
+            ts = int(time.time() * 1000)
+            for cid, levels in updates[i:i + batch]:
+                await sink.on_market(BookDeltas(cid, ts, levels))
+            i = (i + batch) % len(updates)
             next_t += interval
             await asyncio.sleep(max(0.0, next_t - time.monotonic()))
 
@@ -140,7 +148,10 @@ async def child_main(out: Path, seconds: float) -> None:
         return result
 
     engine.execute = timed_execute
-    session = ConsoleSession(settings, Runtime(settings, engine, store, venue), logger)
+    ui_command = [sys.executable, "-m", "bigearn_tui.ui_process"]
+    if os.environ.get("BENCH_UI_PROFILE_UI"):  # where the UI process's time goes
+        ui_command[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_UI_PROFILE_UI"]]
+    session = ConsoleSession(settings, Runtime(settings, engine, store, venue), logger, ui_command=ui_command)
 
     async def probe() -> None:  # on the engine's loop: how late does it wake?
         while True:

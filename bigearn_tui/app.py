@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Log
+from textual.widgets import Input, Log
 
 from engine.commands import Approve, ArmLive, CancelAll, Command, EditSize, Halt, Reject, Resume, SetMode
 from engine.domain import Mode
@@ -26,6 +26,7 @@ from engine.snapshot import EngineSnapshot
 from engine.units import SIZE_SCALE
 from widgets.book import BookView
 from widgets.confirm_bar import ConfirmBar
+from widgets.key_bar import KeyBar, KeyItem
 from widgets.markets import MarketList
 from widgets.pnl import PnLPane
 from widgets.positions import PositionTable
@@ -134,7 +135,7 @@ class BigEarnApp(App[int]):
                 v.border_title = "Log"
                 yield Log(max_lines=500, id="log")
         yield ConfirmBar(id="confirm")
-        yield Footer()
+        yield KeyBar(hint="^p palette", id="keys")
 
     def on_mount(self) -> None:
         if self._keymap:
@@ -149,6 +150,7 @@ class BigEarnApp(App[int]):
         self.risk_pane = self.query_one(RiskPane)
         self.log_pane = self.query_one(Log)
         self.confirm_bar = self.query_one(ConfirmBar)
+        self.key_bar = self.query_one(KeyBar)
         self.filter_box = self.query_one("#market-filter", Input)
         self.filter_box.display = False
         self.pull(force=True)
@@ -196,11 +198,20 @@ class BigEarnApp(App[int]):
             self.risk_pane.show(snap.risk)
             self._append_log(snap)
         state = (snap.halted, bool(snap.pending_proposals))
-        if state != self._binding_state:  # the footer recomposes on every refresh: only when it matters
+        if state != self._binding_state:  # which keys would do something now
             self._binding_state = state
-            # After this frame is on screen: recomposing the footer relayouts the screen (~80 ms under load,
-            # bench/ui.py), and the state the key changed (HALTED) must not wait for it.
-            self.call_after_refresh(self.refresh_bindings)
+            self._show_keys()
+
+    def _show_keys(self) -> None:
+        items = []
+        for b in self.BINDINGS:
+            if not isinstance(b, Binding) or not b.show:
+                continue
+            key = self._keymap.get(b.id or "", b.key)
+            shown = b if key == b.key else Binding(key, b.action, b.description)
+            enabled = self.check_action(b.action, ()) is True
+            items.append(KeyItem(self.get_key_display(shown), b.description, b.action, enabled))
+        self.key_bar.set_keys(items)
 
     def _append_log(self, snap: EngineSnapshot) -> None:
         total = snap.counters.get("log_lines", 0)
