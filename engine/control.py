@@ -370,10 +370,13 @@ class ControlClient:
 
 
 class RemoteEngine:
-    """The console's view of an engine in another process: the same `snapshot()` and `execute()`."""
+    """The console's view of an engine in another process: the same `snapshot()` and `execute()`.
+
+    Commands go over a connection of their own, so a key never queues behind a snapshot poll in flight."""
 
     def __init__(self, client: ControlClient, refresh_hz: float = 5.0) -> None:
         self.client = client
+        self.commands = ControlClient(client.path)
         self.refresh_hz = refresh_hz
         self._snap: EngineSnapshot | None = None
         self._task: asyncio.Task[None] | None = None
@@ -384,14 +387,19 @@ class RemoteEngine:
         await self.refresh()
         self._task = asyncio.create_task(self._poll())
 
+    def _adopt(self, data: dict[str, Any]) -> None:
+        # Polls and commands answer on two connections: an older snapshot never replaces a newer one.
+        if self._snap is None or data["seq"] > self._snap.seq:
+            self._snap = decode_snapshot(data)
+
     async def refresh(self, fresh: bool = False) -> None:
         """Fetch the engine's newest snapshot; a `fresh` one is built now (a command's effect)."""
         body: dict[str, Any] = {"op": "snapshot", "fresh": fresh}
         if self._snap is not None and not fresh:
             body["since"] = self._snap.seq
-        reply = await self.client.request(body)
+        reply = await (self.commands if fresh else self.client).request(body)
         if reply.get("ok") and not reply.get("unchanged"):
-            self._snap = decode_snapshot(reply["snapshot"])
+            self._adopt(reply["snapshot"])
 
     async def _poll(self) -> None:
         while True:
@@ -409,11 +417,11 @@ class RemoteEngine:
         return self._snap
 
     async def execute(self, command: Command) -> CommandResult:
-        reply = await self.client.request(
+        reply = await self.commands.request(
             {"op": "command", "command": command_to_wire(command), "with_snapshot": True}
         )
         if "snapshot" in reply:
-            self._snap = decode_snapshot(reply["snapshot"])
+            self._adopt(reply["snapshot"])
         else:
             await self.refresh(fresh=True)
         return CommandResult(bool(reply.get("ok")), str(reply.get("message", "")))
@@ -424,3 +432,4 @@ class RemoteEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.client.close()
+        await self.commands.close()
