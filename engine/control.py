@@ -264,15 +264,18 @@ class ControlServer:
 
     async def _snapshot_reply(self, req: dict[str, Any]) -> bytes | dict[str, Any]:
         # Built in steps, so that a console polling at 10 Hz never stalls the engine's loop for the whole
-        # build; a fresh one (after a command, whose effect must show at once) in one go, past the rate cap.
-        engine = self.engine
-        snap = engine.snapshot_now() if req.get("fresh") else await engine.snapshot_stepwise()
+        # build; a fresh one (after a command, whose effect must show at once) past the rate cap.
+        snap = await self.engine.snapshot_stepwise(now=bool(req.get("fresh")))
         if req.get("since") == snap.seq:
             return {"ok": True, "unchanged": True}
         # Encoded once per snapshot however many consoles poll: the engine's loop pays ~0.7 ms per 100 books.
-        if self._encoded[0] != snap.seq:
-            self._encoded = (snap.seq, b'{"ok":true,"snapshot":' + encode_snapshot(snap) + b"}\n")
-        return self._encoded[1]
+        seq, encoded = self._encoded
+        if seq != snap.seq:
+            await asyncio.sleep(0)  # the encoding is a step of its own
+            encoded = b'{"ok":true,"snapshot":' + encode_snapshot(snap) + b"}\n"
+            if snap.seq > self._encoded[0]:
+                self._encoded = (snap.seq, encoded)
+        return encoded
 
     async def _handle(self, line: bytes) -> bytes | dict[str, Any]:
         try:
@@ -295,7 +298,9 @@ class ControlServer:
             result: CommandResult = await self.engine.execute(cmd)
             reply: dict[str, Any] = {"ok": result.ok, "message": result.message}
             if req.get("with_snapshot"):  # the console's round trip: the effect comes back with the answer
-                reply["snapshot"] = orjson.Fragment(encode_snapshot(self.engine.snapshot_now()))
+                snap = await self.engine.snapshot_stepwise(now=True)
+                await asyncio.sleep(0)
+                reply["snapshot"] = orjson.Fragment(encode_snapshot(snap))
             return reply
         return {"ok": False, "message": f"unknown op {op!r}: accepted: snapshot, status, command"}
 

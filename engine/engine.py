@@ -95,7 +95,7 @@ from engine.venues.base import (
     VenueEvent,
 )
 
-EVALUATIONS_PER_YIELD = 8
+EVALUATIONS_PER_YIELD = 4
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 LADDER_DEPTH = 12
@@ -1641,19 +1641,12 @@ class Engine:
             return self._snapshot
         return self._build_snapshot(full=force)
 
-    def snapshot_now(self) -> EngineSnapshot:
-        """A command's effect for another process: past the rate cap like `snapshot(force=True)`, but only a
-        slice of the market rows is rebuilt (a few ms of the loop instead of ~10 for every row)."""
-        if not self._snapshot_due(True):
-            assert self._snapshot is not None
-            return self._snapshot
-        return self._build_snapshot(full=False)
-
-    async def snapshot_stepwise(self) -> EngineSnapshot:
+    async def snapshot_stepwise(self, now: bool = False) -> EngineSnapshot:
         """As `snapshot()`, built in steps with the loop free between them, so that publishing a read model for
         another process never holds the engine's loop for more than about a millisecond (bench/ui.py).
-        What changes between steps is in the next snapshot; the steps of one never see half an event."""
-        if not self._snapshot_due(False):
+        What changes between steps is in the next snapshot; the steps of one never see half an event.
+        `now` skips the rate cap (a command's effect), rebuilding only a slice of market rows as usual."""
+        if not self._snapshot_due(now):
             assert self._snapshot is not None
             return self._snapshot
         steps = self._snapshot_steps(full=False)
