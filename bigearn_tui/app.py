@@ -238,7 +238,11 @@ class BigEarnApp(App[int]):
             self.confirm_bar.show_message(f"{type(command).__name__}: {result.message}")
         if not result.ok:
             self.notify(result.message, severity="warning", timeout=4)
-        self.pull(force=True)
+        # The engine's state first: the status bar alone is the next frame (a few ms), the panes follow in the
+        # frame after. Repainting every pane at once made the key's effect wait ~20-40 ms for the whole
+        # screen under a busy feed (bench/ui.py).
+        self.status.show(self.engine.snapshot(force=True), received=True, live_armed=self.live_armed)
+        self.call_after_refresh(self.pull, True)
 
     def _target_proposal(self) -> str | None:
         snap = self.snap
