@@ -105,6 +105,7 @@ class BigEarnApp(App[int]):
         self._log_seen = 0
         self._selected: str | None = None
         self.last_result = ""
+        self._commands_out = 0
 
     # --- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -179,6 +180,8 @@ class BigEarnApp(App[int]):
     def pull(self, force: bool = False) -> None:
         if self._exit:  # quitting: the panes may already be coming down
             return
+        if self._commands_out and not force:
+            return
         snap = self.engine.snapshot(force=force)
         if not force and self.snap is not None and snap.seq == self.snap.seq:
             self.status.show(snap, live_armed=self.live_armed)  # keeps the snapshot age honest
@@ -232,7 +235,13 @@ class BigEarnApp(App[int]):
         return True
 
     async def _command(self, command: Command) -> None:
-        result = await self.engine.execute(command)
+        # While the command is out, the periodic pull waits: a whole-screen repaint starting meanwhile would
+        # hold the loop when the answer arrives, and the key's effect would wait for it.
+        self._commands_out += 1
+        try:
+            result = await self.engine.execute(command)
+        finally:
+            self._commands_out -= 1
         self.last_result = result.message
         if not self.confirm_bar.asking:
             self.confirm_bar.show_message(f"{type(command).__name__}: {result.message}")
