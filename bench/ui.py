@@ -9,7 +9,10 @@ reads every byte the app writes to the terminal, and sends keys as an operator w
 
 Targets: loop lag p99 <= 5 ms, key-to-screen p99 <= 100 ms, terminal output <= 60 KB/s.
 
-    .venv/bin/python bench/ui.py [--seconds 26]
+    .venv/bin/python bench/ui.py [--seconds 26] [--baseline]
+
+--baseline first runs the same engine, feed and probe with no console at all: the floor this machine
+allows (on a shared VM the host's steal shows up here too).
 
 BENCH_UI_DUMP=FILE also writes the raw terminal output after warm-up to FILE, to see what a frame costs;
 BENCH_UI_PROFILE=FILE / BENCH_UI_PROFILE_UI=FILE write a cProfile of the engine / UI process.
@@ -206,13 +209,57 @@ async def child_main(out: Path, seconds: float) -> None:
     }))
 
 
+async def baseline_main(seconds: float) -> None:
+    """The floor: the same engine, feed and probe with no console at all (no UI process, no snapshots)."""
+    import logging
+
+    from engine.clock import WallClock
+    from engine.config import load_settings
+    from engine.engine import Engine
+    from engine.store import Store
+
+    settings = load_settings(None, overrides={"store.path": ":memory:", "engine.warmup_s": 5}, env={})
+    logger = logging.getLogger("bench-ui")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    store = await Store.open(settings.store.path)
+    venue = SyntheticVenue()
+    engine = Engine(settings, venue, WallClock(), store, logger=logger)
+    lags: list[float] = []
+
+    async def probe() -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.010)
+            lags.append((time.perf_counter() - t0 - 0.010) * 1000)
+
+    task = asyncio.create_task(engine.run())
+    prober = asyncio.create_task(probe())
+    await asyncio.sleep(seconds * 0.1)
+    first = len(lags)
+    steal0 = host_steal_s()
+    await asyncio.sleep(seconds * 0.9)
+    steal = (host_steal_s() - steal0) / (seconds * 0.9) / (os.cpu_count() or 1)
+    lag = lags[first:]
+    prober.cancel()
+    venue.stopped = True
+    await task
+    await store.close()
+    print(f"engine alone      loop lag p50 {percentile(lag, 0.5):.2f} ms  p99 {percentile(lag, 0.99):.2f} ms  "
+          f"max {max(lag):.1f} ms  (no console; host steal {steal:.0%})")
+
+
 # --- parent: the terminal and the operator ------------------------------------------------------------
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=26)
     ap.add_argument("--child", default="")
+    ap.add_argument("--baseline", action="store_true",
+                    help="also run the engine alone first (no console): the floor this machine allows")
     args = ap.parse_args()
+    if args.baseline:
+        asyncio.run(baseline_main(args.seconds))
     if args.child:
         asyncio.run(child_main(Path(args.child), args.seconds))
         return
