@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,18 @@ from bigearn_tui.attach import attach_console
 from engine.config import UiSettings
 from engine.control import ControlError
 
+UI_NICENESS = 10
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bigearn_tui.ui_process")
     ap.add_argument("--socket", required=True, help="the engine's private control socket")
     ap.add_argument("--ui", required=True, help="the [ui] settings as JSON")
     args = ap.parse_args(argv)
+    # When the engine and the screen want the same CPU, the engine goes first: a frame can wait a few ms,
+    # the engine's loop should not (bench/ui.py). Lowering one's own priority needs no privilege.
+    with contextlib.suppress(OSError):
+        os.nice(UI_NICENESS)
     try:
         ui = UiSettings.model_validate_json(args.ui)
     except ValidationError as exc:
