@@ -458,6 +458,53 @@ def test_market_rows_are_rebuilt_in_slices_and_in_full_on_force(tmp_path: Path) 
     asyncio.run(rt.store.close())
 
 
+def test_stepwise_snapshot_lets_the_loop_run_and_matches_the_one_built_at_once(tmp_path: Path) -> None:
+    """The snapshot sent to another process is built across loop iterations (other tasks run between its
+    steps), and with nothing changing meanwhile it holds what a snapshot built in one go holds."""
+    from tests.ui_harness import make_runtime
+
+    rt = make_runtime(
+        tmp_path,
+        brain=FixedBrain(p=0.70),
+        until_s=30,
+        markets_count=60,  # more books than one step builds
+        actions={12: lambda e: e.execute(Approve(next(iter(e.pending))))},
+    )
+    engine = rt.engine
+
+    async def main() -> tuple[Any, Any, int]:
+        ticks = 0
+
+        async def other_task() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        runner = asyncio.create_task(other_task())
+        await asyncio.sleep(0)
+        engine._touch()
+        before = ticks
+        stepped = await engine.snapshot_stepwise(now=True)
+        during = ticks - before
+        runner.cancel()
+        engine._touch()
+        return stepped, engine.snapshot(force=True), during
+
+    stepped, at_once, during = asyncio.run(main())
+    assert during >= 3  # rows, ladders in slices, then the money: the loop ran between them
+    assert stepped.seq < at_once.seq
+    assert stepped.positions and stepped.positions == at_once.positions
+    assert (stepped.orders, stepped.pnl, stepped.risk, stepped.books) == (
+        at_once.orders,
+        at_once.pnl,
+        at_once.risk,
+        at_once.books,
+    )
+    assert {r.condition_id for r in stepped.markets} == {r.condition_id for r in at_once.markets}
+    asyncio.run(rt.store.close())
+
+
 def test_reconciliation_halts_when_the_venue_holds_less_than_the_engine_thinks(tmp_path: Path) -> None:
     """Every `reconcile_interval_s` the engine compares the venue's positions and resting orders with its own.
     In a clean run they agree at every check; when the venue's balance is short (here: the simulated account
