@@ -84,29 +84,19 @@ class ConsoleSession:
         settings, rt, logger = self.settings, self.rt, self.logger
         private = Path(tempfile.mkdtemp(prefix="bigearn-ui-"))  # 0700, this run only
         ui_socket = ControlServer(rt.engine, private / "ui.sock")
-        shared: ControlServer | None = ControlServer(
-            rt.engine, default_socket_path(settings.ui.control_socket)
-        )
+        shared: ControlServer | None = None  # closed only if started: closing unlinks its path
         loop = asyncio.get_running_loop()
         handled: list[int] = []
         try:
             await ui_socket.start()
             try:  # best effort: a console can be steered by `ctl` too, unless another engine owns the socket
-                assert shared is not None
-                await shared.start()
+                candidate = ControlServer(rt.engine, default_socket_path(settings.ui.control_socket))
+                await candidate.start()
+                shared = candidate
             except (ControlError, OSError) as exc:
                 log_event(logger, "control socket unavailable", logging.WARNING, error=str(exc))
-                shared = None
             tune_gc()
             self._engine_task = asyncio.create_task(rt.engine.run(), name="engine")
-            terminal = _save_terminal()
-            self.ui = await asyncio.create_subprocess_exec(
-                *self.ui_command,
-                "--socket",
-                str(ui_socket.path),
-                "--ui",
-                orjson.dumps(settings.ui.model_dump(mode="json")).decode(),
-            )
             # The terminal's ctrl+c belongs to the UI (in raw mode it is a key); SIGTERM stops the console
             # the way `q` does; a hang-up means the operator is gone.
             for sig, handler in (
@@ -117,6 +107,18 @@ class ConsoleSession:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, handler)
                     handled.append(sig)
+            terminal = _save_terminal()
+            self.ui = await asyncio.create_subprocess_exec(
+                *self.ui_command,
+                "--socket",
+                str(ui_socket.path),
+                "--ui",
+                orjson.dumps(settings.ui.model_dump(mode="json")).decode(),
+            )
+            if self._hung_up:  # a signal that came while the UI was starting
+                self._hang_up()
+            elif self._stopping:
+                self.stop_ui()
             if on_started is not None:
                 await on_started(self)
             rc = await self.ui.wait()

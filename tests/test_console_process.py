@@ -62,7 +62,10 @@ def lopsided_book(i: int) -> tuple[list[list[float]], list[list[float]]]:
     return [[0.30, 5000.0]], [[0.40, 50.0]]
 
 
-def run_console(tmp_path: Path, end: str, **overrides) -> tuple[int, list[tuple[str, str]], set[str]]:
+def run_console(
+    tmp_path: Path, end: str, *, occupied: bool = False, **overrides
+) -> tuple[int, list[tuple[str, str]], set[str]]:
+    """`occupied`: another engine already listens on the configured control socket; it must survive."""
     books, markets = write_dataset(tmp_path, seconds=3600, book=lopsided_book)
     settings = settings_for(
         tmp_path, books, markets, **{"engine.mode": "auto", "venue.speed": "5", **overrides}
@@ -72,6 +75,9 @@ def run_console(tmp_path: Path, end: str, **overrides) -> tuple[int, list[tuple[
     logger = setup_json_logging("info", str(tmp_path / "console.log"))
 
     async def main() -> int:
+        other = ControlServer(object(), Path(settings.ui.control_socket)) if occupied else None
+        if other is not None:
+            await other.start()
         rt = await build(settings, logger)
         session = ConsoleSession(settings, rt, logger, ui_command=(sys.executable, str(script), "--end", end))
 
@@ -89,7 +95,12 @@ def run_console(tmp_path: Path, end: str, **overrides) -> tuple[int, list[tuple[
 
                 asyncio.create_task(terminate_later())
 
-        return await session.run(on_started=started)
+        try:
+            return await session.run(on_started=started)
+        finally:
+            if other is not None:
+                assert other.path.exists(), "the console removed another engine's control socket"
+                await other.close()
 
     rc = asyncio.run(main())
     con = sqlite3.connect(settings.store.path)
@@ -119,6 +130,12 @@ def test_clean_quit_is_no_crash(tmp_path: Path) -> None:
     rc, halts, states = run_console(tmp_path, "quit")
     assert rc == 0
     assert halts == [] and "CANCELLED" not in states
+
+
+def test_another_engines_control_socket_is_left_alone(tmp_path: Path) -> None:
+    rc, halts, _ = run_console(tmp_path, "quit", occupied=True)
+    assert (rc, halts) == (0, [])
+    assert "control socket unavailable" in (tmp_path / "console.log").read_text()
 
 
 def test_sigterm_to_the_console_quits_the_ui_and_stops_cleanly(tmp_path: Path) -> None:
