@@ -578,6 +578,36 @@ def test_matched_post_answered_after_the_client_gave_up_carries_its_size_and_tra
     run(go())
 
 
+def test_matched_post_that_only_the_trade_list_names_is_resolved_from_one_read_of_it():
+    # Some exchanges stop listing a fully filled order: then only the account's trades show it was placed.
+    async def go() -> None:
+        async with local_exchange() as ex, connected(ex, **LOST_POST) as gw:
+            reads = 0
+            list_trades = gw.trades
+
+            async def unlisted(order_id: str) -> None:
+                return None
+
+            async def counted_trades(**kwargs: Any) -> list[dict[str, Any]]:
+                nonlocal reads
+                reads += 1
+                return await list_trades(**kwargs)
+
+            gw.get_order = unlisted  # type: ignore[method-assign]
+            gw.trades = counted_trades  # type: ignore[method-assign]
+            prepared = await gw.prepare(order("taken-unlisted", price=5500, order_type=OrderType.FOK))
+            ex.faults.http_delay_after_ms = 400
+            result = await gw.submit(prepared)
+            ex.faults.http_delay_after_ms = 0
+            assert result.status is PlaceStatus.ACCEPTED and result.resolved
+            assert (result.exchange_status, result.matched) == ("MATCHED", 10_000_000)
+            assert reads == 1  # the search that found it also gave the trade ids
+            (row,) = await list_trades()
+            assert result.trade_ids == (row["id"],)
+
+    run(go())
+
+
 def test_second_unknown_outcome_is_not_resent_again():
     async def go() -> None:
         async with local_exchange() as ex:

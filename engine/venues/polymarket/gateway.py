@@ -174,6 +174,18 @@ class OpenOrderInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class TradedOrder:
+    """What the account's trades show of one order: shares matched (1e-6) and those trades' ids, oldest
+    first. Falsy when no trade names the order (the contract of `resolve_post`'s `search_trades`)."""
+
+    matched: int
+    trade_ids: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return self.matched > 0
+
+
+@dataclass(frozen=True, slots=True)
 class CancelResult:
     canceled: tuple[str, ...]
     not_canceled: dict[str, str]
@@ -617,12 +629,12 @@ class OrderGateway:
             raise Absent(order_id)
         return found
 
-    async def _trades_naming(self, order_id: str) -> tuple[int, tuple[str, ...]]:
-        """Shares (1e-6) the account's trades show matched for `order_id`, and those trades' ids."""
+    async def _trades_naming(self, order_id: str) -> TradedOrder:
+        """What the account's trades show of `order_id` (falsy if none names it)."""
         oid = order_id.lower()
         matched = 0
         ids: list[str] = []
-        for row in await self.trades():
+        for row in await self.trades():  # newest first
             here = 0
             if row["taker_order_id"].lower() == oid and row["trader_side"] == "TAKER":
                 here += qty_from_str(row["size"])
@@ -632,31 +644,24 @@ class OrderGateway:
             if here:
                 matched += here
                 ids.append(row["id"])
-        return matched, tuple(ids)
-
-    async def _matched_in_trades(self, order_id: str) -> int:
-        """Shares (1e-6) the account's trades show matched for `order_id`; 0 if none names it."""
-        return (await self._trades_naming(order_id))[0]
+        return TradedOrder(matched, tuple(reversed(ids)))
 
     async def _from_resolution(self, prepared: PreparedOrder, res: Resolution) -> PlaceResult:
         coid, oid = prepared.request.client_order_id, prepared.order_id
         if res.response is not None:
             return self._accepted(prepared, res.response, resolved=True)
         found = res.order
-        if isinstance(found, OpenOrderInfo):
-            status, matched = found.status, found.size_matched
-        else:  # only the trades name it: it matched that much and is no longer listed
-            status, matched = "MATCHED", int(found)
-        # The lookup does not carry trade ids; the trade list does. A fill must be traceable to its trade
-        # whichever way the outcome became known, so a matched order is looked up there too.
-        trade_ids: tuple[str, ...] = ()
-        if matched:
-            try:
-                trade_ids = tuple(
-                    reversed((await self._trades_naming(oid))[1])
-                )  # oldest first, as a post answers
-            except Exception as exc:  # the order is placed either way; the user channel still names trades
-                log_event(LOG, "trade_lookup_failed", logging.WARNING, order=oid, error=error_text(exc))
+        if isinstance(found, TradedOrder):  # only the trades name it: it matched and is no longer listed
+            status, matched, trade_ids = "MATCHED", found.matched, found.trade_ids
+        else:
+            status, matched, trade_ids = found.status, found.size_matched, ()
+            # The lookup does not carry trade ids; the trade list does. A fill must be traceable to its
+            # trade whichever way the outcome became known, so a matched order is looked up there too.
+            if matched:
+                try:
+                    trade_ids = (await self._trades_naming(oid)).trade_ids
+                except Exception as exc:  # placed either way; the user channel still names the trades
+                    log_event(LOG, "trade_lookup_failed", logging.WARNING, order=oid, error=error_text(exc))
         return PlaceResult(
             coid,
             PlaceStatus.ACCEPTED,
@@ -747,7 +752,7 @@ class OrderGateway:
                 ended_at=ended_at,
                 settle_s=settle,
                 lookup=self._lookup,
-                search_trades=self._matched_in_trades,
+                search_trades=self._trades_naming,
                 interpret=self._interpret,
                 policy=policy,
                 timer=timer,
@@ -847,7 +852,7 @@ class OrderGateway:
             ended_at=now,
             settle_s=self.settings.retry.unknown_settle_s,
             lookup=self._lookup,
-            search_trades=self._matched_in_trades,
+            search_trades=self._trades_naming,
             interpret=self._interpret,
             policy=self.settings.retry,
             timer=self.timer,
