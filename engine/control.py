@@ -397,12 +397,12 @@ class RemoteEngine:
         if self._snap is None or data["seq"] > self._snap.seq:
             self._snap = decode_snapshot(data)
 
-    async def refresh(self, fresh: bool = False) -> None:
-        """Fetch the engine's newest snapshot; a `fresh` one is built now (a command's effect)."""
-        body: dict[str, Any] = {"op": "snapshot", "fresh": fresh}
-        if self._snap is not None and not fresh:
+    async def refresh(self) -> None:
+        """Fetch the engine's newest snapshot, unless it is the one we have."""
+        body: dict[str, Any] = {"op": "snapshot"}
+        if self._snap is not None:
             body["since"] = self._snap.seq
-        reply = await (self.commands if fresh else self.client).request(body)
+        reply = await self.client.request(body)
         if reply.get("ok") and not reply.get("unchanged"):
             self._adopt(reply["snapshot"])
 
@@ -425,10 +425,8 @@ class RemoteEngine:
         reply = await self.commands.request(
             {"op": "command", "command": command_to_wire(command), "with_snapshot": True}
         )
-        if "snapshot" in reply:
+        if "snapshot" in reply:  # absent only when the engine could not read the command: nothing changed
             self._adopt(reply["snapshot"])
-        else:
-            await self.refresh(fresh=True)
         return CommandResult(bool(reply.get("ok")), str(reply.get("message", "")))
 
     async def close(self) -> None:
