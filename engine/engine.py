@@ -139,6 +139,17 @@ class Proposal:
     refusal: Refusal | None = None  # the rule that refused its order
 
 
+def _record_gate(
+    gates: list[tuple[str, float, float, bool]], name: str, refusal: Any, passed_value: float = 0.0
+) -> None:
+    """One risk layer's line in a proposal's gates: (name, value, threshold, passed). A refusal brings its
+    value and threshold; a layer that let the trade through records `passed_value` against 0."""
+    if refusal is None:
+        gates.append((name, passed_value, 0.0, True))
+    else:
+        gates.append((name, refusal.value, refusal.threshold, False))
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A risk layer's no: the code, the value that decided it, the threshold, and a sentence."""
@@ -904,48 +915,20 @@ class Engine:
             if exit_.ok:
                 result, c, block = exit_, exit_.candidate, None
                 assert c is not None
-        gates.append(
-            (
-                "breakers",
-                0.0 if block is None else block.value,
-                0.0 if block is None else block.threshold,
-                block is None,
-            )
-        )
+        _record_gate(gates, "breakers", block)
         if block is not None:
-            return (
-                result,
-                "SKIP_BREAKER",
-                Refusal(block.code, block.value, block.threshold, block.detail),
-                0,
-                "",
-                gates,
-            )
+            return result, "SKIP_BREAKER", Refusal.of(block), 0, "", gates
         reduces = c.side is Side.SELL
         price = result.limit_price if result.limit_price is not None else c.price
         state = self.states.check(cid, now, maker=result.order_type.rests and not reduces, reduces=reduces)
-        gates.append(
-            (
-                "market_state",
-                0.0 if state is None else state.value,
-                0.0 if state is None else state.threshold,
-                state is None,
-            )
-        )
+        _record_gate(gates, "market_state", state)
         if state is not None:
             return result, "SKIP_MARKET_STATE", Refusal.of(state), 0, "", gates
         size, binding = result.size, result.binding_cap
         if reduces:
             return result, "PROPOSE", None, size, binding, gates
         zone = self.zones.check(price, self.strategy, prob=c.q_cons)
-        gates.append(
-            (
-                "zone",
-                float(price) if zone is None else zone.value,
-                0.0 if zone is None else zone.threshold,
-                zone is None,
-            )
-        )
+        _record_gate(gates, "zone", zone, passed_value=float(price))
         if zone is not None:
             return result, "SKIP_ZONE", Refusal.of(zone), 0, "", gates
         mult = self.states.size_multiplier(cid, now)
