@@ -303,13 +303,11 @@ def size_trade(
         limit_price = walk.worst_price or best.price
         notes["impact_levels"] = float(walk.levels)
         notes["depth_share"] = walk.depth_share
-    gates.append(
-        Gate("min_size", qty / SIZE_SCALE, market.min_order_size / SIZE_SCALE, qty >= market.min_order_size)
-    )
-    if qty < market.min_order_size:
+
+    def too_small(decision: str) -> SizingResult:  # sized, then below a minimum the market takes
         return SizingResult(
             False,
-            "SKIP_BELOW_MIN_SIZE",
+            decision,
             tuple(gates),
             best,
             qty,
@@ -318,23 +316,19 @@ def size_trade(
             stake_usdc=stake,
             binding_cap=binding,
         )
+
+    gates.append(
+        Gate("min_size", qty / SIZE_SCALE, market.min_order_size / SIZE_SCALE, qty >= market.min_order_size)
+    )
+    if qty < market.min_order_size:
+        return too_small("SKIP_BELOW_MIN_SIZE")
     value = qty * best.price / (ONE * SIZE_SCALE)
     if best.liquidity == "TAKER" and best.side is Side.BUY:
         gates.append(
             Gate("min_notional", value, float(limits.min_order_usdc), value >= float(limits.min_order_usdc))
         )
         if value < float(limits.min_order_usdc):
-            return SizingResult(
-                False,
-                "SKIP_BELOW_MIN_NOTIONAL",
-                tuple(gates),
-                best,
-                qty,
-                kelly_full=kelly_full,
-                kelly_applied=kelly_applied,
-                stake_usdc=stake,
-                binding_cap=binding,
-            )
+            return too_small("SKIP_BELOW_MIN_NOTIONAL")
     taker = best.liquidity == "TAKER"
     return SizingResult(
         ok=True,
