@@ -48,6 +48,7 @@ from engine.clob.signing import (
     sign_order,
     to_checksum,
 )
+from tests.test_book import VECTOR_HASH, VECTOR_SUMMARY
 
 # --- §3.4 known answers ------------------------------------------------------------------------
 
@@ -123,20 +124,9 @@ def test_kat_v2_order_digest_is_order_id_and_signature() -> None:
 
 
 def test_kat_orderbook_hash_matches_engine_book_hash() -> None:
-    # §6.1 vector (py-clob-client-v2 tests), prices/sizes as the wire strings.
-    summary = {
-        "market": "0xaabbcc",
-        "asset_id": "100",
-        "timestamp": "123456789",
-        "hash": "",
-        "bids": [{"price": "0.3", "size": "100"}, {"price": "0.4", "size": "100"}],
-        "asks": [{"price": "0.6", "size": "100"}, {"price": "0.7", "size": "100"}],
-        "min_order_size": "100",
-        "tick_size": "0.01",
-        "neg_risk": False,
-        "last_trade_price": "0.5",
-    }
-    assert book_hash(summary) == "0458ea5755c9f73d64a14636fa5c36ed460ec394"
+    # §6.1 vector (py-clob-client-v2 tests), kept with the book's own hash tests in tests/test_book.py.
+    assert VECTOR_HASH == "0458ea5755c9f73d64a14636fa5c36ed460ec394"
+    assert book_hash(VECTOR_SUMMARY) == "0458ea5755c9f73d64a14636fa5c36ed460ec394"
 
 
 def test_expiration_is_not_signed_and_timestamp_is() -> None:
