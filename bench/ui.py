@@ -116,32 +116,60 @@ class SyntheticVenue:
             await asyncio.sleep(max(0.0, next_t - time.monotonic()))
 
 
-async def child_main(out: Path, seconds: float) -> None:
-    """The console's own arrangement (bigearn_tui/console.py): this process runs the engine on its loop, and
-    the UI runs in a child process on the same terminal."""
+async def synthetic_engine(overrides: dict[str, object]):
+    """The engine both measurements run: default settings, the synthetic feed, logs discarded."""
     import logging
 
-    from bigearn_tui.console import ConsoleSession
     from engine.clock import WallClock
     from engine.config import load_settings
     from engine.engine import Engine
-    from engine.runtime import Runtime
     from engine.store import Store
 
-    settings = load_settings(None, overrides={"store.path": str(out.with_suffix(".db")), "engine.warmup_s": 5,
-                                              "ui.refresh_hz": HZ, "ui.control_socket": str(out.parent / "ctl.sock")},
-                             env={})
+    settings = load_settings(None, overrides={"engine.warmup_s": 5, **overrides}, env={})
     logger = logging.getLogger("bench-ui")
     logger.addHandler(logging.NullHandler())
     logger.propagate = False
-    lags: list[float] = []
-    cpu_during: list[float] = []  # CPU ms the engine process used while each lag sample was taken
-    exec_ms: list[float] = []  # where a key's time goes: the engine's handling of its command
-
     store = await Store.open(settings.store.path)
     venue = SyntheticVenue()
     venue.stop = lambda: setattr(venue, "stopped", True)  # the feed ends, and the engine with it
-    engine = Engine(settings, venue, WallClock(), store, logger=logger)
+    return settings, logger, store, venue, Engine(settings, venue, WallClock(), store, logger=logger)
+
+
+class LagProbe:
+    """On the engine's loop: how late it wakes from a 10 ms sleep, and the CPU this process used meanwhile."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.cpu: list[float] = []
+
+    async def run(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            c0 = time.thread_time()
+            await asyncio.sleep(0.010)
+            self.lags.append((time.perf_counter() - t0 - 0.010) * 1000)
+            self.cpu.append((time.thread_time() - c0) * 1000)
+
+    async def measure(self, seconds: float) -> tuple[list[float], list[float], float]:
+        """Skip the first tenth (start-up), sample the rest: (lags ms, CPU ms, the host's steal share)."""
+        await asyncio.sleep(seconds * 0.1)
+        first, steal0 = len(self.lags), host_steal_s()
+        await asyncio.sleep(seconds * 0.9)
+        steal = (host_steal_s() - steal0) / (seconds * 0.9) / (os.cpu_count() or 1)
+        last = len(self.lags)
+        return self.lags[first:last], self.cpu[first:last], steal
+
+
+async def child_main(out: Path, seconds: float) -> None:
+    """The console's own arrangement (bigearn_tui/console.py): this process runs the engine on its loop, and
+    the UI runs in a child process on the same terminal."""
+    from bigearn_tui.console import ConsoleSession
+    from engine.runtime import Runtime
+
+    settings, logger, store, venue, engine = await synthetic_engine(
+        {"store.path": str(out.with_suffix(".db")), "ui.refresh_hz": HZ,
+         "ui.control_socket": str(out.parent / "ctl.sock")})
+    exec_ms: list[float] = []  # where a key's time goes: the engine's handling of its command
     plain_execute = engine.execute
 
     async def timed_execute(command):
@@ -155,32 +183,16 @@ async def child_main(out: Path, seconds: float) -> None:
     if os.environ.get("BENCH_UI_PROFILE_UI"):  # where the UI process's time goes
         ui_command[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_UI_PROFILE_UI"]]
     session = ConsoleSession(settings, Runtime(settings, engine, store, venue), logger, ui_command=ui_command)
+    probe = LagProbe()
+    measured: dict[str, object] = {}
 
-    async def probe() -> None:  # on the engine's loop: how late does it wake?
-        while True:
-            t0 = time.perf_counter()
-            c0 = time.thread_time()
-            await asyncio.sleep(0.010)
-            lags.append((time.perf_counter() - t0 - 0.010) * 1000)
-            cpu_during.append((time.thread_time() - c0) * 1000)
-
-    measured: list[float] = []
-    measured_cpu: list[float] = []
-    steal: list[float] = []
-
-    async def stop_later() -> None:
-        await asyncio.sleep(seconds * 0.1)
-        first = len(lags)  # skip start-up; the shutdown is not the steady state either
-        steal.append(host_steal_s())
-        await asyncio.sleep(seconds * 0.9)
-        steal.append(host_steal_s())
-        measured.extend(lags[first:])
-        measured_cpu.extend(cpu_during[first:len(measured) + first])
+    async def measure_then_quit() -> None:  # the shutdown is not the steady state either
+        measured["lag_ms"], measured["cpu_during_ms"], measured["steal_share"] = await probe.measure(seconds)
         session.stop_ui()
 
     async def started(_session) -> None:
-        asyncio.create_task(probe())
-        asyncio.create_task(stop_later())
+        asyncio.create_task(probe.run())
+        asyncio.create_task(measure_then_quit())
 
     wall0 = time.monotonic()
     profile = None
@@ -198,12 +210,10 @@ async def child_main(out: Path, seconds: float) -> None:
     ui_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)  # the UI process, waited for by the session
     out.write_text(json.dumps({
         "rc": rc,
-        "lag_ms": measured,
+        **measured,
         "engine_cpu_s": engine_cpu.ru_utime + engine_cpu.ru_stime,
         "ui_cpu_s": ui_cpu.ru_utime + ui_cpu.ru_stime,
         "exec_ms": exec_ms,
-        "cpu_during_ms": measured_cpu,
-        "steal_share": (steal[1] - steal[0]) / (seconds * 0.9) / (os.cpu_count() or 1) if len(steal) == 2 else None,
         "events": engine.counters["market_events"],
         "wall_s": wall,
     }))
@@ -211,38 +221,13 @@ async def child_main(out: Path, seconds: float) -> None:
 
 async def baseline_main(seconds: float) -> None:
     """The floor: the same engine, feed and probe with no console at all (no UI process, no snapshots)."""
-    import logging
-
-    from engine.clock import WallClock
-    from engine.config import load_settings
-    from engine.engine import Engine
-    from engine.store import Store
-
-    settings = load_settings(None, overrides={"store.path": ":memory:", "engine.warmup_s": 5}, env={})
-    logger = logging.getLogger("bench-ui")
-    logger.addHandler(logging.NullHandler())
-    logger.propagate = False
-    store = await Store.open(settings.store.path)
-    venue = SyntheticVenue()
-    engine = Engine(settings, venue, WallClock(), store, logger=logger)
-    lags: list[float] = []
-
-    async def probe() -> None:
-        while True:
-            t0 = time.perf_counter()
-            await asyncio.sleep(0.010)
-            lags.append((time.perf_counter() - t0 - 0.010) * 1000)
-
+    _settings, _logger, store, venue, engine = await synthetic_engine({"store.path": ":memory:"})
+    probe = LagProbe()
     task = asyncio.create_task(engine.run())
-    prober = asyncio.create_task(probe())
-    await asyncio.sleep(seconds * 0.1)
-    first = len(lags)
-    steal0 = host_steal_s()
-    await asyncio.sleep(seconds * 0.9)
-    steal = (host_steal_s() - steal0) / (seconds * 0.9) / (os.cpu_count() or 1)
-    lag = lags[first:]
+    prober = asyncio.create_task(probe.run())
+    lag, _cpu, steal = await probe.measure(seconds)
     prober.cancel()
-    venue.stopped = True
+    venue.stop()
     await task
     await store.close()
     print(f"engine alone      loop lag p50 {percentile(lag, 0.5):.2f} ms  p99 {percentile(lag, 0.99):.2f} ms  "
