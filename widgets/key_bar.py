@@ -56,10 +56,6 @@ class KeyBar(Widget):
             self._items = items
             self.refresh()
 
-    @property
-    def items(self) -> tuple[KeyItem, ...]:
-        return self._items
-
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-bar--key")
         desc_style = self.get_component_rich_style("key-bar--description")
