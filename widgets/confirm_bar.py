@@ -50,7 +50,7 @@ class ConfirmBar(Static):
         """The last command's result (kept until the next one), unless a question is open."""
         if text != self.message:
             self.message = text
-            self.update(f" {text}")
+            self.update(f" {text}", layout=False)  # one fixed line: a layout pass would reflow every pane
 
     def answer_key(self, key: str) -> bool:
         """Take `key` as the answer if a question is open and it is y / n / escape; True if it was taken."""
