@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Input, Log
+from textual.widgets import Input
 
 from engine.commands import Approve, ArmLive, CancelAll, Command, EditSize, Halt, Reject, Resume, SetMode
 from engine.domain import Mode
@@ -26,6 +26,7 @@ from engine.snapshot import EngineSnapshot
 from engine.units import SIZE_SCALE
 from widgets.book import BookView
 from widgets.confirm_bar import ConfirmBar
+from widgets.event_log import EventLog
 from widgets.key_bar import KeyBar, KeyItem
 from widgets.markets import MarketList
 from widgets.pnl import PnLPane
@@ -134,7 +135,7 @@ class BigEarnApp(App[int]):
             yield risk
             with Vertical(id="log-pane", classes="pane") as v:
                 v.border_title = "Log"
-                yield Log(max_lines=500, id="log")
+                yield EventLog(max_lines=500, id="log")
         yield ConfirmBar(id="confirm")
         yield KeyBar(hint="^p palette", id="keys")
 
@@ -149,7 +150,7 @@ class BigEarnApp(App[int]):
         self.position_table = self.query_one(PositionTable)
         self.pnl_pane = self.query_one(PnLPane)
         self.risk_pane = self.query_one(RiskPane)
-        self.log_pane = self.query_one(Log)
+        self.log_pane = self.query_one(EventLog)
         self.confirm_bar = self.query_one(ConfirmBar)
         self.key_bar = self.query_one(KeyBar)
         self.filter_box = self.query_one("#market-filter", Input)
