@@ -6,6 +6,7 @@ Only this module and the app load textual; the engine's process never does.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,11 @@ from engine.gc_tuning import tune_gc
 
 # The UI's exit code when the engine's socket went away under it.
 ENGINE_LOST = 3
+# Textual hands each finished frame to a writer thread. With Python's default 5 ms switch interval that
+# thread waited up to 5 ms per hand-over for the GIL while the main thread went on to the next panes, so a
+# key's effect reached the terminal 5-10 ms after it was drawn (bench/ui.py). The main thread is the only
+# other one, so asking it to let go sooner costs next to nothing.
+UI_SWITCH_INTERVAL_S = 0.0005
 
 
 async def attach_console(ui: UiSettings, path: Path, on_app: Callable[[Any], None] | None = None) -> int:
@@ -25,6 +31,7 @@ async def attach_console(ui: UiSettings, path: Path, on_app: Callable[[Any], Non
     remote = RemoteEngine(ControlClient(path), refresh_hz=ui.refresh_hz)
     await remote.start()
     tune_gc()
+    sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
     try:
         app = BigEarnApp(remote, refresh_hz=ui.refresh_hz, keymap=dict(ui.keymap))
         remote.on_lost = lambda reason: app.exit(
