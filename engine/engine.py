@@ -1719,8 +1719,8 @@ class Engine:
         working = list(self.working.values())
         rows = self._market_rows(now, full)
         yield
-        for i, (cid, ms) in enumerate(list(self.markets.items()), 1):
-            if i % LADDERS_PER_STEP == 0:
+        for i, (cid, ms) in enumerate(list(self.markets.items())):
+            if i and i % LADDERS_PER_STEP == 0:
                 yield
                 working = list(self.working.values())
             b = ms.book

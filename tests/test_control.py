@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import stat
@@ -15,6 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from engine import control
 from engine.commands import Approve, Halt
 from engine.control import (
     ControlClient,
@@ -23,6 +25,7 @@ from engine.control import (
     RemoteEngine,
     decode_snapshot,
     encode_snapshot,
+    encode_snapshot_steps,
 )
 from tests.conftest import FixedBrain, write_dataset
 from tests.ui_harness import make_app, make_runtime
@@ -236,6 +239,33 @@ def test_snapshot_codec_round_trips_exactly(tmp_path: Path) -> None:
     assert isinstance(decoded.pnl.equity, Decimal) and decoded.pnl.equity == snap.pnl.equity
     ladder = next(iter(decoded.books.values()))
     assert isinstance(ladder.bids, tuple) and all(isinstance(level, tuple) for level in ladder.bids)
+
+
+@pytest.mark.parametrize("per_step", [1, 2, 25])
+def test_stepwise_encoding_gives_the_bytes_of_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_step: int
+) -> None:
+    monkeypatch.setattr(control, "BOOKS_PER_ENCODE_STEP", per_step)
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
+    snap = rt.engine.snapshot(force=True)
+    assert len(snap.books) == 3
+
+    def one_pass(value: object) -> bytes:
+        return orjson.dumps(value, default=lambda d: str(d) if isinstance(d, Decimal) else None)
+
+    steps = encode_snapshot_steps(snap)
+    pauses = 0
+    while True:
+        try:
+            next(steps)
+            pauses += 1
+        except StopIteration as done:
+            encoded = done.value
+            break
+    assert encoded == one_pass(snap)
+    assert pauses == -(-3 // per_step) + 1  # the ladders in groups, then the market rows
+    empty = dataclasses.replace(snap, books={}, markets=())
+    assert encode_snapshot(empty) == one_pass(empty)
 
 
 def test_snapshot_requests_skip_unchanged_and_build_fresh_after_a_command(tmp_path: Path) -> None:
