@@ -5,11 +5,12 @@ runs it (bigearn_tui/console.py): the engine on this process's loop, the UI in a
 feed applies level updates to 100 books at a steady 5,000 messages/s through the engine's own
 `on_market` path, and a 10 ms probe measures how late the event loop wakes (engine loop lag). The parent
 reads every byte the app writes to the terminal, and sends keys as an operator would: `H` (halt) then
-`R` `y` (resume), timing each key until its effect (HALTED / RESUMING) appears in the terminal output.
+`R` (resume: asks to confirm) and, once the question shows, `y`; each key is timed until its effect (HALTED,
+the question, RESUMING) appears in the terminal output.
 
 Targets: loop lag p99 <= 5 ms, key-to-screen p99 <= 100 ms, terminal output <= 60 KB/s.
 
-    .venv/bin/python bench/ui.py [--seconds 26] [--baseline]
+    .venv/bin/python bench/ui.py [--keys 100] [--baseline]     (about 50 s; twice that with --baseline)
 
 --baseline first runs the same engine, feed and probe with no console at all: the floor this machine
 allows (on a shared VM the host's steal shows up here too).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import pty
 import random
@@ -41,6 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 N_BOOKS = 100
 RATE = 5_000
 HZ = 10
+WARM_S = 6  # the engine's warm-up and the first frames: not the steady state
+FEED_ONLY_S = 10  # then the feed alone, no keys
+KEY_CYCLE_S = 0.3  # then a key press about every this many seconds (H; R, its question, y)
+QUESTION = "[y] yes"  # the resume confirmation on the message line
 
 
 def host_steal_s() -> float:
@@ -51,8 +57,9 @@ def host_steal_s() -> float:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """Nearest rank: the smallest value with at least a share q of the values at or below it."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else float("nan")
 
 
 # --- child: engine + console on the pty --------------------------------------------------------------
@@ -238,11 +245,16 @@ async def baseline_main(seconds: float) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=26)
+    ap.add_argument("--keys", type=int, default=100,
+                    help="key presses to time, about 0.3 s each (a p99 of fewer than 100 is their maximum)")
+    ap.add_argument("--seconds", type=float, default=0,
+                    help="whole run; default: warm-up 6 s + feed alone 10 s + the key presses")
     ap.add_argument("--child", default="")
     ap.add_argument("--baseline", action="store_true",
                     help="also run the engine alone first (no console): the floor this machine allows")
     args = ap.parse_args()
+    if not args.seconds:
+        args.seconds = WARM_S + FEED_ONLY_S + KEY_CYCLE_S * args.keys + 1
     if args.baseline:
         asyncio.run(baseline_main(args.seconds))
     if args.child:
@@ -257,15 +269,16 @@ def main() -> None:
     total = 0
     since_key = b""  # terminal output since the last key, searched for the key's effect
     start = time.monotonic()
-    warm = start + 6  # engine warm-up and first frames are not the steady state
+    warm = start + WARM_S  # engine warm-up and first frames are not the steady state
     # Two phases: the feed alone (what the screen costs to watch), then an operator pressing keys every
-    # ~0.5 s (what each key's effect costs and how fast it shows). Bytes are reported for both.
-    keys_from = warm + (args.seconds - 6) / 2
+    # ~0.3 s (what each key's effect costs and how fast it shows). Bytes are reported for both.
+    keys_from = warm + FEED_ONLY_S
     steady_bytes = 0
     key_bytes = 0
     key_lat: list[float] = []
     by_key: dict[str, list[float]] = {}
-    pending: tuple[bytes, float, bytes] | None = None
+    pending: tuple[float, bytes] | None = None  # (when the key went, the text that shows its effect)
+    timeouts: list[str] = []
     next_key = keys_from
     halted = False
     done = False
@@ -289,21 +302,29 @@ def main() -> None:
                 key_bytes += len(chunk)
             if pending is not None:
                 since_key = (since_key + chunk)[-100_000:]
-                if pending[2] in since_key:
-                    key_lat.append((now - pending[1]) * 1000)
-                    by_key.setdefault(pending[2].decode(), []).append(key_lat[-1])
+                if pending[1] in since_key:
+                    effect, sent = pending[1].decode(), pending[0]
+                    key_lat.append((now - sent) * 1000)
+                    by_key.setdefault(effect, []).append(key_lat[-1])
                     pending = None
+                    if effect == QUESTION:  # the operator reads the question, then answers it
+                        since_key = b""
+                        os.write(fd, b"y")
+                        pending = (time.monotonic(), b"RESUMING")
+                    else:
+                        next_key = now + 0.4
+        if pending is not None and now - pending[0] > 5:  # never showed: count it, and go on
+            timeouts.append(pending[1].decode())
+            pending = None
+            next_key = now
         if pending is None and now >= next_key and now < start + args.seconds - 1:
             since_key = b""
             if not halted:
                 os.write(fd, b"H")
-                pending, halted = (0, time.monotonic(), b"HALTED"), True
+                pending, halted = (time.monotonic(), b"HALTED"), True
             else:
-                os.write(fd, b"R")
-                time.sleep(0.15)  # the confirmation dialog opens; the operator then answers
-                os.write(fd, b"y")
-                pending, halted = (0, time.monotonic(), b"RESUMING"), False
-            next_key = time.monotonic() + 0.4
+                os.write(fd, b"R")  # asks to confirm; `y` goes once the question is on screen
+                pending, halted = (time.monotonic(), QUESTION.encode()), False
         if now > start + args.seconds + 15:
             done = True
     _, status = os.waitpid(pid, 0)
@@ -326,12 +347,14 @@ def main() -> None:
           f"  (target p99 <= 100 ms)")
     for effect, values in by_key.items():
         print(f"  until {effect:<9} n={len(values)}  p50 {percentile(values, 0.5):.0f} ms  p99 {percentile(values, 0.99):.0f} ms")
+    if timeouts:
+        print(f"  NO EFFECT within 5 s: {len(timeouts)} keys (awaiting {', '.join(sorted(set(timeouts)))})")
     ex = data.get("exec_ms") or [float("nan")]
     print(f"  of which the engine's handling of the command  p50 {percentile(ex, 0.5):.1f} ms  p99 {percentile(ex, 0.99):.1f} ms")
     print(f"CPU share         engine process {data['engine_cpu_s'] / data['wall_s']:.0%} + UI process "
           f"{data['ui_cpu_s'] / data['wall_s']:.0%} of one core  (console exit code {data['rc']})")
     print(f"terminal output   {steady_bytes / steady_s / 1024:.1f} KB/s under the feed  (target <= 60 KB/s);  "
-          f"{key_bytes / key_s / 1024:.1f} KB/s with a key every 0.5 s  ({total / 1024:.0f} KB total)")
+          f"{key_bytes / key_s / 1024:.1f} KB/s with a key every ~0.3 s  ({total / 1024:.0f} KB total)")
 
 
 if __name__ == "__main__":
