@@ -47,15 +47,17 @@ HELP = """\
 Big Earn console
 
 Proposals     a approve selected (or first pending)   r reject   e edit size
-Safety        H HALT new risk (no confirmation)   X cancel ALL orders (no confirmation)
+Safety        H HALT new risk   X cancel ALL orders  (at once, no confirmation)
               R resume (asks to confirm)
 Mode          m cycle SEMI -> AUTO -> OBSERVE (AUTO asks to confirm)
-Markets       enter select for the Book pane   / filter   t toggle YES/NO in the Book pane
+Markets       enter show in the Book pane   / filter   t Book pane YES / NO
 Navigation    tab / shift+tab move between panes   ctrl+p command palette
+Log pane      up down pgup pgdn home scroll back (or the wheel)   end follow
 Quit          q (asks to confirm when orders are open)
 
 Keys can be remapped in config.toml [ui] keymap, e.g. keymap = { approve = "A" }.
-SEMI: every trade waits for you. AUTO: gated trades go out. OBSERVE: nothing is sent.
+SEMI: every trade waits for you.   AUTO: gated trades go out.
+OBSERVE: nothing is sent.
 """
 
 
@@ -64,6 +66,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > Vertical { width: 90; height: auto; border: thick $accent; background: $surface; padding: 1 2; }
+    HelpScreen #help-text { text-wrap: nowrap; }  /* wrapping would also drop the continuation lines' indent */
     """
 
     def __init__(self, keys: list[tuple[str, str]]) -> None:
@@ -72,7 +75,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(HELP)
+            yield Static(HELP, markup=False, id="help-text")  # "[ui]" is text here, not a style tag
             yield Static("Current keys: " + "  ".join(f"{k}={d}" for k, d in self.keys))
 
     def action_close(self) -> None:
