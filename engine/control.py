@@ -12,6 +12,7 @@ lines: one request object per line, one reply per line.
     {"op": "command", "command": {"type": "approve", "proposal_id": "P000012"}}
                                                         -> {"ok": true|false, "message": "..."}
     ... with "with_snapshot": true                      -> and "snapshot": {...} built after the command
+    ... with "actor": "console" in the command          -> recorded as the console's act (default "ctl")
 """
 
 from __future__ import annotations
@@ -172,13 +173,22 @@ def command_to_wire(cmd: Command) -> dict[str, Any]:
         ArmLive: "arm_live",
     }[type(cmd)]
     body = {"type": kind, **dataclasses.asdict(cmd)}
+    del body["actor"]  # who sent it is the sender's to say (WIRE_ACTORS), not the command object's
     if isinstance(cmd, SetMode):
         body["mode"] = Mode(cmd.mode).value
     return body
 
 
-def command_from_wire(body: dict[str, Any], actor: str = "ctl") -> Command:
+# Who a command over the socket may say it comes from, as the engine's log and store record it: the
+# console's UI process, or a shell (`bigearn-tui ctl`, the default).
+WIRE_ACTORS = ("console", "ctl")
+
+
+def command_from_wire(body: dict[str, Any]) -> Command:
     kind = body.get("type")
+    actor = body.get("actor", "ctl")
+    if actor not in WIRE_ACTORS:
+        raise ValueError(f"command field actor: {actor!r} is not accepted: accepted: {', '.join(WIRE_ACTORS)}")
     try:
         if kind == "approve":
             return Approve(str(body["proposal_id"]), actor=actor)
@@ -456,7 +466,7 @@ class RemoteEngine:
 
     async def execute(self, command: Command) -> CommandResult:
         reply = await self.commands.request(
-            {"op": "command", "command": command_to_wire(command), "with_snapshot": True}
+            {"op": "command", "command": {**command_to_wire(command), "actor": "console"}, "with_snapshot": True}
         )
         if "snapshot" in reply:  # absent only when the engine could not read the command: nothing changed
             self._adopt(reply["snapshot"])

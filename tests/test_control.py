@@ -165,8 +165,31 @@ def test_attach_console_drives_the_remote_engine(tmp_path: Path) -> None:
                 await pilot.pause()
                 assert rt.engine.state == "HALTED"
                 assert app.snap is not None and app.snap.halted
+                # The engine's record says the console did it, not a shell.
+                assert any("HALTED" in line and "by=console" in line for line in rt.engine._log_lines)
         finally:
             await remote.close()
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_a_command_over_the_socket_names_its_sender(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
+    sock = tmp_path / "w" / "bigearn.sock"
+
+    async def main() -> None:
+        server = ControlServer(rt.engine, sock)
+        await server.start()
+        client = ControlClient(sock)
+        try:
+            reply = await client.request({"op": "command", "command": {"type": "halt", "actor": "root"}})
+            assert reply == {"ok": False, "message": "command field actor: 'root' is not accepted: accepted: console, ctl"}
+            assert rt.engine.state != "HALTED"  # a bad field changes nothing
+            assert (await client.request({"op": "command", "command": {"type": "halt"}}))["ok"]
+            assert "by=ctl" in rt.engine._log_lines[-1]
+        finally:
+            await client.close()
             await server.close()
 
     asyncio.run(main())
