@@ -67,6 +67,7 @@ def test_halt_then_approve_does_nothing_and_resume_asks_to_confirm(tmp_path: Pat
             await pilot.pause()
             assert rt.engine.counters["orders"] == 0 and len(pending(rt.engine)) == 3
             focused = app.focused
+            before = app.confirm_bar.message
             await pilot.press("R")  # asks first, on the message line, without moving focus
             await pilot.pause()
             assert rt.engine.state == "HALTED"
@@ -75,11 +76,13 @@ def test_halt_then_approve_does_nothing_and_resume_asks_to_confirm(tmp_path: Pat
             await pilot.press("n")
             await pilot.pause()
             assert rt.engine.state == "HALTED"
-            assert not app.confirm_bar.asking
+            assert not app.confirm_bar.asking and not app.confirm_bar.has_class("-asking")
+            assert app.confirm_bar.message == before  # a no puts the line back
             await pilot.press("R", "y")
             await pilot.pause()
             assert rt.engine.state == "RESUMING"
-            assert "Resume" in str(app.confirm_bar.render())  # the result stays on the message line
+            # The result replaces the question (the line stays on it), no longer styled as a question.
+            assert app.confirm_bar.message.startswith("Resume: ") and not app.confirm_bar.has_class("-asking")
 
     run(main())
 

@@ -33,21 +33,30 @@ class ConfirmBar(Static):
         return self._answer is not None and not self._answer.done()
 
     async def ask(self, question: str) -> bool:
-        """Show the question, wait for y (True) or n / escape (False), then put focus back where it was."""
+        """Show the question and wait for y (True) or n / escape (False).
+
+        No puts the line back as it was. Yes leaves the question up until the caller shows what the yes did
+        (`show_message`): the answer and its effect are then one repaint. Two would be at least a frame
+        period apart (Textual draws at most 60 frames a second), and the effect would wait for the second."""
         if self.asking:
             return False  # one question at a time; a second one is a no
         self._answer = asyncio.get_running_loop().create_future()
         previous = self.message
         self.show_message(f"{question}   [y] yes   [n] no")
         self.add_class("-asking")
+        answer = False
         try:
-            return await self._answer
+            answer = await self._answer
         finally:
-            self.remove_class("-asking")
-            self.show_message(previous)
+            if not answer:
+                self.remove_class("-asking")
+                self.show_message(previous)
+        return answer
 
     def show_message(self, text: str) -> None:
-        """The last command's result (kept until the next one), unless a question is open."""
+        """The last command's result (kept until the next one); it also closes a question answered yes."""
+        if not self.asking:
+            self.remove_class("-asking")
         if text != self.message:
             self.message = text
             self.update(f" {text}", layout=False)  # one fixed line: a layout pass would reflow every pane
