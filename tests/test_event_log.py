@@ -42,6 +42,8 @@ def test_fills_from_the_top_then_shows_the_newest_lines() -> None:
         assert rows(log) == ["line 3", "line 4", "line 5", "line 6", "line 7"]
         log.write_lines(["x" * 50])  # wider than the pane: clipped, not wrapped
         assert rows(log)[-1] == "x" * 30
+        log.write_lines(["bad\x1b[2Jreply\r\nsecond line\n"])  # control characters never reach the terminal
+        assert rows(log)[-1] == "bad [2Jreply  second line"
 
     run(test)
 

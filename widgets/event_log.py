@@ -20,6 +20,8 @@ from textual.binding import Binding
 from textual.strip import Strip
 from textual.widget import Widget
 
+from widgets.format import plain
+
 
 class EventLog(Widget, can_focus=True):
     BINDINGS = [
@@ -48,7 +50,7 @@ class EventLog(Widget, can_focus=True):
         return self._back
 
     def write_lines(self, lines: Iterable[str]) -> None:
-        new = [line.rstrip("\n") for line in lines]
+        new = [plain(line.rstrip("\n")) for line in lines]  # a line can quote an exchange's error text
         if not new:
             return
         self._lines.extend(new)

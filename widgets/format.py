@@ -44,9 +44,19 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "~"
 
 
+# Text from market data or an exchange reaches the terminal as raw segments in the line-based panes (Markets,
+# Book, Log): control characters are shown as spaces, so that none can move the cursor or restyle the screen.
+_CONTROL = dict.fromkeys((*range(32), 127), " ")
+
+
+def plain(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
 def clip_middle(text: str, width: int) -> str:
     """Market titles share long prefixes ("Bitcoin Up or Down - September 28, ..."); their distinguishing
-    detail is usually at the end, so keep both ends."""
+    detail is usually at the end, so keep both ends. Control characters become spaces (`plain`)."""
+    text = plain(text)
     if len(text) <= width:
         return text
     head = max(4, width // 3)
