@@ -47,6 +47,7 @@ from engine.commands import (
 )
 from engine.domain import Mode
 from engine.snapshot import EngineSnapshot
+from engine.steps import run_steps, run_steps_yielding
 
 MAX_LINE = 16 * 1024 * 1024
 
@@ -86,12 +87,7 @@ BOOKS_PER_ENCODE_STEP = 25
 
 def encode_snapshot(snap: EngineSnapshot) -> bytes:
     """The snapshot as JSON (Decimals as exact strings), in one go."""
-    steps = encode_snapshot_steps(snap)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    return run_steps(encode_snapshot_steps(snap))
 
 
 def encode_snapshot_steps(snap: EngineSnapshot) -> Generator[None, None, bytes]:
@@ -309,14 +305,8 @@ class ControlServer:
         """Encoded once per snapshot however many consoles poll, in steps of ~0.2 ms (encode_snapshot_steps)."""
         seq, encoded = self._encoded
         if seq != snap.seq:
-            steps = encode_snapshot_steps(snap)
-            while True:
-                await asyncio.sleep(0)  # the encoding is steps of its own
-                try:
-                    next(steps)
-                except StopIteration as done:
-                    encoded = done.value
-                    break
+            await asyncio.sleep(0)  # the encoding's first step is not part of the build's last one
+            encoded = await run_steps_yielding(encode_snapshot_steps(snap))
             if snap.seq > self._encoded[0]:
                 self._encoded = (snap.seq, encoded)
         return encoded

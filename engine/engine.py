@@ -80,6 +80,7 @@ from engine.snapshot import (
     ProposalRow,
     RiskView,
 )
+from engine.steps import run_steps, run_steps_yielding
 from engine.store import Store
 from engine.units import ONE, floor_size, notional, px_to_str, qty_to_str
 from engine.venues.base import (
@@ -1632,13 +1633,7 @@ class Engine:
         if not self._snapshot_due(now):
             assert self._snapshot is not None
             return self._snapshot
-        steps = self._snapshot_steps(full=False)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            await asyncio.sleep(0)
+        return await run_steps_yielding(self._snapshot_steps(full=False))
 
     def _snapshot_due(self, force: bool) -> bool:
         if self._snapshot is None:
@@ -1647,12 +1642,7 @@ class Engine:
         return self._dirty and (force or self._wall() - self._snapshot_wall >= cap)
 
     def _build_snapshot(self, full: bool = True) -> EngineSnapshot:
-        steps = self._snapshot_steps(full)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+        return run_steps(self._snapshot_steps(full))
 
     def _recent_proposals(self, n: int) -> list[Proposal]:
         """Every pending proposal, then the most recently decided ones, at most `n` in all."""
