@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -10,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -174,23 +176,33 @@ def test_attach_console_drives_the_remote_engine(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
+@contextlib.asynccontextmanager
+async def serving(engine, sock: Path) -> AsyncIterator[ControlClient]:
+    """A control server for `engine` on `sock`, and one client connected to it; both closed afterwards."""
+    server = ControlServer(engine, sock)
+    await server.start()
+    client = ControlClient(sock)
+    try:
+        yield client
+    finally:
+        await client.close()
+        await server.close()
+
+
 def test_a_command_over_the_socket_names_its_sender(tmp_path: Path) -> None:
     rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
     sock = tmp_path / "w" / "bigearn.sock"
 
     async def main() -> None:
-        server = ControlServer(rt.engine, sock)
-        await server.start()
-        client = ControlClient(sock)
-        try:
+        async with serving(rt.engine, sock) as client:
             reply = await client.request({"op": "command", "command": {"type": "halt", "actor": "root"}})
-            assert reply == {"ok": False, "message": "command field actor: 'root' is not accepted: accepted: console, ctl"}
+            assert reply == {
+                "ok": False,
+                "message": "command field actor: 'root' is not accepted: accepted: console, ctl",
+            }
             assert rt.engine.state != "HALTED"  # a bad field changes nothing
             assert (await client.request({"op": "command", "command": {"type": "halt"}}))["ok"]
             assert "by=ctl" in rt.engine._log_lines[-1]
-        finally:
-            await client.close()
-            await server.close()
 
     asyncio.run(main())
 
@@ -296,18 +308,12 @@ def test_snapshot_requests_skip_unchanged_and_build_fresh_after_a_command(tmp_pa
     sock = tmp_path / "s" / "bigearn.sock"
 
     async def main() -> None:
-        server = ControlServer(rt.engine, sock)
-        await server.start()
-        client = ControlClient(sock)
-        try:
+        async with serving(rt.engine, sock) as client:
             first = await client.request({"op": "snapshot"})
             seq = first["snapshot"]["seq"]
             assert await client.request({"op": "snapshot", "since": seq}) == {"ok": True, "unchanged": True}
             await client.request({"op": "command", "command": {"type": "halt", "reason": "test"}})
             fresh = await client.request({"op": "snapshot", "since": seq, "fresh": True})
             assert fresh["snapshot"]["seq"] > seq and fresh["snapshot"]["state"] == "HALTED"
-        finally:
-            await client.close()
-            await server.close()
 
     asyncio.run(main())
