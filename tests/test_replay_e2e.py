@@ -39,7 +39,10 @@ ANY_PRICE = {"BIGEARN_ZONES__BANDS": '{"all": {"low": 0.01, "high": 0.99, "strat
 FEED_BREAKERS = {"stale_feed", "stale_market"}
 
 
-def replay(tmp_path: Path, name: str, *args: str, env: dict[str, str] | None = None) -> dict:
+def replay(
+    tmp_path: Path, name: str, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> dict:
+    """`bigearn-tui replay --speed max --json` into `tmp_path/<name>.db` in a clean environment: its summary."""
     db = tmp_path / f"{name}.db"
     base_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     proc = subprocess.run(
@@ -58,7 +61,7 @@ def replay(tmp_path: Path, name: str, *args: str, env: dict[str, str] | None = N
         capture_output=True,
         text=True,
         env={**base_env, **(env or {})},
-        timeout=300,
+        timeout=timeout,
         cwd=Path(__file__).parents[1],
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

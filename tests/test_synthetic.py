@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-import subprocess
-import sys
 from collections import defaultdict
 from decimal import Decimal
 from functools import cache
@@ -30,6 +28,7 @@ from engine.feeds.synthetic import (
 from engine.runtime import build
 from engine.units import ONE
 from tests.conftest import FixedBrain, settings_for
+from tests.test_replay_e2e import replay
 
 CFG = SyntheticConfig(seed=11, duration_s=300)  # 12 markets, ~14k lines
 SMALL = SyntheticConfig(seed=5, markets=4, neg_risk_markets=2, duration_s=60)
@@ -272,31 +271,8 @@ def test_cli_replays_a_synthetic_dataset(tmp_path: Path) -> None:
     cfg = SyntheticConfig(seed=4, markets=3, neg_risk_markets=0, duration_s=60)
     books, markets = tmp_path / "books.jsonl.gz", tmp_path / "markets.json"
     count = write_dataset(cfg, books, markets)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bigearn_tui.cli",
-            "replay",
-            "--speed",
-            "max",
-            "--json",
-            "--db",
-            str(tmp_path / "r.db"),
-            "--data",
-            str(books),
-            "--markets",
-            str(markets),
-            "--mode",
-            "auto",
-        ],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        timeout=120,
-        cwd=Path(__file__).parents[1],
+    summary = replay(
+        tmp_path, "r", "--data", str(books), "--markets", str(markets), "--mode", "auto", timeout=120
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    summary = orjson.loads(proc.stdout)
     assert summary["markets"] == cfg.markets and summary["events"] == count
     assert summary["halts"] == [] and summary["pnl_identity_ok"] is True
