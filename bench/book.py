@@ -2,7 +2,7 @@
 
 A realistic stream is generated first (not timed): 50 markets, both tokens of each in every message as
 the exchange sends them (BUY YES at p mirrored as SELL NO at 1-p), prices clustered around a drifting mid
-on a 0.01 tick, sizes with two decimals, ~25% of changes removing a level, best_bid/best_ask computed from
+on a 0.01 tick (never crossing the other side's best, as on a real book), sizes with two decimals, ~25% of changes removing a level, best_bid/best_ask computed from
 an independent reference book so the consistency check (gap detection) runs on every entry.
 Then the engine's MarketChannel parses (orjson) and applies every frame. Target: >= 300k level updates/s
 on one core.
@@ -52,6 +52,14 @@ def generate(n_messages: int, n_markets: int, seed: int) -> tuple[list[bytes], l
         offset = int(rng.expovariate(0.25)) + 1
         px = mid - 100 * offset if is_bid else mid + 100 * offset
         px = min(max(px, 100), ONE - 100)
+        # A real book never rests crossed (a bid at the ask trades): as the mid drifts, a new level stays on
+        # its side of the other side's best, which the parser's validation would otherwise refuse.
+        if is_bid and book.best_ask is not None and px >= book.best_ask:
+            px = book.best_ask - 100
+        elif not is_bid and book.best_bid is not None and px <= book.best_bid:
+            px = book.best_bid + 100
+        if not 0 < px < ONE:
+            continue
         size = 0 if rng.random() < 0.25 else rng.randint(100, 500_000) * 10_000  # 0.01 share steps
         if is_bid:
             book.set_bid(px, size)

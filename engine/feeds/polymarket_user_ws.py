@@ -28,6 +28,11 @@ backoff_max=30.0, connect_kwargs=None)`
   was heard from — and the rows take the same idempotent path. A failed backfill is retried with
   backoff; the window is kept until one succeeds.
 - Callbacks may be plain functions or coroutines; they run one at a time, in delivery order.
+- Bad input never reaches a callback, so never the ledger: every field `parse_order` / `parse_fills`
+  read is checked first (engine.units' strict parsers; a fill has a trade id, an order id, a known side,
+  a price strictly inside (0, 1) and a size > 0). A frame that is not JSON, an event or a backfill row
+  with a bad field is refused whole, counted in `stats.malformed` and logged with the field and what is
+  accepted (rate-limited per field, `RefusalLog`); the stream and the other rows carry on.
 - Sizes are micro-shares and prices price units (engine.units); nothing passes through a float.
 """
 
@@ -47,10 +52,10 @@ from websockets.asyncio.client import ClientConnection
 
 from engine.clock import Clock
 from engine.domain import Liquidity, Side
-from engine.feeds.market_channel import parse_frame
-from engine.feeds.polymarket_ws import Backoff, Data, ReconnectingSocket
+from engine.feeds.market_channel import SIDE_ACCEPTED, optional_str, parse_frame, required_id
+from engine.feeds.polymarket_ws import Backoff, Data, ReconnectingSocket, RefusalLog
 from engine.logs import log_event
-from engine.units import px_from_str, qty_from_str
+from engine.units import MISSING, WireError, show_value, strict_px, strict_qty, strict_uint
 
 LOG = logging.getLogger("bigearn.feeds.user_ws")
 
@@ -117,6 +122,7 @@ class UserStats:
     connects: int = 0
     reconnects: int = 0
     errors: int = 0
+    malformed: int = 0  # frames, events and backfill rows refused by validation: no callback saw them
 
 
 class _Trade:
@@ -133,86 +139,144 @@ def _status(raw: object) -> str:
     return text.removeprefix("TRADE_STATUS_")
 
 
-def _int(raw: object) -> int:
-    return int(raw) if raw not in (None, "") else 0
+def _uint(event: dict, key: str, prefix: str = "") -> int:
+    """An optional non-negative integer field ("" and absent are 0, as the exchange writes them)."""
+    value = event.get(key)
+    return 0 if value is None or value == "" else strict_uint(value, prefix + key)
 
 
-def _qty(raw: object) -> int:
-    return qty_from_str(str(raw)) if raw not in (None, "") else 0
+def _side(event: dict, key: str, prefix: str = "") -> Side:
+    value = event.get(key, MISSING)
+    # The exchange writes upper case; older rows were not always so careful. ASCII only: "ſell".upper()
+    # is "SELL".
+    text = value.upper() if type(value) is str and value.isascii() else value
+    if text == "BUY":
+        return Side.BUY
+    if text == "SELL":
+        return Side.SELL
+    raise WireError(prefix + key, value, SIDE_ACCEPTED)
+
+
+def _text(event: dict, key: str, prefix: str = "") -> str:
+    return optional_str(event, key, prefix) or ""
 
 
 def parse_order(event: dict) -> OrderEvent:
+    """An `order` event, every field read checked (raises WireError naming the first bad one): price
+    strictly inside (0, 1), original size > 0, size matched between 0 and the original size."""
+    original = strict_qty(event.get("original_size", MISSING), "original_size", positive=True)
+    raw_matched = event.get("size_matched")
+    matched = 0 if raw_matched is None or raw_matched == "" else strict_qty(raw_matched, "size_matched")
+    if matched > original:
+        raise WireError("size_matched", raw_matched, "a size from 0 to original_size")
+    trades = event.get("associate_trades")
+    if trades is not None and not (type(trades) is list and all(type(t) is str for t in trades)):
+        raise WireError("associate_trades", trades, "a list of trade ids")
     return OrderEvent(
-        kind=str(event.get("type", "")).upper(),
-        order_id=event["id"],
-        market=event.get("market", ""),
-        asset_id=event.get("asset_id", ""),
-        side=Side(str(event["side"]).upper()),
-        price=px_from_str(str(event["price"])),
-        original_size=_qty(event.get("original_size")),
-        size_matched=_qty(event.get("size_matched")),
-        status=str(event.get("status", "")),
-        outcome=event.get("outcome", ""),
-        order_type=event.get("order_type", ""),
-        associate_trades=tuple(event.get("associate_trades") or ()),
-        created_at=_int(event.get("created_at")),
-        expiration=_int(event.get("expiration")),
-        ts=_int(event.get("timestamp")),
+        kind=_text(event, "type").upper(),
+        order_id=required_id(event, "id"),
+        market=_text(event, "market"),
+        asset_id=_text(event, "asset_id"),
+        side=_side(event, "side"),
+        price=strict_px(event.get("price", MISSING), "price"),
+        original_size=original,
+        size_matched=matched,
+        status=_text(event, "status"),
+        outcome=_text(event, "outcome"),
+        order_type=_text(event, "order_type"),
+        associate_trades=tuple(trades or ()),
+        created_at=_uint(event, "created_at"),
+        expiration=_uint(event, "expiration"),
+        ts=_uint(event, "timestamp"),
     )
 
 
+_TRADER_SIDES = ("TAKER", "MAKER", "")
+
+
 def parse_fills(trade: dict, owner: str) -> list[TradeFill]:
-    """Our fills in a trade row (WebSocket `trade` event or REST `/data/trades` row)."""
-    trade_id = trade["id"]
-    status = _status(trade.get("status"))
-    taker_side = Side(str(trade["side"]).upper())
-    taker_asset = trade.get("asset_id", "")
+    """Our fills in a trade row (WebSocket `trade` event or REST `/data/trades` row). Every field read is
+    checked first (raises WireError naming the first bad one), so a fill that comes out has a trade id,
+    an order id, a known side, a price strictly inside (0, 1) and a size > 0. Other parties' maker entries
+    are checked only for shape (an object whose owner is a string): their numbers are not ours to book,
+    and refusing our fill over them would lose a fill the venue knows."""
+    trade_id = required_id(trade, "id")
+    raw_status = trade.get("status")
+    if raw_status is not None and type(raw_status) is not str:
+        raise WireError("status", raw_status, "a trade status string")
+    status = _status(raw_status)
+    taker_side = _side(trade, "side")
+    taker_asset = _text(trade, "asset_id")
+    trader_side = trade.get("trader_side")
+    if type(trader_side) is str:
+        trader_side = trader_side.upper()
+    if trader_side is not None and trader_side not in _TRADER_SIDES:
+        raise WireError("trader_side", trade.get("trader_side"), "TAKER or MAKER")
+    makers = trade.get("maker_orders")
+    if makers is not None and type(makers) is not list:
+        raise WireError("maker_orders", makers, "a list of objects")
     common = {
         "trade_id": trade_id,
-        "market": trade.get("market", ""),
+        "market": _text(trade, "market"),
         "status": status,
-        "match_time": _int(trade.get("match_time")),
-        "transaction_hash": trade.get("transaction_hash") or "",
-        "bucket_index": _int(trade.get("bucket_index")),
+        "match_time": _uint(trade, "match_time"),
+        "transaction_hash": _text(trade, "transaction_hash"),
+        "bucket_index": _uint(trade, "bucket_index"),
     }
+    trade_owner = trade.get("owner")
+    if trade_owner is not None and type(trade_owner) is not str:
+        raise WireError("owner", trade_owner, "an API key string")
     out: list[TradeFill] = []
-    trader_side = str(trade.get("trader_side") or "").upper()
-    if trader_side == "TAKER" or (not trader_side and trade.get("owner") == owner):
+    if trader_side == "TAKER" or (not trader_side and trade_owner == owner):
         out.append(
             TradeFill(
-                order_id=trade.get("taker_order_id", ""),
+                order_id=required_id(trade, "taker_order_id"),
                 asset_id=taker_asset,
-                outcome=trade.get("outcome", ""),
+                outcome=_text(trade, "outcome"),
                 side=taker_side,
-                price=px_from_str(str(trade["price"])),
-                size=_qty(trade.get("size")),
-                fee_rate_bps=_int(trade.get("fee_rate_bps")),
+                price=strict_px(trade.get("price", MISSING), "price"),
+                size=strict_qty(trade.get("size", MISSING), "size", positive=True),
+                fee_rate_bps=_uint(trade, "fee_rate_bps"),
                 liquidity=Liquidity.TAKER,
                 **common,
             )
         )
-    for maker in trade.get("maker_orders") or ():
-        if maker.get("owner") != owner:
+    for i, maker in enumerate(makers or ()):
+        prefix = f"maker_orders[{i}]."
+        if type(maker) is not dict:
+            raise WireError(f"maker_orders[{i}]", maker, "an object")
+        maker_owner = maker.get("owner")
+        if maker_owner is not None and type(maker_owner) is not str:
+            raise WireError(prefix + "owner", maker_owner, "an API key string")
+        if maker_owner != owner:
             continue
-        asset = maker.get("asset_id") or taker_asset
-        if maker.get("side"):
-            side = Side(str(maker["side"]).upper())
+        asset = _text(maker, "asset_id", prefix) or taker_asset
+        if maker.get("side") not in (None, ""):
+            side = _side(maker, "side", prefix)
         else:  # older rows: same token trades against the opposite side; the complement token mints/merges
             side = taker_side.opposite if asset == taker_asset else taker_side
         out.append(
             TradeFill(
-                order_id=maker.get("order_id", ""),
+                order_id=required_id(maker, "order_id", prefix),
                 asset_id=asset,
-                outcome=maker.get("outcome", ""),
+                outcome=_text(maker, "outcome", prefix),
                 side=side,
-                price=px_from_str(str(maker["price"])),
-                size=_qty(maker.get("matched_amount")),
-                fee_rate_bps=_int(maker.get("fee_rate_bps")),
+                price=strict_px(maker.get("price", MISSING), prefix + "price"),
+                size=strict_qty(
+                    maker.get("matched_amount", MISSING), prefix + "matched_amount", positive=True
+                ),
+                fee_rate_bps=_uint(maker, "fee_rate_bps", prefix),
                 liquidity=Liquidity.MAKER,
                 **common,
             )
         )
     return out
+
+
+def _id_of(event: object) -> str:
+    """An event's id for a log line, whatever the event holds."""
+    value = event.get("id") if type(event) is dict else None
+    return value[:100] if type(value) is str else show_value(value)
 
 
 class _Creds:
@@ -278,6 +342,8 @@ class UserStream:
         self._trades: OrderedDict[str, _Trade] = OrderedDict()
         self._lock = asyncio.Lock()
         self._stats = UserStats()
+        # ERROR: a refused trade may be a fill of ours that the ledger does not have until reconciliation.
+        self._refusals = RefusalLog(LOG, "user_ws_refused", clock.now_ms, level=logging.ERROR)
         self._backfill_task: asyncio.Task[None] | None = None
         self._socket = ReconnectingSocket(
             url,
@@ -363,36 +429,59 @@ class UserStream:
         self._alive_ms = self._clock.now_ms()
 
     async def _on_frame(self, raw: Data) -> None:
+        """Never raises: an unreadable frame, order or trade is counted and skipped (it reaches no
+        callback), and the connection carries on."""
         self._alive_ms = self._clock.now_ms()
         self._stats.frames += 1
-        for event in parse_frame(raw):
+        try:
+            events, errors = parse_frame(raw)
+        except WireError as exc:
+            # Logged by size, not content: this channel's frames are private to our account.
+            self._refuse("frame", WireError(exc.field, f"<{len(raw)} bytes>", exc.accepted))
+            return
+        for exc in errors:
+            self._refuse("frame", exc)
+        for event in events:
+            kind = event.get("event_type")
             try:
-                kind = event.get("event_type")
                 if kind == "trade":
                     self._stats.trade_events += 1
                     await self.ingest_trade(event)
                 elif kind == "order":
                     self._stats.orders += 1
                     await self._call(self._on_order, parse_order(event))
-            except Exception as exc:  # one unreadable event must not cost the others
+                elif type(kind) is not str:
+                    raise WireError("event_type", MISSING if kind is None else kind, "a string")
+            except WireError as exc:
+                self._refuse(kind if kind in ("trade", "order") else "event", exc, id=_id_of(event))
+            except Exception as exc:  # a failing callback: one event must not cost the others
                 self._stats.errors += 1
                 log_event(
                     LOG,
                     "user_ws_bad_event",
                     logging.ERROR,
                     error=f"{type(exc).__name__}: {exc}",
-                    event_type=event.get("event_type"),
-                    id=event.get("id"),
+                    event_type=show_value(kind),
+                    id=_id_of(event),
                 )
+
+    def _refuse(self, kind: str, exc: WireError, **fields: object) -> None:
+        self._stats.malformed += 1
+        self._refusals(kind, exc, **fields)
 
     async def _backfill(self, since_s: int) -> None:
         backoff = Backoff(self._backoff_initial, self._backoff_max, random.Random(self._rng.random()))
         while True:
             try:
                 rows = await self._backfill_trades(since_s)
+                if type(rows) is not list:
+                    raise WireError("trades", rows, "a list of trade objects")
                 break
             except asyncio.CancelledError:
                 raise
+            except WireError as exc:  # an unreadable answer: asked again, like a failed one
+                self._refuse("backfill", exc, since_s=since_s)
+                await asyncio.sleep(backoff.next_delay())
             except Exception as exc:
                 self._stats.errors += 1
                 log_event(
@@ -406,18 +495,28 @@ class UserStream:
         self._stats.backfills += 1
         self._stats.backfilled_rows += len(rows)
         log_event(LOG, "user_backfill", logging.INFO, since_s=since_s, rows=len(rows))
-        # Oldest first, so a trade's statuses are applied in the order they happened.
-        for row in sorted(rows, key=lambda r: (_int(r.get("match_time")), _int(r.get("last_update")))):
+        # Oldest first, so a trade's statuses are applied in the order they happened. A row that cannot
+        # be placed in that order is refused here; the others still go in.
+        ordered: list[tuple[int, int, int, dict]] = []
+        for i, row in enumerate(rows):
             try:
-                await self.ingest_trade(row)
-            except Exception as exc:
+                if type(row) is not dict:
+                    raise WireError(f"trades[{i}]", row, "a trade object")
+                ordered.append((_uint(row, "match_time"), _uint(row, "last_update"), i, row))
+            except WireError as exc:
+                self._refuse("backfill", exc, id=_id_of(row))
+        ordered.sort(key=lambda r: r[:3])
+        for _, _, _, row in ordered:
+            try:
+                await self.ingest_trade(row, source="backfill")
+            except Exception as exc:  # a failing callback: the other rows still go in
                 self._stats.errors += 1
                 log_event(
                     LOG,
                     "user_backfill_bad_row",
                     logging.ERROR,
                     error=f"{type(exc).__name__}: {exc}",
-                    id=row.get("id"),
+                    id=_id_of(row),
                 )
         if self._gap_since_s == since_s:
             self._gap_since_s = None
@@ -430,20 +529,29 @@ class UserStream:
             await asyncio.gather(task, return_exceptions=True)
 
     # --- the idempotent trade path ---------------------------------------------------------------
-    async def ingest_trade(self, row: dict) -> None:
-        """Apply one trade status (WebSocket event or REST row); safe to call with anything seen before."""
+    async def ingest_trade(self, row: dict, *, source: str = "trade") -> bool:
+        """Apply one trade status (WebSocket event or REST row); safe to call with anything seen before.
+        A row that fails the checks changes nothing and reaches no callback: it is counted in
+        `stats.malformed`, logged with the field (as coming from `source`), and False is returned."""
+        try:
+            if type(row) is not dict:
+                raise WireError("trade", row, "a trade object")
+            fills = parse_fills(row, self._creds.api_key)
+        except WireError as exc:
+            self._refuse(source, exc, id=_id_of(row))
+            return False
         async with self._lock:
-            await self._ingest(row)
+            await self._ingest(row, fills)
+        return True
 
-    async def _ingest(self, row: dict) -> None:
+    async def _ingest(self, row: dict, fills: list[TradeFill]) -> None:
         stats = self._stats
-        trade_id = row["id"]
+        trade_id: str = row["id"]
         status = _status(row.get("status"))
         trade = self._trades.get(trade_id)
         if trade is not None and trade.terminal:
             stats.duplicates += 1
             return
-        fills = parse_fills(row, self._creds.api_key)
         if not fills:
             stats.foreign += 1
             return

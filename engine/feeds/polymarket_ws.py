@@ -16,8 +16,8 @@ min_resync_interval=1.0, custom_features=True, connect_kwargs=None)`
   `price_change` to the unified YES book of each market. This class decides *whether* an event may be
   applied: it tracks, per market book, whether it is synced, the last exchange timestamp applied, and
   the recent events already applied (so a re-delivered message is recognised and dropped).
-- `fetch_book(asset_id) -> dict` (async) returns the REST `GET /book` JSON; it is applied as a snapshot
-  whenever a book loses sync. `clock` (engine.clock) only stamps receive times for staleness.
+- `fetch_book(asset_id)` (async) returns the REST `GET /book` JSON; once checked (`check_rest_book`) it
+  is applied as a snapshot whenever a book loses sync. `clock` (engine.clock) only stamps receive times for staleness.
 - `on_event(event)` (sync, must not block) receives `TickSizeChange` and `MarketResolved`
   (engine.feeds.events) and this module's `LastTrade`, `BestBidAsk`, `NewMarket`.
 - Assets are sharded at most `max_assets_per_conn` per connection, both tokens of a market on the same
@@ -35,6 +35,15 @@ Staleness: a synced book is known current as of the later of its last applied me
 frame (PONG included) received on its connection, since frames arrive in order: `book_age_ms` is the
 time since then, `None` while unsynced; `stale_assets` lists unsynced books and those older than a bound.
 
+Bad input (protocol notes are not a promise): every frame, event and REST body is checked whole before
+anything of it is applied (MarketChannel's checks; engine.units' strict number parsers). A frame that is
+not JSON, or not an object / array of objects, is counted in `stats.malformed` and skipped; so is an
+event with any bad field, and a REST book that fails the checks (then refetched with backoff). Nothing
+raises out of the frame handler, so bad input never costs the connection. Refusals are logged with the
+field and what is accepted, rate-limited per (kind, field) (`RefusalLog`). A refused `price_change`,
+`book` or `tick_size_change` for a synced book of ours resyncs it (it may have missed state); one that
+names no book of ours changes nothing else.
+
 Keepalive: the text `PING` every `ping_interval` s; no `PONG` for `pong_timeout` s (default three
 intervals, the notes' 30 s) closes the socket as dead. Reconnects wait a jittered exponential backoff
 drawn from `rng` (seeded in tests). `ReconnectingSocket` and `Backoff` are shared with the user channel.
@@ -46,6 +55,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -57,9 +67,17 @@ from websockets.asyncio.client import ClientConnection, connect
 from engine.clock import Clock
 from engine.domain import Side
 from engine.feeds.events import MarketClosed, MarketResolved, TickSizeChange
-from engine.feeds.market_channel import MarketChannel, parse_frame
+from engine.feeds.market_channel import (
+    ApplyResult,
+    BookMessage,
+    MarketChannel,
+    check_best,
+    check_side,
+    optional_str,
+    parse_frame,
+)
 from engine.logs import log_event
-from engine.units import px_from_str, qty_from_str, tick_from_str
+from engine.units import MISSING, WireError, show_value, strict_px, strict_qty, strict_tick, strict_uint
 
 LOG = logging.getLogger("bigearn.feeds.ws")
 
@@ -85,6 +103,58 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+class RefusalLog:
+    """Logs refused input (a WireError: field, value, what is accepted) without letting a flood of it fill
+    the disk: the first refusal of each (kind, field) is logged at once, later ones at most once per
+    `interval_ms` each, with the number not logged meanwhile. Indices are folded (`bids[7].size` and
+    `bids[0].size` are one field) and at most `max_keys` fields are tracked; the rest share one slot.
+    Counting is the caller's (its stats); this only decides what reaches the log."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        event: str,
+        now_ms: Callable[[], int],
+        *,
+        interval_ms: int = 60_000,
+        max_keys: int = 256,
+        level: int = logging.WARNING,
+    ) -> None:
+        self._logger = logger
+        self._event = event
+        self._now_ms = now_ms
+        self.interval_ms = interval_ms
+        self.max_keys = max_keys
+        self.level = level
+        self._slots: dict[tuple[str, str], list[int]] = {}  # key -> [last logged at, not logged since]
+        self.logged = 0
+
+    def __call__(self, kind: str, exc: WireError, **fields: object) -> None:
+        key = (kind, _INDEX.sub("[]", exc.field))
+        now = self._now_ms()
+        slot = self._slots.get(key)
+        if slot is None and len(self._slots) >= self.max_keys:
+            key = ("*", "*")
+            slot = self._slots.get(key)
+        if slot is None:
+            self._slots[key] = [now, 0]
+            suppressed = 0
+        elif now - slot[0] >= self.interval_ms:
+            suppressed = slot[1]
+            slot[0], slot[1] = now, 0
+        else:
+            slot[1] += 1
+            return
+        self.logged += 1
+        log_event(
+            self._logger, self._event, self.level, kind=kind, field=exc.field, error=str(exc),
+            suppressed=suppressed, **fields,
+        )  # fmt: skip
 
 
 class ReconnectingSocket:
@@ -277,6 +347,7 @@ class StreamStats:
     duplicates: int = 0  # re-delivered events dropped
     dropped: int = 0  # deltas for a book awaiting its snapshot after a (re)subscribe
     errors: int = 0  # connection failures and events that could not be handled
+    malformed: int = 0  # frames, events and REST books refused by validation (nothing of them applied)
     connections: int = 0  # live now
     shards: int = 0
     unsynced: int = 0  # subscribed books without a trusted state now
@@ -315,16 +386,47 @@ class _BookState:
     # Events applied recently, in two generations so that forgetting the oldest is one swap.
     seen: set[object] = field(default_factory=set)
     seen_old: set[object] = field(default_factory=set)
-    buffer: list[dict] = field(default_factory=list)
+    buffer: list[tuple[int, dict]] = field(default_factory=list)  # (timestamp, checked price_change)
     epoch: int = 0  # bumped whenever an outstanding REST resync becomes obsolete
     updated_ms: int = 0
     tick: int | None = None
     tick_ts: int = 0
     last_fetch: float = float("-inf")
+    refused: int = 0  # unreadable events for this book while it was resyncing
 
 
-def _event_ts(event: dict) -> int:
-    return int(event.get("timestamp") or 0)
+# Refused events of these kinds carry book state (levels, tick): the book may have missed something.
+_BOOK_STATE_KINDS = frozenset({"price_change", "book", "tick_size_change"})
+_ORJSON_DEPTH = "JSON nested at most 254 levels deep"
+
+
+def _fingerprint(event: dict) -> bytes:
+    """A re-delivery parses to the same dict, in the same key order, so it serialises to the same bytes."""
+    try:
+        return orjson.dumps(event)
+    except orjson.JSONEncodeError as exc:  # parsed JSON serialises unless nested beyond orjson's limit
+        raise WireError("event", "(nested too deep)", _ORJSON_DEPTH) from exc
+
+
+def _ts(event: dict, *, required: bool = True) -> int:
+    value = event.get("timestamp", MISSING)
+    if not required and value in (MISSING, None, ""):
+        return 0  # informational events: an absent time is no reason to drop them
+    return strict_uint(value, "timestamp")
+
+
+def _uint_or_zero(event: dict, key: str) -> int:
+    value = event.get(key)
+    return 0 if value is None or value == "" else strict_uint(value, key)
+
+
+def _str_list(event: dict, key: str) -> tuple[str, ...]:
+    value = event.get(key)
+    if value is None:
+        return ()
+    if type(value) is list and all(type(v) is str for v in value):
+        return tuple(value)
+    raise WireError(key, value, "a list of strings")
 
 
 class MarketStream:
@@ -335,7 +437,7 @@ class MarketStream:
         url: str,
         channel: MarketChannel,
         *,
-        fetch_book: Callable[[str], Awaitable[dict]],
+        fetch_book: Callable[[str], Awaitable[object]],
         clock: Clock,
         on_event: Callable[[object], None] | None = None,
         ping_interval: float = 10.0,
@@ -369,6 +471,7 @@ class MarketStream:
         self.custom_features = custom_features
         self._connect_kwargs = connect_kwargs
         self._stats = StreamStats()
+        self._refusals = RefusalLog(LOG, "ws_refused", clock.now_ms)
         self._shards: list[_Shard] = []
         self._books: dict[str, _BookState] = {}  # condition id -> state
         self._asset_book: dict[str, _BookState] = {}  # subscribed asset -> state
@@ -585,95 +688,133 @@ class MarketStream:
 
     # --- frames ----------------------------------------------------------------------------------
     def _on_frame(self, shard: _Shard, raw: Data) -> None:
+        """Never raises: an unreadable frame or event is counted and skipped, the connection carries on."""
         now = self._clock.now_ms()
         shard.alive_ms = now
         stats = self._stats
         stats.frames += 1
-        for event in parse_frame(raw):
+        try:
+            events, errors = parse_frame(raw)
+        except WireError as exc:  # not JSON, or not an object / array: nothing in it can be attributed
+            self._refuse("frame", exc, None)
+            return
+        for exc in errors:
+            self._refuse("frame", exc, None)
+        for event in events:
             stats.messages += 1
-            try:
-                if event.get("event_type") == "price_change":
-                    self._price_change(event, now)
-                else:
-                    self._on_event_dict(event, now)
-            except Exception as exc:  # a malformed event: never guess what it did to a book
-                stats.errors += 1
-                log_event(
-                    LOG,
-                    "ws_bad_event",
-                    logging.WARNING,
-                    error=f"{type(exc).__name__}: {exc}",
-                    event_type=event.get("event_type"),
-                )
-                state = self._state_for(event)
-                if state is not None and state.mode == _SYNCED:
-                    self._gap(state, "unreadable event", None)
+            self._handle(event, now)
 
-    def _on_event_dict(self, event: dict, now: int) -> None:
+    def _handle(self, event: dict, now: int) -> None:
         kind = event.get("event_type")
-        if kind == "book":
-            self._book(event, now)
-        elif kind == "tick_size_change":
+        try:
+            if kind == "price_change":
+                self._price_change(event, now)
+            elif kind == "book":
+                self._book(event, now)
+            elif type(kind) is not str:
+                raise WireError("event_type", kind if kind is not None else MISSING, "a string")
+            else:
+                self._on_event_dict(kind, event, now)
+        except WireError as exc:
+            self._refuse(kind if type(kind) is str else "event", exc, event)
+        except Exception as exc:  # not bad input (checked above) but a failure here: a bug, or the sink
+            self._failed(event, exc)
+
+    def _refuse(self, kind: str, exc: WireError, event: dict | None) -> None:
+        """Count and log a refused frame or event; resync its book only if the book may have missed state
+        through it (an unreadable delta, snapshot or tick change for a book of ours)."""
+        self._stats.malformed += 1
+        try:
+            self._refusals(kind, exc)
+            state = self._state_for(event) if event is not None and kind in _BOOK_STATE_KINDS else None
+            if state is None:
+                return  # nothing of ours named (or not book state): no book missed anything through it
+            if state.mode == _RESYNC:
+                state.refused += 1  # the snapshot on its way may predate this event: fetch another
+            elif state.mode == _SYNCED or kind == "book":
+                # (awaiting its first snapshot, a book drops deltas anyway; the snapshot itself is not)
+                self._gap(state, f"unreadable {kind}", None)
+        except Exception as inner:  # the error path must not raise out of the frame handler either
+            self._stats.errors += 1
+            log_event(LOG, "ws_refusal_failed", logging.ERROR, error=f"{type(inner).__name__}: {inner}")
+
+    def _failed(self, event: dict, exc: Exception) -> None:
+        self._stats.errors += 1
+        try:
+            log_event(
+                LOG, "ws_event_failed", logging.ERROR, error=f"{type(exc).__name__}: {exc}",
+                event_type=show_value(event.get("event_type")),
+            )  # fmt: skip
+            state = self._state_for(event)
+            if state is not None and state.mode == _SYNCED:
+                self._gap(state, "event failed", None)  # never guess what a failure did to a book
+        except Exception as inner:
+            log_event(LOG, "ws_error_path_failed", logging.ERROR, error=f"{type(inner).__name__}: {inner}")
+
+    def _on_event_dict(self, kind: str, event: dict, now: int) -> None:
+        """Events other than `book` / `price_change`, checked whole before anything is emitted."""
+        if kind == "tick_size_change":
             self._tick_size_change(event)
         elif kind == "last_trade_price":
             self._emit(
                 LastTrade(
-                    condition_id=event.get("market", ""),
-                    asset_id=event.get("asset_id", ""),
-                    ts=_event_ts(event),
-                    price=px_from_str(event["price"]),
-                    size=qty_from_str(event.get("size") or "0"),
-                    side=Side(event["side"]),
-                    fee_rate_bps=int(event.get("fee_rate_bps") or 0),
+                    condition_id=optional_str(event, "market") or "",
+                    asset_id=optional_str(event, "asset_id") or "",
+                    ts=_ts(event, required=False),
+                    price=strict_px(event.get("price", MISSING), "price"),
+                    size=strict_qty(event.get("size", MISSING), "size", positive=True),
+                    side=Side.BUY if check_side(event, "side") else Side.SELL,
+                    fee_rate_bps=_uint_or_zero(event, "fee_rate_bps"),
                 )
             )
         elif kind == "best_bid_ask":
-            bid, ask = event.get("best_bid"), event.get("best_ask")
+            bid, ask = check_best(event)
             self._emit(
                 BestBidAsk(
-                    condition_id=event.get("market", ""),
-                    asset_id=event.get("asset_id", ""),
-                    ts=_event_ts(event),
-                    best_bid=None if bid in (None, "", "0") else px_from_str(bid),
-                    best_ask=None if ask in (None, "", "1") else px_from_str(ask),
+                    condition_id=optional_str(event, "market") or "",
+                    asset_id=optional_str(event, "asset_id") or "",
+                    ts=_ts(event, required=False),
+                    best_bid=bid if isinstance(bid, int) else None,  # absent (ANY) or empty: None
+                    best_ask=ask if isinstance(ask, int) else None,
                 )
             )
         elif kind == "new_market":
             tick = event.get("order_price_min_tick_size")
             self._emit(
                 NewMarket(
-                    condition_id=event.get("market") or event.get("condition_id", ""),
-                    ts=_event_ts(event),
-                    question=event.get("question", ""),
-                    slug=event.get("slug", ""),
-                    asset_ids=tuple(event.get("assets_ids") or event.get("clob_token_ids") or ()),
-                    outcomes=tuple(event.get("outcomes") or ()),
-                    tick=tick_from_str(tick) if tick else None,
+                    condition_id=optional_str(event, "market") or optional_str(event, "condition_id") or "",
+                    ts=_ts(event, required=False),
+                    question=optional_str(event, "question") or "",
+                    slug=optional_str(event, "slug") or "",
+                    asset_ids=_str_list(event, "assets_ids") or _str_list(event, "clob_token_ids"),
+                    outcomes=_str_list(event, "outcomes"),
+                    tick=strict_tick(tick, "order_price_min_tick_size") if tick not in (None, "") else None,
                     raw=event,
                 )
             )
         elif kind == "market_resolved":
+            market = optional_str(event, "market") or ""
+            ts = _ts(event, required=False)
+            optional_str(event, "winning_asset_id")
+            optional_str(event, "winning_outcome")
+            _str_list(event, "assets_ids")
             payout = self._yes_payout(event)
             if payout is None:
                 # No winner named (a 50/50 or a malformed event): paying NO by default would be a money bug.
                 # Trading has stopped, so say that much; the payout is left to the venue's REST status check.
-                log_event(
-                    LOG, "market_resolved_without_winner", logging.WARNING, market=event.get("market", "")
-                )
-                self._emit(MarketClosed(event.get("market", ""), _event_ts(event)))
+                log_event(LOG, "market_resolved_without_winner", logging.WARNING, market=market)
+                self._emit(MarketClosed(market, ts))
                 return
-            self._emit(
-                MarketResolved(condition_id=event.get("market", ""), ts=_event_ts(event), yes_payout=payout)
-            )
+            self._emit(MarketResolved(condition_id=market, ts=ts, yes_payout=payout))
 
     def _yes_payout(self, event: dict) -> Decimal | None:
         """1 if YES won, 0 if NO won, None if the event names no winner we can place."""
         winner = event.get("winning_asset_id") or ""
-        route = self.channel.routes.get(winner)
+        route = self.channel.routes.get(winner) if type(winner) is str else None
         if route is not None:
             return Decimal(0) if route.is_no else Decimal(1)
         assets = event.get("assets_ids") or ()
-        if winner and len(assets) == 2 and winner in assets:
+        if winner and type(assets) is list and len(assets) == 2 and winner in assets:
             return Decimal(1) if winner == assets[0] else Decimal(0)
         outcome = str(event.get("winning_outcome", "")).lower()
         if outcome in ("yes", "up"):
@@ -687,16 +828,22 @@ class MarketStream:
             self._on_event(event)
 
     def _state_for(self, event: dict) -> _BookState | None:
-        state = self._books.get(event.get("market", ""))
-        if state is not None:
-            return state
+        """The book an event is about, read defensively: this also runs for events that failed checks."""
+        market = event.get("market")
+        if type(market) is str:
+            state = self._books.get(market)
+            if state is not None:
+                return state
         asset = event.get("asset_id")
-        if asset is None:
-            for entry in event.get("price_changes", ()):
-                asset = entry.get("asset_id")
-                if asset in self._asset_book:
-                    break
-        return self._asset_book.get(asset) if asset is not None else None
+        if type(asset) is str:
+            return self._asset_book.get(asset)
+        changes = event.get("price_changes")
+        if type(changes) is list:
+            for entry in changes:
+                asset = entry.get("asset_id") if type(entry) is dict else None
+                if type(asset) is str and asset in self._asset_book:
+                    return self._asset_book[asset]
+        return None
 
     def _remember(self, state: _BookState, fp: object) -> None:
         seen = state.seen
@@ -706,42 +853,46 @@ class MarketStream:
             state.seen = set()
 
     def _price_change(self, event: dict, now: int) -> None:
+        # Checked whole first: a bad field refuses the event before the buffer, the dedup memory or
+        # the book sees it.
+        change = self.channel.check_price_change(event)
+        fp = _fingerprint(event)
         state = self._state_for(event)
         if state is None:
             return
+        ts = change[0]
         mode = state.mode
         if mode != _SYNCED:
             if mode == _RESYNC:
                 if len(state.buffer) >= _MAX_BUFFER:
-                    self._gap(state, "resync buffer full", event)
+                    self._gap(state, "resync buffer full", (ts, event))
                 else:
-                    state.buffer.append(event)
+                    state.buffer.append((ts, event))
             else:
                 self._stats.dropped += 1
             return
-        ts = _event_ts(event)
-        fp = orjson.dumps(event)  # a re-delivery parses to the same dict, in the same key order
         if ts <= state.last_ts:
             if fp in state.seen or fp in state.seen_old:
                 self._stats.duplicates += 1
                 return
             if ts < state.last_ts:
-                self._gap(state, "timestamp regression", event)
+                self._gap(state, "timestamp regression", (ts, event))
                 return
         self._remember(state, fp)
         state.last_ts = ts
-        result = self.channel.apply_events((event,))
+        result = ApplyResult()
+        self.channel.apply_price_change(change, result)
         state.updated_ms = now
         if result.gaps:
-            self._gap(state, "best bid/ask mismatch", event)
+            self._gap(state, "best bid/ask mismatch or crossed book", (ts, event))
 
     def _book(self, event: dict, now: int) -> None:
-        asset = event.get("asset_id", "")
-        state = self._asset_book.get(asset)
+        msg = self.channel.check_book(event)
+        state = self._asset_book.get(msg.asset_id)
         if state is None:
             return
-        ts = _event_ts(event)
-        fp = ("book", asset, ts, event.get("hash") or orjson.dumps(event))
+        ts = msg.ts
+        fp = ("book", msg.asset_id, ts, msg.hash or _fingerprint(event))
         if state.mode != _AWAIT and ts <= state.last_ts:
             if fp in state.seen or fp in state.seen_old:
                 self._stats.duplicates += 1
@@ -750,15 +901,16 @@ class MarketStream:
                 if state.mode == _SYNCED:
                     self._gap(state, "timestamp regression", None)
                 return
-        self._apply_snapshot(state, event, ts, fp, now, forget=False)
+        self._apply_snapshot(state, msg, fp, now, forget=False)
 
     def _apply_snapshot(
-        self, state: _BookState, event: dict, ts: int, fp: object, now: int, *, forget: bool
+        self, state: _BookState, msg: BookMessage, fp: object, now: int, *, forget: bool
     ) -> None:
         """`forget` drops the memory of applied events: after a REST snapshot, buffered deltas at its
         timestamp must be replayed even if they were applied to the book the snapshot replaced. An
         in-stream snapshot comes after everything remembered, so a re-delivery of any of it is a duplicate."""
-        self.channel.apply_events((event,))
+        self.channel.apply_book(msg, ApplyResult())
+        ts = msg.ts
         routes = self.channel.routes
         for token in state.tokens:  # the snapshot replaced the unified book for both tokens
             route = routes.get(token)
@@ -773,15 +925,17 @@ class MarketStream:
         state.epoch += 1
         state.buffer = []
         state.updated_ms = now
-        tick = event.get("tick_size")
-        if tick:
-            self._set_tick(state, tick_from_str(str(tick)), ts)
+        if msg.tick is not None:
+            self._set_tick(state, msg.tick, ts)
 
     def _tick_size_change(self, event: dict) -> None:
+        tick = strict_tick(event.get("new_tick_size", MISSING), "new_tick_size")
+        ts = _ts(event)
+        optional_str(event, "market")
+        optional_str(event, "asset_id")
         state = self._state_for(event)
-        if state is None:
-            return
-        self._set_tick(state, tick_from_str(event["new_tick_size"]), _event_ts(event))
+        if state is not None:
+            self._set_tick(state, tick, ts)
 
     def _set_tick(self, state: _BookState, tick: int, ts: int) -> None:
         if ts < state.tick_ts:
@@ -792,16 +946,30 @@ class MarketStream:
             self._emit(TickSizeChange(state.condition_id, ts, old, tick))
 
     # --- resync ----------------------------------------------------------------------------------
-    def _gap(self, state: _BookState, reason: str, event: dict | None) -> None:
+    def _gap(self, state: _BookState, reason: str, delta: tuple[int, dict] | None) -> None:
         self._stats.gaps += 1
         log_event(LOG, "book_gap", logging.WARNING, market=state.condition_id, reason=reason)
         self._unsync(state, _RESYNC)
-        if event is not None:  # replayed on the snapshot if it is not older than it
-            state.buffer.append(event)
+        state.refused = 0
+        if delta is not None:  # replayed on the snapshot if it is not older than it
+            state.buffer.append(delta)
         if not self._closing:
             self._spawn(self._resync(state, state.epoch))
 
+    def check_rest_book(self, data: object, token: str) -> BookMessage:
+        """A REST `/book` body, checked like a `book` event; it must be the book that was asked for."""
+        if type(data) is not dict:
+            raise WireError("book", data, "a JSON object")
+        asset = data.get("asset_id")
+        if asset is None:
+            data = {**data, "asset_id": token}
+        elif asset != token:
+            raise WireError("asset_id", asset, f"the token asked for, {token!r}")
+        return self.channel.check_book(data)
+
     async def _resync(self, state: _BookState, epoch: int) -> None:
+        """REST snapshot until one is applied or no longer wanted. Nothing raises out of here: a failed
+        fetch, an unreadable body or a failure applying it is logged, counted and retried with backoff."""
         loop = asyncio.get_running_loop()
         token = next((t for t in state.tokens if t in state.assets), state.tokens[0])
         backoff = Backoff(self._backoff_initial, self._backoff_max, random.Random(self._rng.random()))
@@ -812,8 +980,14 @@ class MarketStream:
                 if state.epoch != epoch or self._closing:
                     return
             state.last_fetch = loop.time()
+            refused = state.refused
             try:
                 data = await self._fetch_book(token)
+            except WireError as exc:  # the fetcher could not even decode the body
+                self._stats.malformed += 1
+                self._refusals("rest_book", exc, market=state.condition_id)
+                await asyncio.sleep(backoff.next_delay())
+                continue
             except Exception as exc:
                 self._stats.errors += 1
                 log_event(
@@ -827,23 +1001,44 @@ class MarketStream:
                 continue
             if state.epoch != epoch or self._closing:
                 return  # a WebSocket snapshot won the race, or the book was dropped
-            snapshot = dict(data)
-            snapshot["event_type"] = "book"
-            snapshot.setdefault("asset_id", token)
-            ts = _event_ts(snapshot)
-            buffered = state.buffer
-            now = self._clock.now_ms()
-            self._stats.resyncs += 1
-            self._apply_snapshot(state, snapshot, ts, ("rest", ts, snapshot.get("hash")), now, forget=True)
-            log_event(
-                LOG, "book_resynced", logging.INFO, market=state.condition_id, ts=ts, replayed=len(buffered)
-            )
-            for delta in buffered:
-                if state.mode != _SYNCED:
-                    break  # the replay itself found a gap: a new resync is under way
-                if _event_ts(delta) >= ts:
-                    self._price_change(delta, now)
+            try:
+                msg = self.check_rest_book(data, token)
+            except WireError as exc:
+                self._stats.malformed += 1
+                self._refusals("rest_book", exc, market=state.condition_id)
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            if state.refused != refused:
+                log_event(LOG, "book_resync_superseded", logging.INFO, market=state.condition_id)
+                continue  # an unreadable event arrived while this snapshot was on its way
+            try:
+                self._apply_rest_snapshot(state, msg)
+            except Exception as exc:
+                self._stats.errors += 1
+                log_event(
+                    LOG, "book_resync_failed", logging.ERROR, market=state.condition_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                )  # fmt: skip
+                if state.epoch != epoch:
+                    return  # the snapshot went in and the failure came after it, or a newer resync owns the book
+                await asyncio.sleep(backoff.next_delay())
+                continue
             return
+
+    def _apply_rest_snapshot(self, state: _BookState, msg: BookMessage) -> None:
+        ts = msg.ts
+        buffered = state.buffer
+        now = self._clock.now_ms()
+        self._stats.resyncs += 1
+        self._apply_snapshot(state, msg, ("rest", ts, msg.hash), now, forget=True)
+        log_event(
+            LOG, "book_resynced", logging.INFO, market=state.condition_id, ts=ts, replayed=len(buffered)
+        )
+        for delta_ts, delta in buffered:
+            if state.mode != _SYNCED:
+                break  # the replay itself found a gap: a new resync is under way
+            if delta_ts >= ts:
+                self._handle(delta, now)
 
     # --- what the rest of the engine reads --------------------------------------------------------
     def is_synced(self, asset: str) -> bool:
@@ -896,5 +1091,6 @@ __all__ = [
     "MarketStream",
     "NewMarket",
     "ReconnectingSocket",
+    "RefusalLog",
     "StreamStats",
 ]

@@ -18,7 +18,10 @@ What the protocol cannot see, two slow loops cover (both `GET` only, spread over
 - Audit: a dropped change to a level away from the touch leaves every later best bid/ask intact, so the
   stream cannot notice it. Each market's REST book is compared with ours every `audit_interval_s`; a
   level that differs on two audits running while the exchange's size there did not change is not in
-  flight but lost, and the market is resubscribed (a fresh snapshot replaces the book).
+  flight but lost, and the market is resubscribed (a fresh snapshot replaces the book). A REST body that
+  fails the stream's checks (`MarketStream.check_rest_book`: an object with valid levels, uncrossed, a
+  valid timestamp, the token asked for) is compared with nothing: it is counted (`stats.malformed`),
+  logged with the field, and the next round asks again.
 - Status: the market channel has no "closed" event and `market_resolved` is an optional feature, so
   `GET /markets/{condition_id}` is polled every `status_interval_s`: `accepting_orders` false or
   `closed` -> MarketClosed; closed with a winning token -> MarketResolved.
@@ -38,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -57,10 +60,10 @@ from engine.feeds.events import (
     MarketResolved,
     TickSizeChange,
 )
-from engine.feeds.market_channel import ApplyResult, MarketChannel
-from engine.feeds.polymarket_ws import MarketStream
+from engine.feeds.market_channel import ApplyResult, BookMessage, MarketChannel, PriceChange
+from engine.feeds.polymarket_ws import MarketStream, RefusalLog
 from engine.logs import log_event
-from engine.units import ONE, UnitError, px_from_str, qty_from_str, tick_from_str
+from engine.units import WireError
 
 LOG = logging.getLogger("bigearn.venues.polymarket.market_data")
 
@@ -82,14 +85,16 @@ class MarketDataStats:
     duplicates: int
     unsynced: int
     oldest_book_age_ms: int | None  # over synced books; None when none is synced
+    malformed: int = 0  # frames, events and REST books refused by validation (stream and audit)
 
 
 class _EventChannel(MarketChannel):
-    """A MarketChannel that reports each change it applies, as engine events in YES terms."""
+    """A MarketChannel that reports each change it applies, as engine events in YES terms. It hooks the
+    apply step, which only ever sees checked events: a refused event reports nothing."""
 
     def __init__(
         self,
-        on_snapshot: Callable[[str, OrderBook, dict], None],
+        on_snapshot: Callable[[str, OrderBook, BookMessage], None],
         emit: Callable[[MarketEvent], None],
         now: Callable[[], int],
     ) -> None:
@@ -98,43 +103,31 @@ class _EventChannel(MarketChannel):
         self._emit = emit
         self._now = now
 
-    def apply_events(self, events: Iterable[dict]) -> ApplyResult:
-        total = ApplyResult()
-        for event in events:
-            kind = event.get("event_type")
-            touched = self._touched(event) if kind == "price_change" else None
-            result = super().apply_events((event,))
-            total.levels += result.levels
-            total.gaps.extend(result.gaps)
-            total.other.extend(result.other)
-            if kind == "book":
-                route = self.routes.get(event.get("asset_id", ""))
-                if route is not None:
-                    self._on_snapshot(route.condition_id, route.book, event)
-            elif touched and not result.gaps:
-                now = self._now()
-                for cid, (book, keys) in touched.items():
-                    deltas: list[Delta] = [
-                        (is_bid, px, book.bid_size(px) if is_bid else book.ask_size(px))
-                        for is_bid, px in keys
-                    ]
-                    self._emit(BookDeltas(cid, now, deltas))
-        return total
+    def apply_book(self, msg: BookMessage, result: ApplyResult) -> None:
+        super().apply_book(msg, result)
+        route = msg.route
+        if route is not None:
+            self._on_snapshot(route.condition_id, route.book, msg)
 
-    def _touched(self, event: dict) -> dict[str, tuple[OrderBook, dict[tuple[bool, int], None]]]:
-        """Levels (YES terms) a price_change names, per market, in order; the two mirrored entries of
-        one change name the same level."""
-        out: dict[str, tuple[OrderBook, dict[tuple[bool, int], None]]] = {}
-        for entry in event.get("price_changes", ()):
-            route = self.routes.get(entry.get("asset_id", ""))
-            if route is None:
-                continue
-            px = px_from_str(entry["price"])
-            is_bid = (entry["side"] == "BUY") != route.is_no
-            if route.is_no:
-                px = ONE - px
-            out.setdefault(route.condition_id, (route.book, {}))[1][(is_bid, px)] = None
-        return out
+    def apply_price_change(self, change: PriceChange, result: ApplyResult) -> None:
+        gaps = len(result.gaps)
+        super().apply_price_change(change, result)
+        if len(result.gaps) != gaps:
+            return  # the book is in doubt: the resync's snapshot follows
+        # Levels (YES terms) the change names, per market, in order; the two mirrored entries of one
+        # change name the same level.
+        touched: dict[str, tuple[OrderBook, dict[tuple[bool, int], None]]] = {}
+        for route, px, _qty, is_bid, _dup, _want, _asset in change[1]:
+            if route is not None:
+                touched.setdefault(route.condition_id, (route.book, {}))[1][(is_bid, px)] = None
+        if not touched:
+            return
+        now = self._now()
+        for cid, (book, keys) in touched.items():
+            deltas: list[Delta] = [
+                (is_bid, px, book.bid_size(px) if is_bid else book.ask_size(px)) for is_bid, px in keys
+            ]
+            self._emit(BookDeltas(cid, now, deltas))
 
 
 class PolymarketMarketData:
@@ -177,6 +170,8 @@ class PolymarketMarketData:
         self._resolved: set[str] = set()
         self._suspect: dict[str, dict[tuple[bool, int], int]] = {}
         self._resubscribes = 0
+        self._malformed = 0  # REST books the audit refused
+        self._refusals = RefusalLog(LOG, "rest_book_refused", clock.now_ms)
         self._unclear: set[str] = set()  # closed with no single winner: reported once
         self._tasks: set[asyncio.Task[None]] = set()
         self._backoff_initial = backoff_initial
@@ -210,14 +205,10 @@ class PolymarketMarketData:
     def _emit(self, event: MarketEvent) -> None:
         self._queue.put_nowait(event)
 
-    def _snapshot_applied(self, cid: str, book: OrderBook, event: dict) -> None:
+    def _snapshot_applied(self, cid: str, book: OrderBook, msg: BookMessage) -> None:
         self._emit(BookSnapshot(cid, self._clock.now_ms(), list(book.iter_bids()), list(book.iter_asks())))
-        tick = event.get("tick_size")
-        if tick:
-            try:
-                self._set_tick(cid, tick_from_str(str(tick)))
-            except UnitError as exc:
-                log_event(LOG, "bad_tick_size", logging.WARNING, market=cid, error=str(exc))
+        if msg.tick is not None:
+            self._set_tick(cid, msg.tick)
 
     def _set_tick(self, cid: str, tick: int) -> None:
         old = self._ticks.get(cid)
@@ -275,13 +266,16 @@ class PolymarketMarketData:
         resp = await self._http.get(self.clob_url + path, params=params)
         if resp.status_code != 200:
             raise RuntimeError(f"GET {path}: HTTP {resp.status_code} {resp.text[:120]!r}")
-        return orjson.loads(resp.content)
+        try:
+            return orjson.loads(resp.content)
+        except (
+            orjson.JSONDecodeError
+        ) as exc:  # a 200 with a body that is not JSON is bad input, not a failure
+            raise WireError(f"GET {path} body", resp.content, "JSON") from exc
 
-    async def _fetch_book(self, token_id: str) -> dict:
-        data = await self._get("/book", {"token_id": token_id})
-        if not isinstance(data, dict):
-            raise RuntimeError(f"GET /book: expected an object, got {type(data).__name__}")
-        return data
+    async def _fetch_book(self, token_id: str) -> object:
+        """The `/book` body as received: the stream checks it (`MarketStream.check_rest_book`) before use."""
+        return await self._get("/book", {"token_id": token_id})
 
     # --- lifecycle ---------------------------------------------------------------------------------
     async def run(self, on_event: Callable[[MarketEvent], Awaitable[None]]) -> None:
@@ -350,14 +344,19 @@ class PolymarketMarketData:
         if cid in self._resolved or not self.stream.is_synced(market.yes_token):
             self._suspect.pop(cid, None)
             return
-        data = await self._fetch_book(market.yes_token)
+        try:
+            msg = self.stream.check_rest_book(await self._fetch_book(market.yes_token), market.yes_token)
+        except WireError as exc:  # compared with nothing: the next round asks again
+            self._malformed += 1
+            self._refusals("rest_book_audit", exc, market=cid)
+            return
         if not self.stream.is_synced(market.yes_token):
             return  # the stream found a gap meanwhile; its resync is under way
         book = self.channel.routes[market.yes_token].book
         rest: dict[tuple[bool, int], int] = {}
-        for is_bid, key in ((True, "bids"), (False, "asks")):
-            for level in data.get(key) or ():
-                rest[(is_bid, px_from_str(level["price"]))] = qty_from_str(level["size"])
+        for is_bid, levels in ((True, msg.bids), (False, msg.asks)):
+            for px, qty in levels:
+                rest[(is_bid, px)] = qty
         diff = {k: q for k, q in rest.items() if (book.bid_size(k[1]) if k[0] else book.ask_size(k[1])) != q}
         for is_bid, levels in ((True, book.bids), (False, book.asks)):
             for px in levels:
@@ -440,6 +439,7 @@ class PolymarketMarketData:
             duplicates=s.duplicates,
             unsynced=s.unsynced,
             oldest_book_age_ms=max(ages) if ages else None,
+            malformed=s.malformed + self._malformed,
         )
 
 
