@@ -13,12 +13,15 @@ sources are merged that provenance is gone. pydantic-settings still declares the
 convention (``env_prefix`` / ``env_nested_delimiter`` on :class:`Settings`) that the env
 layer follows, and pydantic does all of the value validation.
 
-Secrets are never configuration: any key that looks like one in the TOML file is refused.
+Secrets are never configuration: any key that looks like one in the TOML file is refused, the
+credential variables (:data:`CREDENTIAL_ENV_VARS`) are left to the credentials code, and an error
+never echoes a value that may be a secret (a long hex run, or anything given for an address field).
 """
 
 import json
 import math
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,12 +37,15 @@ from pydantic import (
     PlainValidator,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = [
+    "CREDENTIAL_ENV_VARS",
+    "MAX_USDC",
     "BankrollSettings",
     "BreakerSettings",
     "ConfigError",
@@ -68,6 +74,7 @@ Mode = Literal["semi", "auto", "observe"]
 OrderType = Literal["GTC", "GTD", "FOK", "FAK"]
 VenueKind = Literal["replay", "sim", "polymarket"]
 CrashAction = Literal["halt_cancel", "halt", "continue"]
+ForeignOrders = Literal["cancel", "adopt", "halt"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 RateTier = Literal["standard", "copper", "bronze", "silver", "gold", "platinum", "diamond", "elite"]
 
@@ -77,8 +84,38 @@ ENV_DELIMITER = "__"
 # Substrings that mark a key as a secret. Matched case-insensitively, with '-' read as '_'.
 SECRET_MARKERS = ("private_key", "secret", "passphrase", "api_key", "password", "mnemonic")
 
+# The environment variables the live-credentials code (engine/venues/polymarket/keys.py) reads. They share
+# the BIGEARN_ prefix but are not settings: the loader neither refuses them nor keeps them.
+CREDENTIAL_ENV_VARS = frozenset(
+    {
+        "BIGEARN_PRIVATE_KEY",
+        "BIGEARN_FUNDER",
+        "BIGEARN_API_KEY",
+        "BIGEARN_API_SECRET",
+        "BIGEARN_API_PASSPHRASE",
+        "BIGEARN_KEYSTORE_PASSWORD",
+    }
+)
+
+# Far above any real bankroll or limit, and far below where a Decimal -> float or int conversion overflows.
+MAX_USDC = 10**12
+
+_DAY_S = 86_400
+_WEEK_S = 7 * _DAY_S
+_YEAR_H = 365 * 24
+_MAX_COUNT = 10_000
+_MAX_LATENCY_MS = 60_000
+_SQLITE_MAX_INT = 2**63 - 1  # the seed is stored with each run
+_JSON_SAFE_INT = 2**53 - 1
+
 _MAX_REPR = 60
 _USDC_DECIMALS = 6
+
+# A run of hex (or decimal) digits this long may be a private key, an API secret or a key pasted as an
+# integer: such a value is described, never echoed. A 64-digit run is a private key's exact shape.
+_LONG_HEX = re.compile(r"[0-9a-fA-F]{32,}")
+_KEY_SHAPE = re.compile(r"\s*(0[xX])?[0-9a-fA-F]{64}\s*")
+_KEY_HINT = "this looks like a private key: never put a key in config"
 
 
 class ConfigError(Exception):
@@ -106,9 +143,36 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
-def _short_repr(value: Any) -> str:
-    text = repr(value)
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"{len(value)} characters"
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return f"an integer of {len(str(abs(value)))} digits"
+        except ValueError:  # beyond Python's int -> str limit
+            return "an integer of thousands of digits"
+    return f"a {type(value).__name__}"
+
+
+def _shown(value: Any, *, hide: bool = False) -> str:
+    """The value as an error may show it: a short repr, or only its length and shape when it may be a
+    secret (a long run of hex digits) or when `hide` (fields that expect an address)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long for str(): certainly not something to print
+        return f"<{_describe(value)}, not shown>"
+    if hide or _LONG_HEX.search(text):
+        return f"<{_describe(value)}, not shown>"
     return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
+
+
+def _looks_like_key(value: Any) -> bool:
+    return isinstance(value, str) and _KEY_SHAPE.fullmatch(value) is not None
+
+
+def _name(text: str) -> str:
+    """A key or variable name as an error may show it: long hex runs (a key pasted as a name) hidden."""
+    return _LONG_HEX.sub(lambda m: f"<{len(m.group())} hex digits, not shown>", text)
 
 
 def _is_secret_name(name: str) -> bool:
@@ -126,6 +190,7 @@ def _parse_usdc(value: Any) -> Any:
     Floats go through ``repr`` (shortest round-trip form) so TOML's ``1000.1`` becomes
     ``Decimal('1000.1')`` rather than the binary expansion ``1000.1000000000000227...``.
     Anything we cannot read is handed on unchanged so pydantic reports it as a type error.
+    MAX_USDC is checked here, before ``normalize()`` meets a huge exponent; the sign bound by the field.
     """
     if isinstance(value, bool):
         return value
@@ -134,7 +199,7 @@ def _parse_usdc(value: Any) -> Any:
             raise ValueError("not finite")
         value = repr(value)
     if isinstance(value, int):
-        return Decimal(value)
+        value = Decimal(value)
     if isinstance(value, str):
         try:
             value = Decimal(value.strip())
@@ -143,14 +208,23 @@ def _parse_usdc(value: Any) -> Any:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("not finite")
+        if value.copy_abs() > MAX_USDC:
+            raise ValueError("too large")
         exponent = value.normalize().as_tuple().exponent
         if isinstance(exponent, int) and exponent < -_USDC_DECIMALS:
             raise ValueError("more than 6 decimal places")
+        if value.is_zero():
+            value = value.copy_abs()  # "-0" is 0
     return value
 
 
+MIN_SPEED = 0.001
+MAX_SPEED = 1_000_000
+
+
 def _parse_speed(value: Any) -> float | str:
-    """Replay speed: the word "max" (as fast as possible) or a multiplier > 0, stored as float."""
+    """Replay speed: the word "max" (as fast as possible) or a multiplier in [MIN_SPEED, MAX_SPEED], stored
+    as float. Below the floor a recorded second becomes so many wall seconds that timers overflow."""
     if isinstance(value, bool):
         raise ValueError("a boolean is not a speed")
     if isinstance(value, str):
@@ -165,8 +239,8 @@ def _parse_speed(value: Any) -> float | str:
         number = float(value)
     else:
         raise ValueError("not a number")
-    if not math.isfinite(number) or number <= 0:
-        raise ValueError("not > 0")
+    if not math.isfinite(number) or not MIN_SPEED <= number <= MAX_SPEED:
+        raise ValueError("out of range")
     return number
 
 
@@ -202,6 +276,8 @@ def _number(
     lt: float | None = None,
     le: float | None = None,
 ) -> Any:
+    # Every number has an upper bound: a huge value overflows when turned into ms or an int later.
+    assert lt is not None or le is not None, "a setting without an upper bound"
     return Field(
         default,
         description=doc,
@@ -214,9 +290,7 @@ def _number(
     )
 
 
-def _integer(
-    default: int, doc: str, *, gt: int | None = None, ge: int | None = None, le: int | None = None
-) -> Any:
+def _integer(default: int, doc: str, *, gt: int | None = None, ge: int | None = None, le: int) -> Any:
     return Field(
         default,
         description=doc,
@@ -228,15 +302,14 @@ def _integer(
 
 
 def _usdc(default: str, doc: str, *, gt: int | None = None, ge: int | None = None) -> Any:
-    noun = _bounds("an exact USDC amount", gt=gt, ge=ge)
+    noun = _bounds("a finite amount of USDC", gt=gt, ge=ge, le=MAX_USDC)
     return Field(
         Decimal(default),
         description=doc,
         gt=gt,
         ge=ge,
-        json_schema_extra={
-            "accepted": f'{noun} with at most 6 decimals (a string like "1000.50" or an integer)'
-        },
+        le=MAX_USDC,
+        json_schema_extra={"accepted": f"{noun} with at most 6 decimals"},
     )
 
 
@@ -251,6 +324,17 @@ def _flag(default: bool, doc: str) -> Any:
 
 def _text(default: str, doc: str, accepted: str = "a string", **constraints: Any) -> Any:
     return Field(default, description=doc, json_schema_extra={"accepted": accepted}, **constraints)
+
+
+def _address(doc: str) -> Any:
+    # "hidden": an error about this field shows only the value's length; a wrong value here is often a
+    # key pasted into the wrong place.
+    return Field(
+        "",
+        description=doc,
+        pattern=r"^(0x[0-9a-fA-F]{40})?$",
+        json_schema_extra={"accepted": 'a 0x address of 40 hex digits, or ""', "hidden": True},
+    )
 
 
 def _table(doc: str, accepted: str) -> Any:
@@ -269,6 +353,18 @@ _WS_URL = r"^wss?://\S+$"
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_pasted_key(cls, value: Any, info: ValidationInfo) -> Any:
+        # Settings are logged and stored with every run, so a private key pasted into a text setting (a
+        # keystore path, say) would end up there. Condition ids have a key's shape: fields listing them
+        # are exempt.
+        if _looks_like_key(value) and info.field_name is not None:
+            extra = cls.model_fields[info.field_name].json_schema_extra
+            if not (isinstance(extra, dict) and extra.get("hex_ids")):
+                raise ValueError("a private key")
+        return value
+
 
 class EngineSettings(_Section):
     """How the engine runs: mode, timing, and how many markets it watches."""
@@ -276,17 +372,25 @@ class EngineSettings(_Section):
     mode: Mode = _choice(
         "semi", Mode, "semi: you confirm each proposal; auto: orders go out; observe: no orders"
     )
-    seed: int = _integer(7, "random seed for replay/sim determinism", ge=0)
-    cycle_interval_s: float = _number(5.0, "seconds between evaluations of active markets", gt=0)
-    reconciliation_interval_s: float = _number(900.0, "seconds between reconciliations with the venue", gt=0)
-    pnl_snapshot_interval_s: float = _number(60.0, "seconds between PnL snapshots", gt=0)
-    publish_hz: float = _number(20.0, "max read-model snapshots per second for the UI", gt=0, le=60)
-    snapshot_market_slice: int = _integer(
-        25, "market rows rebuilt per snapshot, round robin (held/worked markets always); 0 = all", ge=0
+    seed: int = _integer(7, "random seed for replay/sim determinism", ge=0, le=_SQLITE_MAX_INT)
+    cycle_interval_s: float = _number(5.0, "seconds between evaluations of active markets", gt=0, le=_DAY_S)
+    reconciliation_interval_s: float = _number(
+        900.0, "seconds between reconciliations with the venue", gt=0, le=_DAY_S
     )
-    proposal_ttl_s: float = _number(30.0, "seconds before a pending proposal expires", gt=0)
-    max_active_markets: int = _integer(40, "markets evaluated at once", ge=1)
-    warmup_s: float = _number(30.0, "seconds of book history required before a market is evaluated", ge=0)
+    pnl_snapshot_interval_s: float = _number(60.0, "seconds between PnL snapshots", gt=0, le=_DAY_S)
+    # At least one snapshot every 10 s: below that the screen would look frozen.
+    publish_hz: float = _number(20.0, "max read-model snapshots per second for the UI", ge=0.1, le=60)
+    snapshot_market_slice: int = _integer(
+        25,
+        "market rows rebuilt per snapshot, round robin (held/worked markets always); 0 = all",
+        ge=0,
+        le=_MAX_COUNT,
+    )
+    proposal_ttl_s: float = _number(30.0, "seconds before a pending proposal expires", gt=0, le=_DAY_S)
+    max_active_markets: int = _integer(40, "markets evaluated at once", ge=1, le=_MAX_COUNT)
+    warmup_s: float = _number(
+        30.0, "seconds of book history required before a market is evaluated", ge=0, le=_DAY_S
+    )
 
 
 class BankrollSettings(_Section):
@@ -301,9 +405,9 @@ class RiskSettings(_Section):
     kelly_fraction: float = _number(0.25, "fraction of full Kelly stake", gt=0, le=1)
     max_ci_width: float = _number(0.40, "widest probability confidence interval still traded", gt=0, le=1)
     min_edge: float = _number(0.02, "min net edge after spread and fees (probability units)", ge=0, lt=1)
-    min_depth_usdc: float = _number(500.0, "visible depth near mid required, USDC", ge=0)
+    min_depth_usdc: float = _number(500.0, "visible depth near mid required, USDC", ge=0, le=MAX_USDC)
     max_position_pct: float = _number(0.10, "per-position cap, share of bankroll", gt=0, le=1)
-    max_open_positions: int = _integer(10, "max simultaneously open positions", ge=1)
+    max_open_positions: int = _integer(10, "max simultaneously open positions", ge=1, le=_MAX_COUNT)
     max_book_impact_pct: float = _number(0.10, "share of visible depth one order may take", gt=0, le=1)
     max_cluster_pct: float = _number(0.12, "cap per keyword cluster, share of bankroll", gt=0, le=1)
     max_aggregate_pct: float = _number(0.40, "cap on total exposure, share of bankroll", gt=0, le=1)
@@ -325,17 +429,19 @@ class BreakerSettings(_Section):
         0.10, "weekly loss that trips the breaker, share of bankroll", gt=0, le=1
     )
     max_drawdown_pct: float = _number(0.15, "peak-to-trough drawdown that trips the breaker", gt=0, le=1)
-    max_consecutive_losses: int = _integer(5, "losing trades in a row that trip the breaker", ge=1)
+    max_consecutive_losses: int = _integer(
+        5, "losing trades in a row that trip the breaker", ge=1, le=_MAX_COUNT
+    )
     rolling_loss_window_s: float = _number(
-        300.0, "window for rolling loss and rejection counts, seconds", gt=0
+        300.0, "window for rolling loss and rejection counts, seconds", gt=0, le=_WEEK_S
     )
     max_rolling_loss_usdc: Usdc = _usdc(
         "50", "loss within the rolling window that trips the breaker, USDC", gt=0
     )
-    cooldown_s: float = _number(3600.0, "seconds a tripped breaker stays tripped", ge=0)
-    stale_feed_s: float = _number(30.0, "seconds after which a book is stale", gt=0)
+    cooldown_s: float = _number(3600.0, "seconds a tripped breaker stays tripped", ge=0, le=_WEEK_S)
+    stale_feed_s: float = _number(30.0, "seconds after which a book is stale", gt=0, le=_DAY_S)
     max_rejections: int = _integer(
-        5, "venue rejections within the rolling window that trip the breaker", ge=1
+        5, "venue rejections within the rolling window that trip the breaker", ge=1, le=_MAX_COUNT
     )
     kill_switch_file: str = _text(
         "KILL_SWITCH",
@@ -347,18 +453,29 @@ class BreakerSettings(_Section):
         30.0,
         "seconds without any current market data before everything pauses and all orders are cancelled",
         gt=0,
+        le=_DAY_S,
     )
-    fill_rate_window: int = _integer(20, "fill-rate breaker: the last N finished orders it looks at", ge=1)
-    fill_rate_min_orders: int = _integer(10, "fill-rate breaker: no verdict on fewer finished orders", ge=1)
+    fill_rate_window: int = _integer(
+        20, "fill-rate breaker: the last N finished orders it looks at", ge=1, le=_MAX_COUNT
+    )
+    fill_rate_min_orders: int = _integer(
+        10, "fill-rate breaker: no verdict on fewer finished orders", ge=1, le=_MAX_COUNT
+    )
     max_reconcile_mismatches: int = _integer(
-        0, "reconciliation mismatches tolerated before trading halts until a human resumes", ge=0
+        0,
+        "reconciliation mismatches tolerated before trading halts until a human resumes",
+        ge=0,
+        le=_MAX_COUNT,
     )
     reconcile_interval_s: float = _number(
         60.0,
         "seconds between reconciliations of positions and resting orders with the venue; 0 = never",
         ge=0,
+        le=_DAY_S,
     )
-    rolling_loss_cooldown_s: float = _number(900.0, "cooldown of the rolling-loss breaker, seconds", ge=0)
+    rolling_loss_cooldown_s: float = _number(
+        900.0, "cooldown of the rolling-loss breaker, seconds", ge=0, le=_WEEK_S
+    )
     reduce_only_on_trip: bool = _flag(
         False, "loss and quality breakers still let orders through that only shrink positions"
     )
@@ -367,77 +484,92 @@ class BreakerSettings(_Section):
 class ExecutionSettings(_Section):
     """Order placement and upkeep."""
 
-    max_slippage_bps: float = _number(50.0, "max slippage from the reference price, basis points", ge=0)
-    stale_order_s: float = _number(3600.0, "seconds after which a resting order is cancelled", gt=0)
+    max_slippage_bps: float = _number(
+        50.0, "max slippage from the reference price, basis points", ge=0, le=10_000
+    )
+    stale_order_s: float = _number(
+        3600.0, "seconds after which a resting order is cancelled", gt=0, le=_WEEK_S
+    )
     min_fill_rate: float = _number(0.60, "fill rate below which execution is flagged", ge=0, le=1)
     default_order_type: OrderType = _choice(
         "GTC", OrderType, "order type used unless a strategy asks otherwise"
     )
-    gtd_lifetime_s: int = _integer(300, "lifetime of GTD orders, seconds", gt=0)
-    gtd_security_buffer_s: int = _integer(60, "extra seconds the venue requires on GTD expiries", ge=60)
-    mutation_budget_per_min: int = _integer(60, "max order placements + cancels per minute", ge=1)
+    gtd_lifetime_s: int = _integer(300, "lifetime of GTD orders, seconds", gt=0, le=_WEEK_S)
+    gtd_security_buffer_s: int = _integer(
+        60, "extra seconds the venue requires on GTD expiries", ge=60, le=3600
+    )
+    mutation_budget_per_min: int = _integer(60, "max order placements + cancels per minute", ge=1, le=100_000)
     batch_max: int = _integer(15, "max orders per batch request", ge=1, le=15)
-    requote_min_ticks: int = _integer(2, "min price move in ticks before a resting order is requoted", ge=0)
+    # 10 000 ticks of the finest tick (0.0001) span the whole price range.
+    requote_min_ticks: int = _integer(
+        2, "min price move in ticks before a resting order is requoted", ge=0, le=10_000
+    )
     mutation_cancel_reserve: int = _integer(
-        0, "part of the mutation budget new orders may not use, kept for cancels", ge=0
+        0, "part of the mutation budget new orders may not use, kept for cancels", ge=0, le=100_000
     )
 
 
-def _check_ratchet(steps: list[list[float]], unit: str) -> list[list[float]]:
+def _check_ratchet(steps: list[list[float]], unit: str, most: int) -> list[list[float]]:
     for step in steps:
-        if len(step) != 2 or step[0] < 0 or not 0 <= step[1] <= 1:
-            raise ValueError(f"each step is [{unit} to close >= 0, multiplier in [0, 1]]")
+        # Written as "not in range" so that nan, which fails every comparison, is refused too.
+        if len(step) != 2 or not 0 <= step[0] <= most or not 0 <= step[1] <= 1:
+            raise ValueError(f"each step is [{unit} to close in [0, {most}], multiplier in [0, 1]]")
     return steps
 
 
-_RATCHET_ACCEPTED = "a list of [{unit} to close, size multiplier in [0, 1]] pairs (a JSON array in env)"
+_RATCHET_ACCEPTED = (
+    "a list of [{unit} to close in [0, {most}], size multiplier in [0, 1]] pairs (a JSON array in env)"
+)
 
 
 class MarketStateSettings(_Section):
     """Where a market is in its life (NORMAL -> WATCH -> CLOSE_WINDOW -> CLOSED -> RESOLVING -> RESOLVED) and
     how much new risk it may take there."""
 
-    watch_h: float = _number(72.0, "hours to close at which a market enters WATCH", ge=0)
+    watch_h: float = _number(72.0, "hours to close at which a market enters WATCH", ge=0, le=_YEAR_H)
     close_window_h: float = _number(
-        24.0, "hours to close at which new maker quotes stop (CLOSE_WINDOW)", ge=0
+        24.0, "hours to close at which new maker quotes stop (CLOSE_WINDOW)", ge=0, le=_YEAR_H
     )
     ratchet: list[list[float]] = Field(
         default_factory=lambda: [[72.0, 0.75], [24.0, 0.5], [6.0, 0.25]],
         description="size multiplier on new risk from N hours to close; the smallest that applies wins",
-        json_schema_extra={"accepted": _RATCHET_ACCEPTED.format(unit="hours")},
+        json_schema_extra={"accepted": _RATCHET_ACCEPTED.format(unit="hours", most=_YEAR_H)},
     )
-    proposal_delay_h: float = _number(2.0, "hours after close the resolution proposal is expected", ge=0)
-    dispute_window_h: float = _number(2.0, "hours a resolution proposal can be disputed", ge=0)
+    proposal_delay_h: float = _number(
+        2.0, "hours after close the resolution proposal is expected", ge=0, le=_YEAR_H
+    )
+    dispute_window_h: float = _number(2.0, "hours a resolution proposal can be disputed", ge=0, le=_YEAR_H)
     short_close_window_s: float = _number(
         60.0,
         "markets that live less than watch_h (e.g. 15-minute up/down): seconds of CLOSE_WINDOW, no WATCH",
         ge=0,
+        le=_DAY_S,
     )
     short_ratchet: list[list[float]] = Field(
         default_factory=lambda: [[60.0, 0.5]],
         description="short-lived markets: size multiplier on new risk from N seconds to close",
-        json_schema_extra={"accepted": _RATCHET_ACCEPTED.format(unit="seconds")},
+        json_schema_extra={"accepted": _RATCHET_ACCEPTED.format(unit="seconds", most=_DAY_S)},
     )
 
     @field_validator("ratchet")
     @classmethod
     def _ratchet_hours(cls, v: list[list[float]]) -> list[list[float]]:
-        return _check_ratchet(v, "hours")
+        return _check_ratchet(v, "hours", _YEAR_H)
 
     @field_validator("short_ratchet")
     @classmethod
     def _ratchet_seconds(cls, v: list[list[float]]) -> list[list[float]]:
-        return _check_ratchet(v, "seconds")
+        return _check_ratchet(v, "seconds", _DAY_S)
 
 
 class ZoneBand(_Section):
     """One price zone: the token prices it covers and the strategies that may buy there."""
 
-    low: float = Field(ge=0, le=1)
-    high: float = Field(ge=0, le=1)
+    low: float = Field(ge=0, le=1, allow_inf_nan=False)
+    high: float = Field(ge=0, le=1, allow_inf_nan=False)
     strategies: list[str] = Field(default_factory=list)
     directional: bool = True
-    min_directional_prob: float | None = Field(default=None, ge=0, le=1)
+    min_directional_prob: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
 
 
 def _default_bands() -> dict[str, ZoneBand]:
@@ -507,15 +639,17 @@ class VenueSettings(_Section):
     speed: Speed = Field(
         1.0,
         description='replay speed multiplier; "max" = as fast as possible',
-        json_schema_extra={"accepted": 'a number > 0 or "max"'},
+        json_schema_extra={"accepted": f'a number >= {MIN_SPEED} and <= {MAX_SPEED} or "max"'},
     )
     sim_markets: int = _integer(12, "sim: synthetic markets per round", ge=1, le=500)
     sim_rounds: int = _integer(
         4, "sim: rounds of markets, each one market lifetime (15 min) after the last", ge=1, le=10_000
     )
-    submit_latency_ms: int = _integer(150, "simulated order submit latency, ms", ge=0)
-    cancel_latency_ms: int = _integer(100, "simulated cancel latency, ms", ge=0)
-    latency_jitter_ms: int = _integer(50, "random jitter added to simulated latencies, ms", ge=0)
+    submit_latency_ms: int = _integer(150, "simulated order submit latency, ms", ge=0, le=_MAX_LATENCY_MS)
+    cancel_latency_ms: int = _integer(100, "simulated cancel latency, ms", ge=0, le=_MAX_LATENCY_MS)
+    latency_jitter_ms: int = _integer(
+        50, "random jitter added to simulated latencies, ms", ge=0, le=_MAX_LATENCY_MS
+    )
     clob_url: str = _text(
         "https://clob.polymarket.com", "CLOB REST endpoint", "an http(s):// URL", pattern=_HTTP_URL
     )
@@ -540,10 +674,16 @@ class VenueSettings(_Section):
         "a ws(s):// URL",
         pattern=_WS_URL,
     )
-    chain_id: int = _integer(137, "EVM chain id (137 = Polygon mainnet)", gt=0)
+    chain_id: int = _integer(137, "EVM chain id (137 = Polygon mainnet)", gt=0, le=_JSON_SAFE_INT)
     signature_type: int = _integer(3, "order signature type expected by the CLOB", ge=0, le=3)
     keystore: str = _text(
         "", "encrypted keystore file; the key itself is never in config", 'a file path, or ""'
+    )
+    foreign_orders: ForeignOrders = _choice(
+        "cancel",
+        ForeignOrders,
+        "at a restart, orders working at the venue that the ledger does not know: cancel them, adopt them as "
+        "the engine's, or halt until a human looks",
     )
 
 
@@ -555,10 +695,10 @@ class PolymarketSettings(_Section):
     categories: str = _text(
         "", 'comma-separated Gamma categories to keep; "" = every category', 'a comma-separated list, or ""'
     )
-    include_markets: str = _text(
+    include_markets: str = Field(
         "",
-        "comma-separated condition ids, slugs or Gamma ids always watched",
-        'a comma-separated list, or ""',
+        description="comma-separated condition ids, slugs or Gamma ids always watched",
+        json_schema_extra={"accepted": 'a comma-separated list, or ""', "hex_ids": True},
     )
     ws_ping_interval_s: float = _number(10.0, "market/user WebSocket PING interval, seconds", gt=0, le=60)
     relayer_url: str = _text(
@@ -567,12 +707,7 @@ class PolymarketSettings(_Section):
         "an http(s):// URL",
         pattern=_HTTP_URL,
     )
-    funder: str = _text(
-        "",
-        'wallet holding the funds (deposit wallet or proxy); "" = the signer itself',
-        'a 0x address of 40 hex digits, or ""',
-        pattern=r"^(0x[0-9a-fA-F]{40})?$",
-    )
+    funder: str = _address('wallet holding the funds (deposit wallet or proxy); "" = the signer itself')
     rate_limit_tier: RateTier = _choice("standard", RateTier, "the account's trading rate-limit tier")
     heartbeat_interval_s: float = _number(
         5.0, "dead-man heartbeat interval (the venue cancels after 10 s)", gt=0, lt=10
@@ -588,7 +723,7 @@ class StoreSettings(_Section):
 class UiSettings(_Section):
     """Terminal UI."""
 
-    refresh_hz: float = _number(5.0, "screen refreshes per second", gt=0, le=60)
+    refresh_hz: float = _number(5.0, "screen refreshes per second", ge=0.1, le=60)
     crash_action: CrashAction = _choice(
         "halt_cancel", CrashAction, "if the UI crashes: halt and cancel orders, halt only, or keep running"
     )
@@ -686,6 +821,11 @@ def _accepted(field: FieldInfo) -> str:
     raise AssertionError("every setting declares its accepted text")  # pragma: no cover
 
 
+def _is_hidden(field: FieldInfo) -> bool:
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and extra.get("hidden") is True
+
+
 def _default(field: FieldInfo) -> Any:
     return field.get_default(call_default_factory=True)
 
@@ -723,10 +863,11 @@ class _Value:
 
 
 def _unknown_section(section: str, source: str) -> _Problem:
+    shown = _name(section)
     return _Problem(
-        section,
+        shown,
         source,
-        f"{section} (from {source}): unknown section; accepted sections: {', '.join(_sections())}",
+        f"{shown} (from {source}): unknown section; accepted sections: {', '.join(_sections())}",
     )
 
 
@@ -738,10 +879,11 @@ def _unknown_key(section: str, key: str, source: str) -> _Problem | None:
     fields = sections[section].model_fields
     if key in fields:
         return None
+    shown = _name(f"{section}.{key}")
     return _Problem(
-        f"{section}.{key}",
+        shown,
         source,
-        f"{section}.{key} (from {source}): unknown key; accepted keys in [{section}]: {', '.join(fields)}",
+        f"{shown} (from {source}): unknown key; accepted keys in [{section}]: {', '.join(fields)}",
     )
 
 
@@ -789,17 +931,19 @@ def _read_file(path: Path, layer: dict[tuple[str, str], _Value], problems: list[
     source = f"config.toml {path}"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}", source=source) from None
+    except ValueError as exc:
+        # TOMLDecodeError, or the ValueError int() raises for an integer of more than 4300 digits. The
+        # parser quotes a duplicated table's name, which could be a pasted key.
+        raise ConfigError(f"{path}: invalid TOML: {_name(str(exc))}", source=source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc}", source=source) from None
 
     # Secrets first, and fatally: later messages may echo values, and a secret's must never be.
     secret_problems = [
         _Problem(
-            dotted,
+            _name(dotted),
             source,
-            f"{dotted} (from {source}): secrets are never read from config.toml; "
+            f"{_name(dotted)} (from {source}): secrets are never read from config.toml; "
             "provide them via the environment or the encrypted keystore ([venue] keystore)",
         )
         for dotted in _walk_keys(data, "")
@@ -815,7 +959,7 @@ def _read_file(path: Path, layer: dict[tuple[str, str], _Value], problems: list[
                 _Problem(
                     section,
                     source,
-                    f"{section} = {_short_repr(table)} (from {source}): accepted: a [{section}] table of settings",
+                    f"{section} = {_shown(table)} (from {source}): accepted: a [{section}] table of settings",
                 )
             )
             continue
@@ -834,18 +978,19 @@ def _read_env(env: Mapping[str, str], layer: dict[tuple[str, str], _Value], prob
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX):
             continue
-        if _is_secret_name(name):
-            # Secrets legitimately live in BIGEARN_* env vars; they are read by the keystore /
+        if name in CREDENTIAL_ENV_VARS or _is_secret_name(name):
+            # Credentials legitimately live in BIGEARN_* env vars; they are read by the keystore /
             # credentials code, never by config, so they are neither settings nor errors here.
             continue
-        source = f"env {name}"
+        shown = _name(name)
+        source = f"env {shown}"
         parts = name[len(ENV_PREFIX) :].split(ENV_DELIMITER)
         if len(parts) != 2 or not all(parts):
             problems.append(
                 _Problem(
-                    name,
+                    shown,
                     source,
-                    f"{name} (from {source}): not a known setting; config env vars are named "
+                    f"{shown} (from {source}): not a known setting; config env vars are named "
                     f"{ENV_PREFIX}<SECTION>{ENV_DELIMITER}<KEY>, e.g. {ENV_PREFIX}ENGINE{ENV_DELIMITER}MODE",
                 )
             )
@@ -866,7 +1011,7 @@ def _read_overrides(
         if value is None:
             # CLI parsers report flags that were not given as None: "not given", not a value.
             continue
-        source = f"cli --{dotted}"
+        source = f"cli --{_name(str(dotted))}"
         section, _, key = str(dotted).partition(".")
         unknown = _unknown_key(section, key, source)
         if unknown is not None:
@@ -937,12 +1082,14 @@ def load_settings(
                 continue
             reported.add((section, key))
             item = effective[(section, key)]
-            accepted = _accepted(sections[section].model_fields[key])
+            field = sections[section].model_fields[key]
+            shown = _shown(item.value, hide=_is_hidden(field))
+            why = f"accepted: {_accepted(field)}"
+            if _looks_like_key(item.value):
+                why += f"; {_KEY_HINT}"
             problems.append(
                 _Problem(
-                    f"{section}.{key}",
-                    item.source,
-                    f"{section}.{key} = {_short_repr(item.value)} (from {item.source}): accepted: {accepted}",
+                    f"{section}.{key}", item.source, f"{section}.{key} = {shown} (from {item.source}): {why}"
                 )
             )
 

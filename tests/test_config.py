@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from engine.config import (
+    CREDENTIAL_ENV_VARS,
     ConfigError,
     EngineSettings,
     Settings,
@@ -226,15 +227,16 @@ def test_wrong_type_in_env_is_reported_as_given() -> None:
 def test_bad_value_from_cli() -> None:
     err = error_of(path=REPO_CONFIG, overrides={"engine.publish_hz": 0}, env={})
     assert (
-        str(err) == "engine.publish_hz = 0 (from cli --engine.publish_hz): accepted: a number > 0 and <= 60"
+        str(err)
+        == "engine.publish_hz = 0 (from cli --engine.publish_hz): accepted: a number >= 0.1 and <= 60"
     )
 
 
-@pytest.mark.parametrize("speed", ["fast", "0", -2, "inf", True, "nan"])
+@pytest.mark.parametrize("speed", ["fast", "0", -2, "inf", True, "nan", "1e-300", 1e7])
 def test_bad_speed(speed: object) -> None:
     err = error_of(path=REPO_CONFIG, overrides={"venue.speed": speed}, env={})
     assert str(err).startswith(f"venue.speed = {speed!r} (from cli --venue.speed): ")
-    assert str(err).endswith('accepted: a number > 0 or "max"')
+    assert str(err).endswith('accepted: a number >= 0.001 and <= 1000000 or "max"')
 
 
 def test_unknown_key_in_file(tmp_path: Path) -> None:
@@ -364,14 +366,15 @@ def test_decimal_from_env_is_exact() -> None:
     assert str(s.bankroll.starting_usdc) == "1000.10"
 
 
+STARTING_USDC_ACCEPTED = "accepted: a finite amount of USDC > 0 and <= 1000000000000 with at most 6 decimals"
+
+
 @pytest.mark.parametrize("toml_value", ["0.1234567", '"0.0000001"', '"abc"', "0", '"-5"', "true", '"NaN"'])
 def test_decimal_rejects(tmp_path: Path, toml_value: str) -> None:
     path = write(tmp_path, f"[bankroll]\nstarting_usdc = {toml_value}\n")
     message = str(error_of(path=path, env={}))
     assert message.startswith("bankroll.starting_usdc = ")
-    assert message.endswith(
-        'accepted: an exact USDC amount > 0 with at most 6 decimals (a string like "1000.50" or an integer)'
-    )
+    assert message.endswith(STARTING_USDC_ACCEPTED)
 
 
 @pytest.mark.parametrize(
@@ -447,3 +450,262 @@ def test_market_state_and_zones_from_file_and_env(tmp_path: Path) -> None:
 def test_bad_ratchets_and_zones_are_refused(tmp_path: Path, toml: str, key: str) -> None:
     path = write(tmp_path, toml)
     assert str(error_of(path=path, env={})).startswith(f"{key} = ")
+
+
+# ---------------------------------------------------------------- bounds: finite, exact, sane
+
+
+BAD_USDC = ["1e999", "inf", "nan", "-1", "1e-9", "-0", "1000000000000.000001", "1e12000000", str(10**30)]
+
+
+@pytest.mark.parametrize("text", BAD_USDC)
+def test_starting_usdc_out_of_bounds_from_file_env_and_cli(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, f'[bankroll]\nstarting_usdc = "{text}"\n')
+    var = "BIGEARN_BANKROLL__STARTING_USDC"
+    for kwargs, source in (
+        ({"path": path, "env": {}}, f"config.toml {path.resolve()}"),
+        ({"path": REPO_CONFIG, "env": {var: text}}, f"env {var}"),
+        (
+            {"path": REPO_CONFIG, "overrides": {"bankroll.starting_usdc": text}, "env": {}},
+            "cli --bankroll.starting_usdc",
+        ),
+    ):
+        err = error_of(**kwargs)
+        assert str(err) == f"bankroll.starting_usdc = {text!r} (from {source}): {STARTING_USDC_ACCEPTED}"
+        assert err.key == "bankroll.starting_usdc"
+
+
+@pytest.mark.parametrize(
+    ("toml_value", "shown"),
+    [
+        ("1e999", "inf"),  # TOML reads this as a float: infinity
+        ("inf", "inf"),
+        ("-inf", "-inf"),
+        ("nan", "nan"),
+        ("-1", "-1"),
+        ("1e-9", "1e-09"),
+        ("1_000_000_000_001", "1000000000001"),
+        (str(10**30), str(10**30)),
+        (str(10**40), "<an integer of 41 digits, not shown>"),  # as long as a key pasted as a number
+    ],
+)
+def test_starting_usdc_numbers_out_of_bounds_in_file(tmp_path: Path, toml_value: str, shown: str) -> None:
+    path = write(tmp_path, f"[bankroll]\nstarting_usdc = {toml_value}\n")
+    assert str(error_of(path=path, env={})) == (
+        f"bankroll.starting_usdc = {shown} (from config.toml {path.resolve()}): {STARTING_USDC_ACCEPTED}"
+    )
+
+
+def test_the_documented_1e999_line() -> None:
+    err = error_of(path=REPO_CONFIG, env={"BIGEARN_BANKROLL__STARTING_USDC": "1e999"})
+    assert str(err) == (
+        "bankroll.starting_usdc = '1e999' (from env BIGEARN_BANKROLL__STARTING_USDC): "
+        "accepted: a finite amount of USDC > 0 and <= 1000000000000 with at most 6 decimals"
+    )
+
+
+@pytest.mark.parametrize(
+    "value", [float("inf"), float("nan"), -1, 10**30, pytest.param(10**5000, id="10**5000"), Decimal("1e999")]
+)
+def test_starting_usdc_out_of_bounds_as_cli_values(value: object) -> None:
+    err = error_of(path=REPO_CONFIG, overrides={"bankroll.starting_usdc": value}, env={})
+    assert str(err).startswith("bankroll.starting_usdc = ")
+    assert str(err).endswith(f"(from cli --bankroll.starting_usdc): {STARTING_USDC_ACCEPTED}")
+
+
+def test_starting_usdc_with_digit_separators_and_at_the_bounds(tmp_path: Path) -> None:
+    var = "BIGEARN_BANKROLL__STARTING_USDC"
+    for s in (
+        load_settings(write(tmp_path, "[bankroll]\nstarting_usdc = 1_000\n"), env={}),
+        load_settings(write(tmp_path, '[bankroll]\nstarting_usdc = "1_000"\n'), env={}),
+        load_settings(REPO_CONFIG, env={var: "1_000"}),
+        load_settings(REPO_CONFIG, overrides={"bankroll.starting_usdc": "1_000"}, env={}),
+    ):
+        assert s.bankroll.starting_usdc == Decimal(1000)
+    top = load_settings(REPO_CONFIG, env={var: "1000000000000"}).bankroll.starting_usdc
+    assert top == Decimal(10**12)
+    assert load_settings(REPO_CONFIG, env={var: "0.000001"}).bankroll.starting_usdc == Decimal("0.000001")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "accepted"),
+    [
+        ("risk.min_order_usdc", "-1", ">= 0 and <= 1000000000000"),
+        ("risk.min_order_usdc", "1e999", ">= 0 and <= 1000000000000"),
+        ("breakers.max_rolling_loss_usdc", "inf", "> 0 and <= 1000000000000"),
+        ("polymarket.min_liquidity_usdc", "1e-9", ">= 0 and <= 1000000000000"),
+    ],
+)
+def test_every_usdc_setting_is_bounded(key: str, value: str, accepted: str) -> None:
+    section, name = key.split(".")
+    var = f"BIGEARN_{section.upper()}__{name.upper()}"
+    assert str(error_of(path=REPO_CONFIG, env={var: value})) == (
+        f"{key} = {value!r} (from env {var}): "
+        f"accepted: a finite amount of USDC {accepted} with at most 6 decimals"
+    )
+    assert load_settings(REPO_CONFIG, env={var: "1_000.5"}).model_dump()[section][name] == Decimal("1000.5")
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e999", "NaN", "Infinity"])
+def test_float_settings_refuse_nan_and_inf_from_env_file_and_cli(tmp_path: Path, text: str) -> None:
+    var = "BIGEARN_ENGINE__CYCLE_INTERVAL_S"
+    accepted = "accepted: a number > 0 and <= 86400"
+    assert str(error_of(path=REPO_CONFIG, env={var: text})).endswith(f"(from env {var}): {accepted}")
+    number = float(text)
+    cli = error_of(path=REPO_CONFIG, overrides={"engine.cycle_interval_s": number}, env={})
+    assert (
+        str(cli) == f"engine.cycle_interval_s = {number!r} (from cli --engine.cycle_interval_s): {accepted}"
+    )
+    toml = {"nan": "nan", "inf": "inf", "-inf": "-inf", "1e999": "1e999"}.get(text)
+    if toml is not None:
+        path = write(tmp_path, f"[engine]\ncycle_interval_s = {toml}\n")
+        assert str(error_of(path=path, env={})).endswith(f"{accepted}")
+
+
+def _numeric_settings() -> list[tuple[str, str, object]]:
+    """(section, key, annotation) of every setting that holds a number or a list of numbers."""
+    out = []
+    for section, model in Settings.model_fields.items():
+        assert model.annotation is not None
+        for key, field in model.annotation.model_fields.items():
+            if field.annotation in (int, float, Decimal) or key in ("speed", "ratchet", "short_ratchet"):
+                out.append((section, key, field.annotation))
+    return out
+
+
+@pytest.mark.parametrize(("section", "key", "annotation"), _numeric_settings())
+def test_every_number_has_an_upper_bound_and_refuses_nan(section: str, key: str, annotation: object) -> None:
+    huge: object = 10**30 if annotation is int else 1e300
+    if key in ("ratchet", "short_ratchet"):
+        huge = [[1e300, 0.5]]
+    err = error_of(path=REPO_CONFIG, overrides={f"{section}.{key}": huge}, env={})
+    assert err.key == f"{section}.{key}" and "accepted: " in str(err)
+    if annotation is not int:
+        nan = [[float("nan"), 0.5]] if key in ("ratchet", "short_ratchet") else float("nan")
+        assert (
+            error_of(path=REPO_CONFIG, overrides={f"{section}.{key}": nan}, env={}).key == f"{section}.{key}"
+        )
+
+
+def test_bounds_are_stated_in_the_accepted_text() -> None:
+    rows = {key: accepted for key, _, accepted in describe_keys()}
+    assert rows["engine.cycle_interval_s"] == "a number > 0 and <= 86400"
+    assert rows["breakers.cooldown_s"] == "a number >= 0 and <= 604800"
+    assert rows["engine.seed"] == "an integer >= 0 and <= 9223372036854775807"
+    assert rows["market_state.ratchet"].startswith("a list of [hours to close in [0, 8760], size multiplier")
+    assert rows["venue.speed"] == 'a number >= 0.001 and <= 1000000 or "max"'
+
+
+def test_a_toml_integer_too_long_to_read_is_one_clear_line(tmp_path: Path) -> None:
+    path = write(tmp_path, f"[bankroll]\nstarting_usdc = {'9' * 5000}\n")
+    message = str(error_of(path=path, env={}))
+    assert message.startswith(f"{path.resolve()}: invalid TOML: ") and "9999" not in message
+
+
+# ---------------------------------------------------------------- keys pasted where they do not belong
+
+
+PASTED_KEY = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+
+
+def assert_key_absent(key: str, *texts: str) -> None:
+    """None of the key's hex digits leak: not even 8 of them in a row."""
+    digits = key.lower().removeprefix("0x")
+    for text in texts:
+        low = text.lower()
+        assert not [digits[i : i + 8] for i in range(len(digits) - 7) if digits[i : i + 8] in low], text
+
+
+@pytest.mark.parametrize("key", [PASTED_KEY, PASTED_KEY.removeprefix("0x"), PASTED_KEY.upper()[2:]])
+def test_a_private_key_pasted_as_funder_is_refused_without_echo(tmp_path: Path, key: str) -> None:
+    accepted = 'accepted: a 0x address of 40 hex digits, or ""; this looks like a private key: never put a key in config'
+    path = write(tmp_path, f'[polymarket]\nfunder = "{key}"\n')
+    from_file = error_of(path=path, env={})
+    assert str(from_file) == (
+        f"polymarket.funder = <{len(key)} characters, not shown> (from config.toml {path.resolve()}): {accepted}"
+    )
+    var = "BIGEARN_POLYMARKET__FUNDER"
+    from_env = error_of(path=REPO_CONFIG, env={var: key})
+    assert (
+        str(from_env)
+        == f"polymarket.funder = <{len(key)} characters, not shown> (from env {var}): {accepted}"
+    )
+    from_cli = error_of(path=REPO_CONFIG, overrides={"polymarket.funder": key}, env={})
+    for err in (from_file, from_env, from_cli):
+        assert_key_absent(PASTED_KEY, str(err), repr(err), *err.problems, str(err.key), str(err.source))
+
+
+def test_an_address_field_never_echoes_what_it_refuses(tmp_path: Path) -> None:
+    var = "BIGEARN_POLYMARKET__FUNDER"
+    assert str(error_of(path=REPO_CONFIG, env={var: "alice"})) == (
+        f'polymarket.funder = <5 characters, not shown> (from env {var}): accepted: a 0x address of 40 hex digits, or ""'
+    )
+    # TOML reads 0x... as an integer: still refused, and the number is not printed either
+    path = write(tmp_path, f"[polymarket]\nfunder = {PASTED_KEY}\n")
+    message = str(error_of(path=path, env={}))
+    assert message.startswith("polymarket.funder = <an integer of ") and "not shown" in message
+    assert_key_absent(PASTED_KEY, message, str(int(PASTED_KEY, 16)))
+    assert str(int(PASTED_KEY, 16))[:12] not in message
+    address = "0x" + "ab" * 20
+    assert load_settings(REPO_CONFIG, env={var: address}).polymarket.funder == address
+
+
+def test_a_key_pasted_into_any_setting_or_name_is_not_echoed(tmp_path: Path) -> None:
+    err = error_of(path=REPO_CONFIG, env={"BIGEARN_LOG__LEVEL": PASTED_KEY})
+    assert str(err).startswith(
+        "log.level = <66 characters, not shown> (from env BIGEARN_LOG__LEVEL): accepted: "
+    )
+    assert str(err).endswith("; this looks like a private key: never put a key in config")
+    named = error_of(path=REPO_CONFIG, env={f"BIGEARN_{PASTED_KEY[2:]}": "1"})
+    path = write(tmp_path, f'[polymarket]\n"{PASTED_KEY}" = 1\n')
+    in_file = error_of(path=path, env={})
+    cli = error_of(path=REPO_CONFIG, overrides={f"venue.{PASTED_KEY}": 1}, env={})
+    for e in (err, named, in_file, cli):
+        assert_key_absent(PASTED_KEY, str(e), *e.problems, str(e.key), str(e.source))
+    assert "<64 hex digits, not shown>" in str(named) and "<66 hex digits" not in str(in_file)
+
+
+# ---------------------------------------------------------------- credential variables
+
+
+def test_credential_env_vars_are_neither_refused_nor_kept() -> None:
+    env = {
+        "BIGEARN_PRIVATE_KEY": PASTED_KEY,
+        "BIGEARN_FUNDER": "0x" + "cd" * 20,
+        "BIGEARN_API_KEY": "5c7a3f0e-key",
+        "BIGEARN_API_SECRET": "c2VjcmV0LXNlY3JldA==",
+        "BIGEARN_API_PASSPHRASE": "pass-phrase-value",
+        "BIGEARN_KEYSTORE_PASSWORD": "hunter2",
+    }
+    assert set(env) == CREDENTIAL_ENV_VARS
+    s = load_settings(REPO_CONFIG, env=env)
+    assert s == Settings()
+    dumped = s.model_dump_json()
+    assert not [value for value in env.values() if value.lower() in dumped.lower()]
+    assert_key_absent(PASTED_KEY, dumped, repr(s))
+
+
+def test_bigearn_funder_loads_alone_and_next_to_the_funder_setting() -> None:
+    address = "0x" + "cd" * 20
+    assert load_settings(REPO_CONFIG, env={"BIGEARN_FUNDER": address}) == Settings()
+    both = load_settings(REPO_CONFIG, env={"BIGEARN_FUNDER": address, "BIGEARN_POLYMARKET__FUNDER": address})
+    assert both.polymarket.funder == address  # whether the two agree is checked with the credentials
+
+
+def test_a_toml_syntax_error_does_not_quote_a_pasted_key(tmp_path: Path) -> None:
+    bare = PASTED_KEY.removeprefix("0x")
+    path = write(tmp_path, f"[{bare}]\n[{bare}]\n")
+    message = str(error_of(path=path, env={}))
+    assert message.startswith(f"{path.resolve()}: invalid TOML: Cannot declare ")
+    assert_key_absent(PASTED_KEY, message)
+
+
+@pytest.mark.parametrize("var", ["BIGEARN_VENUE__KEYSTORE", "BIGEARN_STORE__PATH", "BIGEARN_LOG__FILE"])
+def test_a_key_is_never_accepted_as_a_text_setting(var: str) -> None:
+    # Settings are stored with every run: a key that passed here would land in the database.
+    err = error_of(path=REPO_CONFIG, env={var: PASTED_KEY})
+    assert str(err).endswith("; this looks like a private key: never put a key in config")
+    assert_key_absent(PASTED_KEY, str(err))
+    condition_id = "0x" + "ab" * 32  # the same shape, and a legitimate value where markets are listed
+    listed = load_settings(REPO_CONFIG, env={"BIGEARN_POLYMARKET__INCLUDE_MARKETS": condition_id})
+    assert listed.polymarket.include_markets == condition_id

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import CREDENTIAL_ENV_VARS, ConfigError, Settings, load_settings
+from engine.venues.polymarket import keys
 from engine.venues.polymarket.gateway import OrderGateway, PlaceStatus
 from engine.venues.polymarket.keys import (
     CredentialsError,
@@ -24,6 +26,7 @@ from engine.venues.polymarket.keys import (
 from tests.test_pm_gateway import gateway_settings, local_exchange, order
 from tests.test_sim_exchange_support import ADDRS, KEYS
 
+REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 KEY = KEYS[2]
 BARE = KEY.removeprefix("0x")
 FAST_SCRYPT = 2**10  # tests only: the default cost takes ~1 s per unlock
@@ -137,3 +140,87 @@ def test_the_key_never_reaches_logs_or_reprs_of_the_live_path(caplog: pytest.Log
         asyncio.run(go())
     assert caplog.records, "the live path logs"
     assert_hidden(caplog.text, *(str(r.__dict__) for r in caplog.records))
+
+
+# --- keys pasted where an address belongs, and the credential variables next to the config loader ------
+
+PASTED = KEYS[1]  # a key that is not the signer's: pasted where the funder address belongs
+
+
+def assert_no_digits_of(key: str, *texts: str) -> None:
+    """Not even 8 hex digits of the key in a row."""
+    digits = key.lower().removeprefix("0x")
+    windows = {digits[i : i + 8] for i in range(len(digits) - 7)}
+    for text in texts:
+        assert not [w for w in windows if w in text.lower()], text
+
+
+@pytest.mark.parametrize("pasted", [PASTED, PASTED.removeprefix("0x"), f"  {PASTED.upper()[2:]}  "])
+def test_a_key_pasted_as_bigearn_funder_is_refused_without_echo(pasted: str) -> None:
+    with pytest.raises(CredentialsError) as err:
+        load_credentials(env={"BIGEARN_PRIVATE_KEY": KEY, "BIGEARN_FUNDER": pasted})
+    message = str(err.value)
+    assert message.startswith("env BIGEARN_FUNDER: must be a 0x-prefixed 20-byte hex address (got ")
+    assert message.endswith("characters, not shown); this looks like a private key: a key never goes here")
+    assert_no_digits_of(PASTED, message, repr(err.value))
+    assert_no_digits_of(KEY, message)
+    assert err.value.__cause__ is None and err.value.__context__ is None
+    with pytest.raises(CredentialsError) as from_setting:
+        load_credentials(env={"BIGEARN_PRIVATE_KEY": KEY}, funder=pasted)
+    assert str(from_setting.value).startswith("funder setting: must be a 0x-prefixed 20-byte hex address")
+    assert_no_digits_of(PASTED, str(from_setting.value))
+
+
+def test_the_config_loader_refuses_the_same_paste_without_echo() -> None:
+    for env in ({"BIGEARN_POLYMARKET__FUNDER": PASTED}, {"BIGEARN_POLYMARKET__FUNDER": PASTED[2:]}):
+        with pytest.raises(ConfigError) as err:
+            load_settings(REPO_CONFIG, env=env)
+        assert "this looks like a private key" in str(err.value)
+        assert_no_digits_of(PASTED, str(err.value), *err.value.problems)
+
+
+def test_bigearn_funder_reaches_the_credentials_through_a_normal_load() -> None:
+    env = {"BIGEARN_PRIVATE_KEY": KEY, "BIGEARN_FUNDER": ADDRS[3].lower(), "BIGEARN_KEYSTORE_PASSWORD": "pw"}
+    settings = load_settings(REPO_CONFIG, env=env)  # no "unknown key" for any credential variable
+    creds = load_credentials(env=env, funder=settings.polymarket.funder or None)
+    assert creds.funder == ADDRS[3] and creds.address == ADDRS[2]
+    agreeing = load_settings(REPO_CONFIG, env={**env, "BIGEARN_POLYMARKET__FUNDER": ADDRS[3]})
+    assert load_credentials(env=env, funder=agreeing.polymarket.funder).funder == ADDRS[3]
+    disagreeing = load_settings(REPO_CONFIG, env={**env, "BIGEARN_POLYMARKET__FUNDER": ADDRS[1]})
+    with pytest.raises(CredentialsError, match="disagree"):
+        load_credentials(env=env, funder=disagreeing.polymarket.funder)
+
+
+def test_every_credential_variable_is_left_to_the_credentials_code() -> None:
+    names = {value for name, value in vars(keys).items() if name.startswith("ENV_")}
+    assert names == CREDENTIAL_ENV_VARS
+    env = dict.fromkeys(names, "x") | {"BIGEARN_PRIVATE_KEY": KEY, "BIGEARN_FUNDER": ADDRS[3]}
+    settings = load_settings(REPO_CONFIG, env=env)
+    assert settings == Settings()
+    assert_hidden(settings.model_dump_json(), repr(settings))
+    assert ADDRS[3].lower() not in settings.model_dump_json().lower()
+
+
+def test_a_keystore_never_echoes_a_key_from_its_address_field_or_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "key.json"
+    create_keystore(path, KEY, "pw", scrypt_n=FAST_SCRYPT)
+    document = json.loads(path.read_text())
+    document["address"] = PASTED.removeprefix("0x")
+    path.write_text(json.dumps(document))
+    with pytest.raises(CredentialsError) as err:
+        read_keystore(path, "pw")
+    assert "field 'address': must be a 0x-prefixed 20-byte hex address" in str(err.value)
+    assert_no_digits_of(PASTED, str(err.value))
+    assert_hidden(str(err.value))
+
+    pasted_path = tmp_path / f"{PASTED[2:]}.json"
+    with pytest.raises(CredentialsError) as missing:
+        load_credentials(keystore=pasted_path, env={"BIGEARN_KEYSTORE_PASSWORD": "pw"})
+    assert "<64 hex digits, not shown>" in str(missing.value) and "file not found" in str(missing.value)
+    with pytest.raises(CredentialsError) as both:
+        load_credentials(keystore=str(pasted_path), env={"BIGEARN_PRIVATE_KEY": KEY})
+    asked: list[str] = []
+    with pytest.raises(CredentialsError):
+        load_credentials(keystore=pasted_path, env={}, prompt=lambda m: asked.append(m) or "")
+    for text in (str(missing.value), str(both.value), *asked):
+        assert_no_digits_of(PASTED, text)

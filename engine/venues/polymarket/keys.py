@@ -13,8 +13,13 @@ Optional: `BIGEARN_FUNDER` - the wallet that holds the funds (proxy, safe or dep
 not the signer; `BIGEARN_API_KEY`, `BIGEARN_API_SECRET`, `BIGEARN_API_PASSPHRASE` - existing L2
 credentials (all three or none; without them they are derived from the key).
 
+These names are listed in `engine.config.CREDENTIAL_ENV_VARS`, so the config loader, which reads every other
+BIGEARN_* variable as a setting, leaves them alone and never stores them in Settings.
+
 Secrets are wrapped in `Secret`, whose repr and str are redacted; no error message, log line or repr
-built here contains a secret, and exceptions are raised without chaining the ones that saw it.
+built here contains a secret, and exceptions are raised without chaining the ones that saw it. A value
+that should be an address (BIGEARN_FUNDER, the funder setting, a keystore's address field) is never
+echoed either: a key pasted there by mistake would otherwise be printed.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ ENV_KEYSTORE_PASSWORD = "BIGEARN_KEYSTORE_PASSWORD"
 
 _HEX_KEY = re.compile(r"(0[xX])?[0-9a-fA-F]{64}")
 _ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
+_KEY_RUN = re.compile(r"[0-9a-fA-F]{64,}")  # longer than an address: file names may carry those
 DEFAULT_SCRYPT_N = 2**18  # eth_account's (and geth's) standard scrypt cost
 
 
@@ -103,6 +109,11 @@ class LiveCredentials:
         )
 
 
+def _shown_path(path: str | Path) -> str:
+    """A keystore path as messages show it: a key pasted as the path is not printed."""
+    return _KEY_RUN.sub(lambda m: f"<{len(m.group())} hex digits, not shown>", str(path))
+
+
 def _parse_key(raw: str, where: str) -> tuple[Secret, str]:
     text = raw.strip()
     if not _HEX_KEY.fullmatch(text):
@@ -118,7 +129,10 @@ def _parse_key(raw: str, where: str) -> tuple[Secret, str]:
 def _address(value: str, where: str) -> str:
     text = value.strip()
     if not _ADDRESS.fullmatch(text):
-        raise CredentialsError(f"{where}: must be a 0x-prefixed 20-byte hex address, got {text[:50]!r}")
+        why = f"{where}: must be a 0x-prefixed 20-byte hex address (got {len(text)} characters, not shown)"
+        if _HEX_KEY.fullmatch(text):
+            why += "; this looks like a private key: a key never goes here"
+        raise CredentialsError(why)
     return to_checksum(text)
 
 
@@ -143,13 +157,15 @@ def _api_credentials(env: Mapping[str, str]) -> ApiCredentials | None:
 def read_keystore(path: str | Path, password: str) -> tuple[Secret, str]:
     """Decrypt a V3 keystore file; returns the key and its checksummed address."""
     p = Path(path).expanduser()
-    where = f"keystore {p}"
+    where = f"keystore {_shown_path(p)}"
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CredentialsError(f"{where}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CredentialsError(f"{where}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise CredentialsError(f"{where}: cannot read: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError:
+        raise CredentialsError(f"{where}: cannot read: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise CredentialsError(f"{where}: not a JSON keystore ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, dict) or "crypto" not in data and "Crypto" not in data:
@@ -163,8 +179,13 @@ def read_keystore(path: str | Path, password: str) -> tuple[Secret, str]:
         raise CredentialsError(f"{where}: unsupported or damaged keystore ({type(exc).__name__})") from None
     key, address = _parse_key("0x" + bytes(raw).hex(), where)
     stored = data.get("address")
-    if isinstance(stored, str) and stored and to_checksum("0x" + stored.removeprefix("0x")) != address:
-        raise CredentialsError(f"{where}: the decrypted key does not belong to the address the file names")
+    if isinstance(stored, str) and stored.strip():
+        text = stored.strip()
+        named = _address(text if text[:2].lower() == "0x" else "0x" + text, f"{where}: field 'address'")
+        if named != address:
+            raise CredentialsError(
+                f"{where}: the decrypted key does not belong to the address the file names"
+            )
     return key, address
 
 
@@ -182,9 +203,10 @@ def load_credentials(
     must agree with BIGEARN_FUNDER when both are given."""
     env = os.environ if env is None else env
     env_key = env.get(ENV_PRIVATE_KEY, "")
+    shown = _shown_path(keystore) if keystore else ""
     if env_key and keystore:
         raise CredentialsError(
-            f"two private key sources: {ENV_PRIVATE_KEY} is set and a keystore is configured ({keystore}); "
+            f"two private key sources: {ENV_PRIVATE_KEY} is set and a keystore is configured ({shown}); "
             "use one"
         )
     if env_key:
@@ -195,13 +217,13 @@ def load_credentials(
         if not password:
             if prompt is None:
                 raise CredentialsError(
-                    f"keystore {keystore} needs its password: set {ENV_KEYSTORE_PASSWORD} or unlock it interactively"
+                    f"keystore {shown} needs its password: set {ENV_KEYSTORE_PASSWORD} or unlock it interactively"
                 )
-            password = prompt(f"Password for keystore {keystore}: ")
+            password = prompt(f"Password for keystore {shown}: ")
             if not password:
-                raise CredentialsError(f"keystore {keystore}: no password given")
+                raise CredentialsError(f"keystore {shown}: no password given")
         key, address = read_keystore(keystore, password)
-        source = f"keystore {Path(keystore).expanduser()}"
+        source = f"keystore {_shown_path(Path(keystore).expanduser())}"
     else:
         raise CredentialsError(
             f"no private key: set {ENV_PRIVATE_KEY}, or create an encrypted keystore and configure "
@@ -249,9 +271,11 @@ def create_keystore(
     try:
         fd = os.open(p, flags, 0o600)
     except FileExistsError:
-        raise CredentialsError(f"keystore {p}: file exists (pass overwrite to replace it)") from None
+        raise CredentialsError(
+            f"keystore {_shown_path(p)}: file exists (pass overwrite to replace it)"
+        ) from None
     except OSError as exc:
-        raise CredentialsError(f"keystore {p}: cannot create: {exc.strerror}") from None
+        raise CredentialsError(f"keystore {_shown_path(p)}: cannot create: {exc.strerror}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(document, fh)
     return address
