@@ -8,10 +8,13 @@ every request).
 from __future__ import annotations
 
 import asyncio
+import calendar
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +23,7 @@ import pytest
 
 from engine.domain import FeeSchedule, Market, Resolution
 from engine.feeds.replay import ReplayMarket
+from engine.risk.market_state import MarketStates, Phase
 from engine.sim.exchange import ManualClock, start_exchange
 from engine.venues.polymarket.discovery import (
     LOG,
@@ -324,3 +328,204 @@ def test_parse_v2_position_ids_disabled_fees_and_untradable_markets() -> None:
     with pytest.raises(MarketFormatError, match="acceptingOrders: expected true or false") as info:
         parse_gamma_market({**CAPTURED, "acceptingOrders": "yes"})
     assert info.value.field == "acceptingOrders"
+
+
+# --- start and end times -----------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "gamma"
+
+
+def gamma_rows(name: str) -> dict[str, dict[str, Any]]:
+    """Fixture Gamma market objects by slug (see tests/fixtures/gamma/README.md)."""
+    return {row["slug"]: row for row in json.loads((FIXTURES / name).read_text(encoding="utf-8"))}
+
+
+def utc_ms(*parts: int, milli: int = 0) -> int:
+    return calendar.timegm((*parts, 0, 0, 0)) * 1000 + milli
+
+
+REAL = gamma_rows("real_2024_markets.json")
+UPDOWN = gamma_rows("updown_markets.json")
+M15, H1, H4 = (
+    "btc-updown-15m-1790586000",
+    "bitcoin-up-or-down-september-28-5am-et",
+    "btc-updown-4h-1790582400",
+)
+
+
+@pytest.mark.parametrize(
+    ("rows", "slug", "start", "end"),
+    [
+        # the 15-minute window, not startDate (listed the day before)
+        (UPDOWN, M15, utc_ms(2026, 9, 28, 9, 0, 0), utc_ms(2026, 9, 28, 9, 15, 0)),
+        (UPDOWN, H1, utc_ms(2026, 9, 28, 9, 0, 0), utc_ms(2026, 9, 28, 10, 0, 0)),
+        # no eventStartTime: the slug's unix time; times written with +00:00
+        (UPDOWN, H4, 1_790_582_400_000, utc_ms(2026, 9, 28, 12, 0, 0)),
+        # a month-long market: startDate, milliseconds kept exactly
+        (
+            REAL,
+            "nvidia-largest-company-in-july",
+            utc_ms(2024, 7, 1, 17, 48, 35, milli=918),
+            utc_ms(2024, 7, 31, 12, 0, 0),
+        ),
+        # no startDate on the market: acceptingOrdersTimestamp, ahead of the event's startDate
+        (
+            REAL,
+            "will-brian-kim-win-the-wsop-main-event",
+            utc_ms(2024, 7, 15, 16, 19, 39),
+            utc_ms(2024, 7, 17, 12, 0, 0),
+        ),
+    ],
+)
+def test_start_and_end_come_from_the_gamma_fields_that_bound_trading(
+    rows: dict[str, dict[str, Any]], slug: str, start: int, end: int
+) -> None:
+    listing = parse_gamma_market(rows[slug])
+    assert (listing.market.start_ts, listing.market.end_ts) == (start, end)
+    assert listing.date_note == ""
+
+
+def test_a_discovered_15_minute_market_gets_the_short_close_window_and_a_long_one_24_hours() -> None:
+    short = parse_gamma_market(UPDOWN[M15]).market
+    long = parse_gamma_market(REAL["nvidia-largest-company-in-july"]).market
+    states = MarketStates()
+    states.add_market(short)
+    states.add_market(long)
+    assert short.end_ts is not None and long.end_ts is not None
+    assert states.is_short(short.condition_id) and states.close_window_ms(short.condition_id) == 60_000
+    assert states.phase(short.condition_id, short.end_ts - 61_000) is Phase.NORMAL
+    assert states.phase(short.condition_id, short.end_ts - 60_000) is Phase.CLOSE_WINDOW
+    assert not states.is_short(long.condition_id)
+    assert states.close_window_ms(long.condition_id) == 24 * 3_600_000
+
+    # Without its start the same market would be in its close window (no maker quotes) from the first second.
+    unknown = MarketStates()
+    unknown.add_market(replace(short, start_ts=None))
+    assert unknown.phase(short.condition_id, short.end_ts - 15 * 60_000) is Phase.CLOSE_WINDOW
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-09-28T09:00:00Z", utc_ms(2026, 9, 28, 9, 0, 0)),
+        ("2026-09-28T09:00:00.000Z", utc_ms(2026, 9, 28, 9, 0, 0)),
+        ("2026-09-28T09:00:00.5Z", utc_ms(2026, 9, 28, 9, 0, 0, milli=500)),
+        ("2026-09-28T09:00:00.123456+00:00", utc_ms(2026, 9, 28, 9, 0, 0, milli=123)),
+        ("2026-09-28T05:00:00-04:00", utc_ms(2026, 9, 28, 9, 0, 0)),
+        ("2026-09-28 09:00:00+00", utc_ms(2026, 9, 28, 9, 0, 0)),
+    ],
+)
+def test_iso_times_with_or_without_fractions_and_with_z_or_an_offset(text: str, expected: int) -> None:
+    assert parse_gamma_market({**UPDOWN[M15], "eventStartTime": text}).market.start_ts == expected
+
+
+def test_an_unusable_start_field_is_passed_over_and_named() -> None:
+    row = UPDOWN[M15]
+    event = row["events"][0]
+    cases = [
+        # unreadable eventStartTime: the event's startTime
+        ({"eventStartTime": "soon"}, utc_ms(2026, 9, 28, 9, 0, 0), "eventStartTime: expected an ISO-8601"),
+        # a window start after the end is not a start: the next field
+        ({"eventStartTime": "2026-09-28T09:15:00Z"}, utc_ms(2026, 9, 28, 9, 0, 0), "not before endDate"),
+        # no window field at all, and a slug without a time: startDate, the listing
+        (
+            {"eventStartTime": None, "events": [{**event, "startTime": None}], "slug": "btc-updown-15m"},
+            utc_ms(2026, 9, 27, 9, 2, 41, milli=117),
+            "",
+        ),
+        # nothing usable: None, which the clocks treat as a long market
+        (
+            {
+                "eventStartTime": 1790586000,
+                "events": [],
+                "slug": "btc-updown-15m",
+                "startDate": "2026-09-27",
+                "acceptingOrdersTimestamp": None,
+            },
+            None,
+            "no start time",
+        ),
+    ]
+    for change, start, note in cases:
+        listing = parse_gamma_market({**row, **change})
+        assert listing.market.start_ts == start, change
+        assert note in listing.date_note
+        assert listing.market.end_ts == utc_ms(2026, 9, 28, 9, 15, 0)
+    dateless = parse_gamma_market(
+        {
+            **row,
+            "eventStartTime": "x",
+            "startDate": "y",
+            "acceptingOrdersTimestamp": None,
+            "events": [],
+            "slug": "btc-updown-15m",
+        }
+    )
+    assert dateless.market.start_ts is None
+    assert dateless.date_note == (
+        "eventStartTime: expected an ISO-8601 time, got 'x'; startDate: expected an ISO-8601 time, got 'y'; "
+        "no start time: treated as a long market"
+    )
+    assert dateless.date_level == logging.WARNING
+    assert parse_gamma_market({**row, "endDate": None}).date_note == "endDate missing: no close time"
+
+
+class Notes(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.notes: list[tuple[str, str, int]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "market_dates":
+            fields = getattr(record, "fields", {})
+            self.notes.append((fields["market"], fields["note"], record.levelno))
+
+
+def test_discovery_from_the_local_exchange_sets_the_window_and_logs_a_bad_date_once() -> None:
+    window = START + 10 * 60_000  # listed 10 minutes before its window opens
+    updown = replace(
+        market(CID3, YES3, NO3),
+        slug=f"btc-updown-15m-{window // 1000}",
+        start_ts=window,
+        end_ts=window + 15 * 60_000,
+    )
+    long = replace(market(CID4, YES4, NO4), start_ts=START - 30 * 86_400_000, end_ts=START + 30 * 86_400_000)
+
+    def garble(body: Any) -> Any:
+        for row in body["markets"]:
+            if row["conditionId"] == CID4:
+                row["startDate"] = "last month"
+        return body
+
+    async def go() -> list[Market]:
+        async with serve([updown, long]) as h:
+            async with httpx.AsyncClient() as http:
+                response = await http.get(h.gamma_url + "/markets/keyset")
+            served = {row["conditionId"]: row for row in response.json()["markets"]}
+            # As on Gamma: the listing time in startDate, the window in eventStartTime and the event's startTime.
+            row = served[CID3]
+            assert (row["startDate"], row["eventStartTime"], row["endDate"]) == (
+                "2027-01-15T08:00:00Z",
+                "2027-01-15T08:10:00Z",
+                "2027-01-15T08:25:00Z",
+            )
+            assert row["events"][0]["startTime"] == row["eventStartTime"]
+            assert "eventStartTime" in served[CID4] and served[CID4]["startDate"] == "2026-12-16T08:00:00Z"
+            return await discover(h, Tamper(gamma=garble))
+
+    notes, level = Notes(), LOG.level
+    LOG.addHandler(notes)
+    LOG.setLevel(logging.INFO)
+    try:
+        found = {m.condition_id: m for m in asyncio.run(go())}
+    finally:
+        LOG.removeHandler(notes)
+        LOG.setLevel(level)
+    assert (found[CID3].start_ts, found[CID3].end_ts) == (updown.start_ts, updown.end_ts)
+    # startDate unreadable: the event's startDate, which the exchange serves as the same listing time
+    assert (found[CID4].start_ts, found[CID4].end_ts) == (long.start_ts, long.end_ts)
+    assert notes.notes == [(CID4, "startDate: expected an ISO-8601 time, got 'last month'", logging.WARNING)]
+    states = MarketStates()
+    for m in found.values():
+        states.add_market(m)
+    assert states.close_window_ms(CID3) == 60_000 and states.close_window_ms(CID4) == 24 * 3_600_000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -138,6 +138,15 @@ def _iso(ts_ms: int | None) -> str | None:
     if ts_ms is None:
         return None
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _gamma_time(ts_ms: int | None) -> str | None:
+    """Gamma's form: whole seconds as `...:00Z`, milliseconds as `...:56.805Z` when there are any."""
+    if ts_ms is None:
+        return None
+    stamp = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ts_ms)
+    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{ts_ms % 1000:03d}Z" if ts_ms % 1000 else f"{text}Z"
 
 
 def _num(value: Decimal | int) -> float | int:
@@ -274,8 +283,11 @@ def gamma_market_json(
         "question": m.question,
         "conditionId": m.condition_id,
         "slug": m.slug,
-        "endDate": _iso(m.end_ts),
-        "startDate": _iso(m.start_ts if m.start_ts is not None else m.created_ts),
+        "endDate": _gamma_time(m.end_ts),
+        # As on Gamma: startDate is when the market was listed (here: added, or its start if that was
+        # earlier); a timed market's window (a 15-minute up/down market, listed well before it opens)
+        # starts at eventStartTime, added below.
+        "startDate": _gamma_time(m.created_ts if m.start_ts is None else min(m.created_ts, m.start_ts)),
         "category": m.category,
         "liquidity": "0",
         "volume": "0",
@@ -304,10 +316,21 @@ def gamma_market_json(
         "umaResolutionStatus": "resolved" if m.winner is not None else None,
         "version": "v1",
     }
+    if m.start_ts is not None:
+        body["eventStartTime"] = _gamma_time(m.start_ts)
     if m.neg_risk:
         body["negRiskMarketID"] = m.question_id
     if with_event:
-        body["events"] = [{"id": m.event_id, "slug": m.slug, "title": m.question}]
+        event: dict[str, Any] = {
+            "id": m.event_id,
+            "slug": m.slug,
+            "title": m.question,
+            "startDate": body["startDate"],
+            "endDate": body["endDate"],
+        }
+        if m.start_ts is not None:
+            event["startTime"] = body["eventStartTime"]
+        body["events"] = [event]
     return body
 
 
@@ -320,6 +343,7 @@ def gamma_event_json(m: ExMarket, market_json: dict[str, Any]) -> dict[str, Any]
         "description": m.question,
         "startDate": market_json["startDate"],
         "endDate": market_json["endDate"],
+        **({"startTime": market_json["eventStartTime"]} if "eventStartTime" in market_json else {}),
         "active": not m.closed,
         "closed": m.closed,
         "archived": False,

@@ -17,15 +17,28 @@ Ranking: markets named in `include_ids` (condition id, slug or Gamma id) first, 
 or category, then the rest by liquidity, then volume (24 h, then all time), best first, up to
 `max_markets` in all. Neg-risk markets of one event share `event_id`, which the engine uses as their
 exposure cluster.
+
+Times (unix ms): `end_ts` is Gamma's `endDate`, when trading closes; a market whose `endDate` cannot be
+read is skipped, since without a close time no close window would ever stop its quotes. `start_ts` is
+the start of the market's trading window, which sets its life length and so its market-state clocks (a
+15-minute market gets a 60-second close window, a long one 24 hours). For crypto up/down markets
+(`btc-updown-15m-1790586000`, `bitcoin-up-or-down-...`) that is the window start: `eventStartTime`, else
+the event's `startTime`, else the slug's unix time; their `startDate` is when the market was created,
+about a day earlier. For every other market it is `startDate`, else `acceptingOrdersTimestamp`, else
+the event's `startDate`: `eventStartTime` there is when the real-world event (a game) starts, while
+trading began at listing. A candidate that cannot be read or is not before `endDate` is passed over; a
+start that stays unknown is None, which the clocks treat as a long market (the wider close window).
+Either is logged once per market, naming the field.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -44,6 +57,11 @@ DETAIL_CONCURRENCY = 8
 HTTP_TIMEOUT_S = 10.0
 ATTEMPTS = 3
 RETRY_DELAY_S = 0.25
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_UPDOWN_SLUG = re.compile(r"(?:^|-)(?:updown|up-or-down)(?:-|$)")
+_SLUG_START = re.compile(r"-(\d{9,11})$")  # btc-updown-15m-1790586000: the window start, unix seconds
 
 
 class DiscoveryError(Exception):
@@ -73,6 +91,8 @@ class Listing:
     volume: Decimal
     labels: frozenset[str]  # category and tags, lower case, for the category filter
     rebate_rate: Decimal
+    date_note: str = ""  # why start_ts or end_ts is None, or which start fields were passed over
+    date_level: int = logging.INFO  # WARNING when a date field was present but unusable
 
     def matches(self, ids: frozenset[str]) -> bool:
         m = self.market
@@ -160,19 +180,70 @@ def _size(value: Any, field: str) -> int:
     return qty
 
 
+def _iso_ms(value: Any, field: str) -> int:
+    """Unix ms of an ISO-8601 time with a zone (`Z` or an offset), with or without fractional seconds."""
+    shown = repr(value)[:80]
+    if not isinstance(value, str):
+        raise MarketFormatError(field, f"expected an ISO-8601 time, got {shown}")
+    try:
+        stamp = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise MarketFormatError(field, f"expected an ISO-8601 time, got {shown}") from None
+    if stamp.tzinfo is None:
+        raise MarketFormatError(field, f"time without a zone: {shown}")
+    # Exact integer arithmetic: timestamp() * 1000 is a float and can land a millisecond short.
+    return (stamp - _EPOCH) // _MS
+
+
 def _time_ms(row: Mapping[str, Any], key: str) -> int | None:
     value = row.get(key)
     if value in (None, ""):
         return None
-    if not isinstance(value, str):
-        raise MarketFormatError(key, f"expected an ISO-8601 time, got {value!r}")
-    try:
-        stamp = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise MarketFormatError(key, f"expected an ISO-8601 time, got {value!r}") from None
-    if stamp.tzinfo is None:
-        raise MarketFormatError(key, f"time without a zone: {value!r}")
-    return int(stamp.timestamp() * 1000)
+    return _iso_ms(value, key)
+
+
+def _first_event(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    events = row.get("events")
+    if isinstance(events, list) and events and isinstance(events[0], Mapping):
+        return events[0]
+    return {}
+
+
+def _slug_start_ms(slug: str) -> int | None:
+    match = _SLUG_START.search(slug)
+    return int(match.group(1)) * 1000 if match else None
+
+
+def _start_ms(row: Mapping[str, Any], slug: str, end_ts: int | None) -> tuple[int | None, list[str]]:
+    """The start of the market's trading window (see the module docstring), and the candidates passed
+    over with the reason, for the log."""
+    event = _first_event(row)
+    dates: list[tuple[str, Any]] = []
+    if _UPDOWN_SLUG.search(slug):
+        dates += [
+            ("eventStartTime", row.get("eventStartTime")),
+            ("events[0].startTime", event.get("startTime")),
+            ("slug", _slug_start_ms(slug)),
+        ]
+    dates += [
+        ("startDate", row.get("startDate")),
+        ("acceptingOrdersTimestamp", row.get("acceptingOrdersTimestamp")),
+        ("events[0].startDate", event.get("startDate")),
+    ]
+    passed_over: list[str] = []
+    for field, value in dates:
+        if value is None or value == "":
+            continue
+        try:
+            start = value if field == "slug" else _iso_ms(value, field)
+        except MarketFormatError as exc:
+            passed_over.append(str(exc))
+            continue
+        if end_ts is not None and start >= end_ts:
+            passed_over.append(f"{field}: {repr(value)[:80]} is not before endDate")
+            continue
+        return start, passed_over
+    return None, passed_over
 
 
 def _fees(schedule: Any, field: str) -> tuple[FeeSchedule, Decimal]:
@@ -278,10 +349,18 @@ def parse_gamma_market(row: Any) -> Listing:
         fees, rebate = _fees(schedule, "feeSchedule")
         if not _flag(row, "feesEnabled", default=True):
             fees = FeeSchedule(rebate_rate=rebate)
+    slug = _optional_text(row, "slug")
+    end_ts = _time_ms(row, "endDate")
+    start_ts, passed_over = _start_ms(row, slug, end_ts)
+    notes = (
+        [*passed_over] if start_ts is not None else [*passed_over, "no start time: treated as a long market"]
+    )
+    if end_ts is None:
+        notes.append("endDate missing: no close time")
     market = Market(
         condition_id=cid,
         question=_optional_text(row, "question") or cid,
-        slug=_optional_text(row, "slug"),
+        slug=slug,
         yes_token=tokens[0],
         no_token=tokens[1],
         yes_label=outcomes[0],
@@ -291,7 +370,8 @@ def parse_gamma_market(row: Any) -> Listing:
         min_order_size=_size(row.get("orderMinSize"), "orderMinSize"),
         neg_risk=neg_risk,
         fees=fees,
-        end_ts=_time_ms(row, "endDate"),
+        start_ts=start_ts,
+        end_ts=end_ts,
         event_id=_event_id(row, neg_risk),
     )
     gamma_id = row.get("id")
@@ -303,6 +383,8 @@ def parse_gamma_market(row: Any) -> Listing:
         volume=_amount(row, "volumeNum", "volume"),
         labels=_labels(row),
         rebate_rate=rebate,
+        date_note="; ".join(notes),
+        date_level=logging.WARNING if passed_over else logging.INFO,
     )
 
 
@@ -466,6 +548,12 @@ async def discover_markets(
         while queue and len(out) < max_markets:
             batch, queue = queue[: max_markets - len(out)], queue[max_markets - len(out) :]
             out.extend(m for m in await _complete(client, clob_url, batch, gate) if m is not None)
+        # Only for the markets kept, so each note is logged once per scan and not for the whole listing.
+        noted = {item.market.condition_id: item for item in (*pinned, *others) if item.date_note}
+        for m in out:
+            item = noted.get(m.condition_id)
+            if item is not None:
+                log_event(LOG, "market_dates", item.date_level, market=m.condition_id, note=item.date_note)
         log_event(
             LOG, "markets_discovered", logging.INFO, markets=len(out), listed=len(rows), pinned=len(pinned)
         )
