@@ -96,7 +96,11 @@ def test_migrations_apply_once_on_file_db_in_wal_mode(tmp_path: Path) -> None:
     async def first(store: Store) -> None:
         assert (await store.fetch_all("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
         versions = await store.fetch_all("SELECT version, name FROM schema_version")
-        assert versions == [{"version": 1, "name": "initial"}, {"version": 2, "name": "risk"}]
+        assert versions == [
+            {"version": 1, "name": "initial"},
+            {"version": 2, "name": "risk"},
+            {"version": 3, "name": "resume"},
+        ]
         names = {
             r["name"] for r in await store.fetch_all("SELECT name FROM sqlite_master WHERE type='table'")
         }
@@ -108,7 +112,7 @@ def test_migrations_apply_once_on_file_db_in_wal_mode(tmp_path: Path) -> None:
     assert path.exists()
 
     async def second(store: Store) -> None:
-        assert await store.count("schema_version") == 2  # nothing applied twice
+        assert await store.count("schema_version") == 3  # nothing applied twice
 
     run(with_store(path, second))
 
@@ -121,7 +125,7 @@ def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as err:
         run(Store.open(str(path)))
     message = str(err.value)
-    assert str(path) in message and "999" in message and "(2)" in message
+    assert str(path) in message and "999" in message and "(3)" in message
     assert "\n" not in message
 
 
@@ -557,3 +561,97 @@ def test_count_validates_table_name() -> None:
             await store.count("fills; DROP TABLE fills")
 
     run(with_store(":memory:", body))
+
+
+# --- a damaged file, group commit ----------------------------------------------------------------------
+
+
+def _digest(path: Path) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
+def test_a_file_that_is_not_a_database_is_refused_in_one_line_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    path.write_bytes(b"this is a spreadsheet, not a ledger\n" * 200)
+    before = _digest(path)
+    with pytest.raises(StoreError) as err:
+        run(Store.open(str(path)))
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message
+    assert "not a usable SQLite database" in message and "move it aside" in message
+    assert _digest(path) == before  # never written
+
+
+def test_a_corrupted_database_is_refused_and_never_appended_to(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+
+    async def fill_it(store: Store) -> None:
+        for i in range(400):
+            store.add_evaluation(**evaluation(ts=i, reason="x" * 200))
+        await store.flush()
+
+    run(with_store(path, fill_it))
+    with sqlite3.connect(path) as con:  # fold the WAL in, so the damage below hits the main file
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 8 * page
+    for n in range(2, len(data) // page):  # every page but the header's: its b-tree header and cell pointers
+        data[n * page : n * page + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    before = _digest(path)
+    with pytest.raises(StoreError) as err:
+        run(Store.open(str(path)))
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message
+    assert ("corrupted" in message or "not a usable" in message) and "restore it from a backup" in message
+    assert _digest(path) == before
+
+
+def test_a_corrupted_database_stops_the_run_with_one_line(tmp_path: Path) -> None:
+    from engine.runtime import SetupError, build
+    from tests.conftest import settings_for
+
+    path = tmp_path / "ledger.db"
+    path.write_bytes(b"\x00garbage" * 1000)
+    with pytest.raises(SetupError, match="not a usable SQLite database"):
+        run(build(settings_for(tmp_path, **{"store.path": str(path)})))
+
+
+def test_group_commit_writes_what_is_queued_without_waiting_for_an_order(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+
+    def committed() -> int:
+        with sqlite3.connect(path) as con:
+            return con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+
+    async def body(store: Store) -> tuple[int, int]:
+        ticks: list[int] = []
+        loop = asyncio.create_task(store.commit_loop(3600, before=lambda: ticks.append(1)))
+        store.add_evaluation(**evaluation())
+        store.request_flush()  # a halt or a trip: written now, not at the next tick an hour away
+        for _ in range(200):
+            if store.pending_count() == 0 and committed() == 1:
+                break
+            await asyncio.sleep(0.005)
+        seen = committed()
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop
+        return seen, len(ticks)
+
+    seen, ticks = run(with_store(path, body))
+    assert seen == 1 and ticks == 1
+
+
+def test_a_decline_is_a_row_with_no_estimate() -> None:
+    async def body(store: Store) -> list[dict[str, Any]]:
+        store.add_evaluation(**evaluation(p_hat=None, ci_low=None, ci_high=None, decision="SKIP_NO_BOOK"))
+        await store.flush()
+        return await store.fetch_all("SELECT p_hat, ci_low, ci_high, decision FROM evaluations")
+
+    assert run(with_store(":memory:", body)) == [
+        {"p_hat": None, "ci_low": None, "ci_high": None, "decision": "SKIP_NO_BOOK"}
+    ]

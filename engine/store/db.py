@@ -237,12 +237,15 @@ def C(name: str, kind: str = "text", nullable: bool = False, default: Any = _MIS
     return Col(name, kind, nullable, default)
 
 
-def _upsert_all(key: str, cols: Iterable[str], keep_if_null: Iterable[str] = ()) -> str:
+def _upsert_all(key: str | tuple[str, ...], cols: Iterable[str], keep_if_null: Iterable[str] = ()) -> str:
+    keys = (key,) if isinstance(key, str) else key
     keep = set(keep_if_null)
     sets = ", ".join(
-        f"{c} = COALESCE(excluded.{c}, {c})" if c in keep else f"{c} = excluded.{c}" for c in cols if c != key
+        f"{c} = COALESCE(excluded.{c}, {c})" if c in keep else f"{c} = excluded.{c}"
+        for c in cols
+        if c not in keys
     )
-    return f" ON CONFLICT({key}) DO UPDATE SET {sets}"
+    return f" ON CONFLICT({', '.join(keys)}) DO UPDATE SET {sets}"
 
 
 _RUNS = Table(
@@ -250,8 +253,20 @@ _RUNS = Table(
     (
         C("run_id"), C("started_ts", "int"), C("ended_ts", "int", True), C("venue"), C("mode"),
         C("seed", "int", True), C("config_json", "json", default="{}"), C("summary_json", "json", True),
+        C("account", default=""),
     ),
 )  # fmt: skip
+
+_ACCOUNT_COLS = (
+    C("account"), C("created_ts", "int"), C("starting_cash", "money"), C("venue_cash_start", "money", True),
+)  # fmt: skip
+# An account's ledger begins once; a later run of it must not move where it began.
+_ACCOUNTS = Table("accounts", _ACCOUNT_COLS, conflict=" ON CONFLICT(account) DO NOTHING")
+
+_ENGINE_STATE_COLS = (C("account"), C("run_id"), C("ts", "int"), C("state_json", "json"))
+_ENGINE_STATE = Table(
+    "engine_state", _ENGINE_STATE_COLS, conflict=_upsert_all("account", (c.name for c in _ENGINE_STATE_COLS))
+)
 
 _MARKET_COLS = (
     C("condition_id"), C("slug"), C("question"), C("category"), C("yes_token_id"), C("no_token_id"),
@@ -275,8 +290,9 @@ _MARKETS = Table(
 _EVALUATIONS = Table(
     "evaluations",
     (
-        C("run_id"), C("ts", "int"), C("condition_id"), C("brain"), C("p_hat", "real"), C("ci_low", "real"),
-        C("ci_high", "real"), C("market_mid", "real", True), C("best_bid", "money", True),
+        # p_hat and its band are NULL when the brain declined (no book to judge by): a decline, with its reason.
+        C("run_id"), C("ts", "int"), C("condition_id"), C("brain"), C("p_hat", "real", True),
+        C("ci_low", "real", True), C("ci_high", "real", True), C("market_mid", "real", True), C("best_bid", "money", True),
         C("best_ask", "money", True), C("spread", "real", True), C("depth_usdc", "real", True),
         C("time_to_close_s", "real", True), C("decision"), C("reason", default=""),
         C("details_json", "json", default="{}"), C("outcome", "real", True),
@@ -291,7 +307,7 @@ _PROPOSALS = Table(
         C("price", "money"), C("size", "money"), C("p_hat", "real"), C("ci_low", "real"),
         C("ci_high", "real"), C("edge_net", "real"), C("kelly_fraction", "real"), C("binding_cap"),
         C("expected_slippage_bps", "real"), C("expires_ts", "int"), C("status"),
-        C("rationale_json", "json", default="{}"), C("reason", default=""),
+        C("rationale_json", "json", default="{}"), C("reason", default=""), C("expires_wall", "int", True),
     ),
     key="id",
 )  # fmt: skip
@@ -352,11 +368,13 @@ _SETTLEMENTS = Table(
 )  # fmt: skip
 
 _POSITION_COLS = (
-    C("token_id"), C("condition_id"), C("outcome"), C("size", "money"), C("avg_price", "money"),
+    C("account", default=""), C("token_id"), C("condition_id"), C("outcome"), C("size", "money"), C("avg_price", "money"),
     C("cost", "money"), C("realized_pnl", "money"), C("updated_ts", "int"),
 )  # fmt: skip
 _POSITIONS = Table(
-    "positions", _POSITION_COLS, conflict=_upsert_all("token_id", (c.name for c in _POSITION_COLS))
+    "positions",
+    _POSITION_COLS,
+    conflict=_upsert_all(("account", "token_id"), (c.name for c in _POSITION_COLS)),
 )
 
 _PNL_SNAPSHOTS = Table(
@@ -381,8 +399,8 @@ _HALTS = Table(
 # Insert order inside a flush: parents before children so a reader never sees an orphan that is
 # about to be explained by the same transaction (foreign keys are off, this is for humans/tools).
 TABLES: tuple[Table, ...] = (
-    _RUNS, _MARKETS, _EVALUATIONS, _PROPOSALS, _DECISIONS, _ORDER_INTENTS, _ORDER_EVENTS, _FILLS,
-    _SETTLEMENTS, _POSITIONS, _PNL_SNAPSHOTS, _HALTS,
+    _RUNS, _ACCOUNTS, _MARKETS, _EVALUATIONS, _PROPOSALS, _DECISIONS, _ORDER_INTENTS, _ORDER_EVENTS, _FILLS,
+    _SETTLEMENTS, _POSITIONS, _PNL_SNAPSHOTS, _HALTS, _ENGINE_STATE,
 )  # fmt: skip
 _TABLE_NAMES: frozenset[str] = frozenset(t.name for t in TABLES) | {"schema_version"}
 
@@ -559,6 +577,29 @@ async def _migrate(db: aiosqlite.Connection, path: str) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+def _wake_up(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _check_integrity(db: aiosqlite.Connection, path: str) -> None:
+    """`PRAGMA quick_check` (reads every page, writes nothing): a file that is not an SQLite database, or
+    one whose pages are damaged, stops the run with one line naming the file and what to do."""
+    what_to_do = (
+        "nothing was written to it; restore it from a backup, or move it aside and start with a new --db file"
+    )
+    try:
+        rows = list(await db.execute_fetchall("PRAGMA quick_check"))
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a usable SQLite database ({exc}); {what_to_do}") from None
+    problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+    if problems:
+        first = problems[0].replace("\n", " ")[:120]
+        raise StoreError(
+            f"{path}: the database is corrupted ({len(problems)} problem(s), first: {first}); {what_to_do}"
+        )
+
+
 class Store:
     """Write-ahead batched ledger. Use ``await Store.open(path)``; the constructor is internal."""
 
@@ -578,6 +619,8 @@ class Store:
         # Every trade id already committed or pending: the venue re-sends trades (reconnects, REST
         # backfill) and a fill must be counted once, across flushes and restarts.
         self._trade_ids = trade_ids
+        self._wake: asyncio.Future[None] | None = None
+        self._flush_requested = False
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -590,6 +633,8 @@ class Store:
         # isolation_level=None: no implicit transactions; flush issues BEGIN/COMMIT itself.
         db = await aiosqlite.connect(path, isolation_level=None, uri=is_uri)
         try:
+            # Before anything could write to it: a damaged file is refused, never appended to.
+            await _check_integrity(db, path)
             # WAL lets readers (TUI, analytics) run while the engine writes; NORMAL is durable
             # against process crashes in WAL mode, which is what write-ahead needs.
             await db.execute("PRAGMA journal_mode=WAL")
@@ -623,6 +668,34 @@ class Store:
         return self._db
 
     # ---------------------------------------------------------------------------------- flushing
+
+    def request_flush(self) -> None:
+        """Ask the group-commit loop to write now instead of at its next tick (a halt, a breaker trip)."""
+        self._flush_requested = True
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def commit_loop(self, interval_s: float = 0.5, before: Callable[[], None] | None = None) -> None:
+        """Group commit: whatever is queued reaches the database within `interval_s` (or at once after
+        `request_flush`); `before` runs first each time (the engine queues its state). A failed write raises
+        here, so the supervisor sees it: the ledger can no longer promise durability, new risk must stop.
+        (A plain future and a timer, not `wait_for`: on Python 3.11 `wait_for` can swallow the cancellation
+        that stops this loop when the wake-up lands at the same moment.)"""
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._flush_requested:
+                wake = self._wake = loop.create_future()
+                timer = loop.call_later(interval_s, _wake_up, wake)
+                try:
+                    await wake
+                finally:
+                    timer.cancel()
+                    self._wake = None
+            self._flush_requested = False
+            if before is not None:
+                before()
+            await self.flush()
 
     def pending_count(self) -> int:
         """Queued operations (inserts, upserts and updates) not yet committed."""
@@ -714,12 +787,32 @@ class Store:
         self._n_pending += 1
 
     def start_run(self, *, run_id: str, started_ts: int, venue: str, mode: str, seed: int | None,
-                  config: dict[str, Any]) -> None:  # fmt: skip
+                  config: dict[str, Any], account: str = "") -> None:  # fmt: skip
         self._append(
             "runs",
             {"run_id": run_id, "started_ts": started_ts, "venue": venue, "mode": mode, "seed": seed,
-             "config": config},
+             "config": config, "account": account},
         )  # fmt: skip
+
+    def add_account(self, *, account: str, created_ts: int, starting_cash: Decimal,
+                    venue_cash_start: Decimal | None) -> None:  # fmt: skip
+        """Where an account's ledger began (a no-op once it exists)."""
+        self._append(
+            "accounts",
+            {"account": account, "created_ts": created_ts, "starting_cash": starting_cash,
+             "venue_cash_start": venue_cash_start},
+        )  # fmt: skip
+
+    def save_engine_state(self, *, account: str, run_id: str, ts: int, state: dict[str, Any]) -> None:
+        """What a restart must restore beyond fills and intents (breakers, halt, high-water mark); the
+        newest row per account wins. Queued rows of the same account are replaced, not stacked."""
+        row = _BUILDERS["engine_state"]({"account": account, "run_id": run_id, "ts": ts, "state": state})
+        pending = self._pending["engine_state"]
+        for i, queued in enumerate(pending):
+            if queued[0] == account:
+                pending[i] = row
+                return
+        self._append_built("engine_state", row, {}, account)
 
     def end_run(self, *, run_id: str, ended_ts: int, summary: dict[str, Any]) -> None:
         ended = _RUNS_ENDED(ended_ts)
@@ -898,6 +991,69 @@ class Store:
             f"SELECT * FROM order_intents WHERE upper(state) NOT IN ({marks}) ORDER BY ts, client_order_id",
             tuple(sorted(TERMINAL_ORDER_STATES)),
         )
+
+    async def account_runs(self, account: str) -> list[dict[str, Any]]:
+        """Every run of `account`, oldest first."""
+        return await self.fetch_all(
+            "SELECT run_id, started_ts, ended_ts, venue, mode FROM runs WHERE account = ? ORDER BY started_ts, rowid",
+            (account,),
+        )
+
+    async def unfinished_runs(self) -> list[dict[str, Any]]:
+        """Runs that never recorded their end (killed, or still running in another process)."""
+        return await self.fetch_all(
+            "SELECT run_id, started_ts, venue, account FROM runs WHERE ended_ts IS NULL ORDER BY started_ts"
+        )
+
+    async def account(self, account: str) -> dict[str, Any] | None:
+        rows = await self.fetch_all("SELECT * FROM accounts WHERE account = ?", (account,))
+        return rows[0] if rows else None
+
+    async def account_fills(self, account: str) -> list[dict[str, Any]]:
+        """Every fill of the account's orders that still stands (reversed ones are left out), in the order
+        they were applied: replaying them rebuilds its cash and positions exactly."""
+        return await self.fetch_all(
+            "SELECT f.*, o.run_id FROM fills AS f JOIN order_intents AS o ON o.client_order_id = f.client_order_id "
+            "JOIN runs AS r ON r.run_id = o.run_id WHERE r.account = ? AND f.status != 'REVERSED' "
+            "ORDER BY f.rowid",
+            (account,),
+        )
+
+    async def account_settlements(self, account: str) -> list[dict[str, Any]]:
+        return await self.fetch_all(
+            "SELECT s.* FROM settlements AS s JOIN runs AS r ON r.run_id = s.run_id WHERE r.account = ? "
+            "ORDER BY s.id",
+            (account,),
+        )
+
+    async def account_open_intents(self, account: str) -> list[dict[str, Any]]:
+        """The account's intents the venue may still act on, oldest first."""
+        marks = ", ".join("?" * len(TERMINAL_ORDER_STATES))
+        return await self.fetch_all(
+            "SELECT o.* FROM order_intents AS o JOIN runs AS r ON r.run_id = o.run_id "
+            f"WHERE r.account = ? AND upper(o.state) NOT IN ({marks}) ORDER BY o.ts, o.client_order_id",
+            (account, *sorted(TERMINAL_ORDER_STATES)),
+        )
+
+    async def account_venue_order_ids(self, account: str) -> dict[str, str]:
+        """venue order id (lower case) -> client order id, for every intent of the account that has one."""
+        rows = await self.fetch_all(
+            "SELECT o.client_order_id, o.venue_order_id FROM order_intents AS o JOIN runs AS r "
+            "ON r.run_id = o.run_id WHERE r.account = ? AND o.venue_order_id IS NOT NULL",
+            (account,),
+        )
+        return {str(r["venue_order_id"]).lower(): r["client_order_id"] for r in rows}
+
+    async def account_pending_proposals(self, account: str) -> list[dict[str, Any]]:
+        return await self.fetch_all(
+            "SELECT p.* FROM proposals AS p JOIN runs AS r ON r.run_id = p.run_id "
+            "WHERE r.account = ? AND p.status = 'PENDING' ORDER BY p.ts, p.id",
+            (account,),
+        )
+
+    async def engine_state(self, account: str) -> dict[str, Any] | None:
+        rows = await self.fetch_all("SELECT * FROM engine_state WHERE account = ?", (account,))
+        return orjson.loads(rows[0]["state_json"]) if rows else None
 
     async def fills_for_run(self, run_id: str) -> list[dict[str, Any]]:
         """Fills of orders placed by `run_id` (fills carry no run_id; ownership is via their order)."""
