@@ -94,9 +94,11 @@ class BigEarnApp(App[int]):
     ]
 
     def __init__(self, engine: Any, *, refresh_hz: float = 5.0, keymap: dict[str, str] | None = None,
-                 live_armed: bool = False, wall: Callable[[], float] = time.monotonic) -> None:
+                 live_armed: bool = False, wall: Callable[[], float] = time.monotonic,
+                 wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
         super().__init__()
         self._wall = wall
+        self._wall_ms = wall_ms  # the operator's clock: proposals count down in real seconds
         self.engine = engine
         self.refresh_hz = refresh_hz
         self._keymap = keymap or {}
@@ -122,7 +124,7 @@ class BigEarnApp(App[int]):
         with Horizontal(id="row-mid"):
             with Vertical(id="proposals-pane", classes="pane") as v:
                 v.border_title = "Proposals"
-                yield ProposalTable(id="proposals")
+                yield ProposalTable(wall_ms=self._wall_ms, id="proposals")
             with Vertical(id="positions-pane", classes="pane") as v:
                 v.border_title = "Positions"
                 yield PositionTable(id="positions")
@@ -186,6 +188,8 @@ class BigEarnApp(App[int]):
         snap = self.engine.snapshot(force=force)
         if not force and self.snap is not None and snap.seq == self.snap.seq:
             self.status.show(snap, live_armed=self.live_armed)  # keeps the snapshot age honest
+            if snap.pending_proposals:  # the time left counts down in real seconds even when nothing moves
+                self.proposal_table.update_rows(snap.proposals, snap.ts)
             return
         self.snap = snap
         with self.batch_update():

@@ -16,7 +16,7 @@ import typer
 
 from engine.config import ConfigError, Settings, load_settings
 from engine.logs import setup_json_logging
-from engine.runtime import SetupError, run_headless
+from engine.runtime import EngineFailed, SetupError, run_headless
 
 app = typer.Typer(add_completion=False, help="Big Earn: a trading console for Polymarket.", pretty_exceptions_enable=False)
 
@@ -68,12 +68,17 @@ def _exchange_urls(base: str) -> dict[str, str]:
 
 
 def _headless(settings: Settings, *, control: bool) -> dict[str, Any]:
+    """The run's summary. A run that ended in ERROR prints its summary, then one line, and exits 1."""
     logger = setup_json_logging(settings.log.level, settings.log.file)
     try:
         return asyncio.run(run_headless(settings, logger, control=control))
     except SetupError as exc:
         _fail(str(exc))
         raise
+    except EngineFailed as exc:
+        sys.stdout.write(orjson.dumps(exc.summary).decode() + "\n")
+        typer.echo(f"bigearn-tui: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.callback(invoke_without_command=True)

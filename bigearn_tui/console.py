@@ -33,9 +33,11 @@ import orjson
 from engine.commands import CancelAll, Halt
 from engine.config import Settings
 from engine.control import ControlError, ControlServer, default_socket_path
+from engine.feeds.replay import ReplayDataError
 from engine.gc_tuning import tune_gc
 from engine.logs import log_event, setup_json_logging
 from engine.runtime import Runtime, SetupError, build
+from engine.supervisor import guard_loop
 
 
 def _log_path(settings: Settings) -> str:
@@ -96,6 +98,7 @@ class ConsoleSession:
             except (ControlError, OSError) as exc:
                 log_event(logger, "control socket unavailable", logging.WARNING, error=str(exc))
             tune_gc()
+            guard_loop(loop, rt.engine.fail, logger)
             self._engine_task = asyncio.create_task(rt.engine.run(), name="engine")
             # The terminal's ctrl+c belongs to the UI (in raw mode it is a key); SIGTERM stops the console
             # the way `q` does; a hang-up means the operator is gone.
@@ -127,7 +130,7 @@ class ConsoleSession:
             failed = self._hung_up or (rc != 0 and not (self._stopping and rc in (0, -signal.SIGTERM)))
             if failed:
                 await self._safety_action(rc)
-            return 1 if failed else 0
+            return 1 if failed else self._engine_code()
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
@@ -170,10 +173,20 @@ class ConsoleSession:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
 
+    def _engine_code(self) -> int:
+        """The console's exit code once the UI has quit: what the engine's run came to. A run that stopped on
+        bad data or failed says why on stderr (the screen showed it in the status bar and the Log pane)."""
+        engine = self.rt.engine
+        if engine.failure is None:
+            return 0
+        bad_data = isinstance(engine.failure, ReplayDataError)
+        print(f"bigearn-tui: {engine.failure if bad_data else 'engine error: ' + engine.error}", file=sys.stderr)
+        return 2 if bad_data else 1
+
     async def _stop_engine(self, task: asyncio.Task[Any]) -> None:
-        """As a headless run stops: the venue stops, the engine finishes (cancels resting orders, flushes)."""
+        """As a headless run stops: cancel every order, wait for the venue's word, stop, flush."""
         if not task.done():
-            self.rt.venue.stop()
+            await self.rt.engine.stop("console quit")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(task), 10)
         if not task.done():

@@ -346,6 +346,7 @@ def status_of(snap: EngineSnapshot) -> dict[str, Any]:
         "venue": snap.venue,
         "state": snap.state,
         "halt_reason": snap.halt_reason,
+        "error": snap.error,
         "equity": str(snap.pnl.equity),
         "realized": str(snap.pnl.realized),
         "open_orders": len(snap.orders),
@@ -360,6 +361,7 @@ def status_of(snap: EngineSnapshot) -> dict[str, Any]:
                 "size": p.size / 1_000_000,
                 "edge": round(p.edge_net, 4),
                 "expires_ts": p.expires_ts,
+                "expires_wall": p.expires_wall,
             }
             for p in snap.pending_proposals
         ],

@@ -55,6 +55,18 @@ class Mode(StrEnum):
     OBSERVE = "observe"
 
 
+class EngineState(StrEnum):
+    """Where the engine is. Only RUNNING takes new risk."""
+
+    RECONCILING = "RECONCILING"  # restoring the ledger and checking it against the venue before trading
+    RUNNING = "RUNNING"
+    HALTED = "HALTED"  # no new risk until a human resumes (or the breaker that halted resumes by itself)
+    RESUMING = "RESUMING"  # resumed; trading again from the next cycle
+    ERROR = "ERROR"  # something failed that the engine cannot judge: halted, orders cancelled, needs a restart
+    STOPPING = "STOPPING"  # cancelling and waiting for the venue's last word before it stops
+    STOPPED = "STOPPED"
+
+
 _FEE_QUANT = Decimal("0.00001")
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from engine.analytics.calibration import Calibration
 from engine.book import OrderBook
 from engine.brains.base import Brain, BrainInput, NoEstimate
@@ -44,9 +46,9 @@ from engine.commands import (
     SetMode,
 )
 from engine.config import Settings
-from engine.domain import Estimate, Market, Mode, OrderRequest, OrderType, Outcome, Side
+from engine.domain import EngineState, Estimate, Market, Mode, OrderRequest, OrderType, Outcome, Side
 from engine.execution.firewall import Firewall, FirewallLimits
-from engine.execution.orders import Order, OrderState
+from engine.execution.orders import Order, OrderState, Transition
 from engine.feeds.events import (
     BookDeltas,
     BookSnapshot,
@@ -57,13 +59,16 @@ from engine.feeds.events import (
 )
 from engine.logs import log_event
 from engine.portfolio import Portfolio
+from engine.recovery import STATE_VERSION, LedgerState, load_ledger
+from engine.risk.breakers import (
+    RECONCILE as RECONCILE_BREAKER,
+)
 from engine.risk.breakers import (
     BreakerAction,
     BreakerEvent,
     BreakerLimits,
     Breakers,
     KillSwitch,
-    watch_kill_switch,
 )
 from engine.risk.exposure import ClusterMap, ExposureBook, ExposureLimits
 from engine.risk.market_state import MarketStateLimits, MarketStates, Phase, ZonePolicy
@@ -82,18 +87,32 @@ from engine.snapshot import (
 )
 from engine.steps import run_steps, run_steps_yielding
 from engine.store import Store
-from engine.units import ONE, floor_size, notional, px_to_str, qty_to_str
+from engine.supervisor import Supervisor, describe
+from engine.units import (
+    ONE,
+    floor_size,
+    notional,
+    px_from_decimal,
+    px_to_str,
+    qty_from_decimal,
+    qty_to_str,
+)
 from engine.venues.base import (
     FillReversed,
+    KnownOrder,
     OrderAccepted,
+    OrderAdopted,
     OrderCancelled,
     OrderExpired,
     OrderFilled,
+    OrderLost,
     OrderRejected,
     OrderUnknown,
+    ResumeRequest,
     Settled,
     Venue,
     VenueEvent,
+    VenueReconciled,
 )
 
 EVALUATIONS_PER_YIELD = 4
@@ -101,6 +120,15 @@ DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 LADDER_DEPTH = 12
 LADDERS_PER_STEP = 25  # book ladders built per step of a stepwise snapshot (~0.3 ms)
+COMMIT_INTERVAL_S = 0.5  # group commit: what is queued reaches the database within this (real time)
+HOUSEKEEPING_S = 0.25  # real-time chores: the kill-switch file, proposals' time to live
+DRAIN_TIMEOUT_S = 10.0  # on stop: how long to wait for the venue to confirm the cancels
+RECHECK_S = 3.0  # a start reconciliation that disagrees is checked once more after this (real time)
+TRADING_STATES = frozenset({EngineState.RUNNING, EngineState.RESUMING})
+
+
+def _epoch_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)
@@ -110,6 +138,7 @@ class MarketState:
     tick: int = 100
     phase: str = "OPEN"  # OPEN | CLOSED | RESOLVED
     first_ts: int | None = None
+    last_event_ts: int = 0  # the feed's last word on this book, a line that changed nothing included
     updates: int = 0
     last_decision: str = ""
     last_edge: float | None = None  # the sizer's last conservative edge; None when it never got that far
@@ -129,9 +158,14 @@ class Proposal:
     max_size: int
     order_type: OrderType
     post_only: bool
-    estimate: Estimate
-    sizing: SizingResult
-    expires_ts: int
+    p_hat: float
+    ci_low: float
+    ci_high: float
+    edge_net: float
+    kelly: float
+    expected_slippage_bps: float
+    expires_ts: int  # engine time, for the record
+    expires_wall: int  # the operator's time (unix ms, real): the time to live counts here, whatever the speed
     evaluation_key: str
     status: str = "PENDING"  # PENDING | APPROVED | REJECTED | EXPIRED | OBSERVED | REFUSED | FAILED
     client_order_id: str | None = None
@@ -184,6 +218,7 @@ class Engine:
         logger: logging.Logger | None = None,
         run_id: str | None = None,
         wall: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = _epoch_ms,
     ) -> None:
         self.settings = settings
         self.venue = venue
@@ -193,9 +228,32 @@ class Engine:
         self.log = logger or logging.getLogger("bigearn")
         self.run_id = run_id or uuid.uuid4().hex
         self._wall = wall  # real time, only for UI pacing and rates (never for trading decisions)
+        # The operator's clock (unix ms): a proposal's time to live is the human's time, whatever the speed.
+        self._wall_ms = wall_ms
         self._tag = self.run_id[:6]
         self.mode = Mode(settings.engine.mode)
-        self.state = "RUNNING"
+        self.state = EngineState.RUNNING
+        self.error = ""  # why the engine is in ERROR
+        self.failure: BaseException | None = None
+        # Whose money this is. A venue with an account of its own (paper, live) is resumed from the ledger on
+        # a restart; a replay's account is its own run and starts afresh.
+        venue_account = getattr(venue, "account", "") or ""
+        self.account = venue_account or f"{venue.kind.lower()}:{self.run_id}"
+        self.resumes = bool(venue_account)
+        self.restored: dict[str, Any] = {}  # what a restart brought back, for the summary and the log
+        self.supervisor = Supervisor(self.fail, self.log)
+        self._reconcile_pending: VenueReconciled | None = None
+        self._collateral_base: Decimal | None = None  # venue collateral minus ledger cash, once known
+        self._stop_requested = False
+        self._started = False
+        self._venue_done = False  # the venue's run() has returned: nothing more will be delivered
+        self._safety: asyncio.Task[None] | None = None
+        self._idle: asyncio.Future[None] | None = None  # set when no order is working (a stop waits for it)
+        self._awaiting_reconcile = False  # a resuming venue has not yet said what it holds
+        self._rechecked = False
+        self.recheck_s = RECHECK_S  # how long before a start reconciliation that disagreed is looked at again
+        self._fills_total = 0  # fills in the account's ledger, this run's included
+        self._last_venue_cash: int | None = None  # the venue's collateral at the last reconciliation (1e-6)
         self.halt_reason = ""
         self.portfolio = Portfolio(settings.bankroll.starting_usdc)
         now = clock.now_ms()
@@ -280,7 +338,6 @@ class Engine:
         self._last_market_ts: int | None = None
         self._cancel_all_pending = False
         self._cancel_markets: set[str] = set()
-        self._watcher: asyncio.Task[None] | None = None
 
     # --- setup -----------------------------------------------------------------------------------
     def _limits(self) -> SizingLimits:
@@ -304,8 +361,23 @@ class Engine:
         return None if verdict.ok else Refusal.of(verdict)
 
     async def start(self) -> None:
+        """Record the run; on a restart of a paper or live account, restore its ledger and hand the venue
+        what it must reconcile; then the group commit and the real-time chores start."""
         s = self.settings
         now = self.clock.now_ms()
+        ledger: LedgerState | None = None
+        if self.resumes:
+            known = {cid: ms.market for cid, ms in self.markets.items()}
+            ledger = await load_ledger(self.store, self.account, known)
+        else:
+            for run in await self.store.unfinished_runs():
+                self._note(
+                    "earlier run never finished: this is a new run",
+                    logging.WARNING,
+                    unfinished_run=run["run_id"],
+                    venue=run["venue"],
+                    started_ts=run["started_ts"],
+                )
         self.store.start_run(
             run_id=self.run_id,
             started_ts=now,
@@ -313,7 +385,12 @@ class Engine:
             mode=self.mode.value,
             seed=s.engine.seed,
             config=s.model_dump(mode="json"),
+            account=self.account,
         )
+        starting = ledger.starting_cash if ledger is not None else s.bankroll.starting_usdc
+        self.store.add_account(account=self.account, created_ts=now, starting_cash=starting, venue_cash_start=None)
+        if ledger is not None:
+            self._restore(ledger, now)
         for cid, ms in self.markets.items():
             ms.cluster = self.exposure.cluster(cid)  # final once every market has joined its clusters
             self._store_market(ms, now)
@@ -323,20 +400,237 @@ class Engine:
             venue=self.venue.kind,
             mode=self.mode.value,
             markets=len(self.markets),
+            account=self.account if self.resumes else "-",
         )
+        resume = getattr(self.venue, "resume", None)
+        if self.resumes and resume is not None:
+            # Nothing new until the venue has said what it holds and the ledger agrees (VenueReconciled).
+            self._awaiting_reconcile = True
+            if self.state is EngineState.RUNNING:
+                self.state = EngineState.RECONCILING
+            resume(self._resume_request(ledger, now))
         # A kill-switch file present at start halts before the first order could exist.
         self._on_breaker_events(self.breakers.evaluate(now))
         await self._flush_cancels()
+        self._queue_state()
         await self.store.flush()
-        self._watcher = asyncio.get_running_loop().create_task(
-            watch_kill_switch(self.breakers, self.clock.now_ms, self._on_watched_events),
-            name="kill-switch watcher",
+        self.supervisor.spawn(self.store.commit_loop(COMMIT_INTERVAL_S, before=self._queue_state), "group commit")
+        self.supervisor.spawn(self._housekeeping(), "housekeeping")
+        self._started = True
+
+    def _resume_request(self, ledger: LedgerState | None, now: int) -> ResumeRequest:
+        """What the venue must reconcile: every order the ledger holds as possibly working, its positions."""
+        held = {p.token_id: p.size for p in self.portfolio.positions.values()}
+        fill_ids: dict[str, set[str]] = {}
+        for f in ledger.fills if ledger is not None else ():
+            fill_ids.setdefault(f.client_order_id, set()).add(f.trade_id)
+        known = tuple(
+            KnownOrder(
+                o.request,
+                o.venue_order_id,
+                o.filled,
+                o.state.value,
+                frozenset(fill_ids.get(o.client_order_id, ())),
+            )
+            for o in self.working.values()
+        )
+        referenced = {p.condition_id for p in self.portfolio.positions.values()}
+        referenced |= {o.request.condition_id for o in self.working.values()}
+        since = ledger.since_ms if ledger is not None else now
+        window = since - 600_000  # the venue reads trades back from a little before `since`
+        recent = frozenset(f.trade_id for f in ledger.fills if f.ts >= window) if ledger is not None else frozenset()
+        return ResumeRequest(
+            known_orders=known,
+            positions=held,
+            cash=self.portfolio.cash,
+            since_ms=since,
+            markets=tuple(self.markets[cid].market for cid in sorted(referenced)),
+            foreign_orders=self.settings.venue.foreign_orders,
+            fill_ids=recent,
         )
 
+    def _restore(self, ledger: LedgerState, now: int) -> None:
+        """Rebuild the books from the ledger: fills and settlements replayed in order (exact), the orders
+        that may still work, pending proposals still within their time to live, and the saved state
+        (breakers, halt, high-water mark, period baselines)."""
+        referenced = {f.condition_id for f in ledger.fills} | {o.request.condition_id for o in ledger.orders}
+        referenced |= {st.condition_id for st in ledger.settlements}
+        for cid in sorted(referenced - set(self.markets)):
+            # Held or worked in a market the venue no longer lists: kept (no book) so it can be marked,
+            # settled and reconciled.
+            market = ledger.markets[cid]
+            ms = MarketState(market, tick=market.tick, cluster=self.exposure.add_market(market))
+            self.states.add_market(market)
+            self.markets[cid] = ms
+            self.token_index.update({market.token(o): (cid, o) for o in Outcome})
+        for cid, payout in ledger.resolved.items():
+            ms = self.markets.get(cid)
+            if ms is not None and ms.yes_payout is None:
+                ms.yes_payout = payout
+                ms.phase = "RESOLVED"
+                self.exposure.set_mark(ms.market.yes_token, payout)
+                self.exposure.set_mark(ms.market.no_token, 1 - payout)
+        portfolio = Portfolio(ledger.starting_cash)
+        for fill in ledger.fills:
+            portfolio.apply_fill(fill)
+        for st in ledger.settlements:
+            m = self.markets[st.condition_id].market
+            portfolio.apply_settlement(st.token_id, st.condition_id, m.outcome_of(st.token_id), st.size, st.cash, st.ts)
+        self.portfolio = portfolio
+        self._fills_total = len(ledger.fills)
+        self.exposure.sync(portfolio.cash, ((p.token_id, p.size, p.cost) for p in portfolio.positions.values()))
+        for order in ledger.orders:
+            # Whatever the ledger last knew, only the venue can say what the order is now. Set, not moved:
+            # a restart is not a venue event, and LIVE -> UNKNOWN is no transition a venue may cause.
+            before = order.state
+            order.state = OrderState.UNKNOWN
+            order.updated_ts = now
+            order.history.append(
+                Transition(order.client_order_id, now, before, OrderState.UNKNOWN, "restart")
+            )
+            self.store.add_order_event(
+                client_order_id=order.client_order_id,
+                ts=now,
+                state_from=before.value,
+                state_to=OrderState.UNKNOWN.value,
+                cause="restart: state to be confirmed by the venue",
+                venue_order_id=order.venue_order_id,
+                detail={"filled": qty_to_str(order.filled)},
+            )
+            self.orders[order.client_order_id] = order
+            self.working[order.client_order_id] = order
+            self.exposure.reserve(order.request, remaining=order.remaining)
+            self.firewall.adopt(order.request, order.created_ts)
+            self._store_order(order)
+        wall = self._wall_ms()
+        kept = expired = 0
+        for row in ledger.pending:
+            p = self._proposal_from_row(row)
+            if p is None or wall >= p.expires_wall:
+                expired += 1
+                self.store.update_proposal_status(row["id"], "EXPIRED", "expired while the engine was down")
+                continue
+            kept += 1
+            self.proposals[p.proposal_id] = p
+            self.pending[p.proposal_id] = p
+        saved = ledger.saved or {}
+        if saved:
+            self.breakers.restore_state(saved.get("breakers", {}))
+            hw = saved.get("high_water")
+            if hw is not None:
+                self._high_water = Decimal(hw)
+            for kind, (index, equity) in saved.get("period_start", {}).items():
+                self._period_start[kind] = (int(index), Decimal(equity))
+            base = saved.get("collateral_base")
+            self._collateral_base = None if base is None else Decimal(base)
+            self._equity_history.extend(float(x) for x in saved.get("equity_history", ()))
+            halt = saved.get("halt")
+            if halt:
+                self._halt(halt["reason"], "restart", kind=halt.get("kind", "MANUAL"), record=False)
+        self.restored = {
+            "runs": len(ledger.runs),
+            "fills": len(ledger.fills),
+            "settlements": len(ledger.settlements),
+            "positions": len(portfolio.open_positions()),
+            "cash": str(portfolio.cash),
+            "realized_pnl": str(portfolio.realized_pnl),
+            "orders": len(ledger.orders),
+            "proposals_pending": kept,
+            "proposals_expired": expired,
+            "breakers_tripped": self.breakers.tripped(),
+            "halted": self.state is EngineState.HALTED,
+            "high_water": str(self._high_water),
+        }
+        for pos in portfolio.positions.values():
+            self._store_position(pos)
+        self._note("ledger restored", **{k: v for k, v in self.restored.items() if k != "breakers_tripped"},
+                   tripped=",".join(self.restored["breakers_tripped"]) or "-")  # fmt: skip
+
+    def _proposal_from_row(self, row: dict[str, Any]) -> Proposal | None:
+        ms = self.markets.get(row["condition_id"])
+        if ms is None or row.get("expires_wall") is None:
+            return None
+        rationale = orjson.loads(row["rationale_json"] or "{}")
+        size = qty_from_decimal(row["size"])
+        return Proposal(
+            proposal_id=row["id"],
+            created_ts=int(row["ts"]),
+            market=ms.market,
+            outcome=Outcome(row["outcome"]),
+            side=Side(row["side"]),
+            price=px_from_decimal(row["price"]),
+            size=size,
+            max_size=size,
+            order_type=OrderType(row["order_type"]),
+            post_only=bool(row["post_only"]),
+            p_hat=float(row["p_hat"]),
+            ci_low=float(row["ci_low"]),
+            ci_high=float(row["ci_high"]),
+            edge_net=float(row["edge_net"]),
+            kelly=float(row["kelly_fraction"]),
+            expected_slippage_bps=float(row["expected_slippage_bps"]),
+            expires_ts=int(row["expires_ts"]),
+            expires_wall=int(row["expires_wall"]),
+            evaluation_key=str(rationale.get("evaluation", "")),
+            binding_cap=row["binding_cap"],
+        )
+
+    def _state_doc(self) -> dict[str, Any]:
+        """What the next start must not forget (see engine.recovery): saved with every group commit."""
+        halt = None
+        if self.state is EngineState.HALTED:
+            halt = {"reason": self.halt_reason, "kind": self.halt_kind or "MANUAL"}
+        elif self.state is EngineState.ERROR:
+            # The restart is the intervention an ERROR asks for; it comes back halted, for a human to resume.
+            halt = {"reason": f"the previous run ended in ERROR ({self.error})"[:300], "kind": "MANUAL"}
+        return {
+            "version": STATE_VERSION,
+            "halt": halt,
+            "breakers": self.breakers.export_state(),
+            "high_water": str(self._high_water),
+            "period_start": {k: [i, str(e)] for k, (i, e) in self._period_start.items()},
+            "collateral_base": None if self._collateral_base is None else str(self._collateral_base),
+            "equity_history": list(self._equity_history)[-60:],
+        }
+
+    def _queue_state(self) -> None:
+        if self.resumes:
+            self.store.save_engine_state(
+                account=self.account, run_id=self.run_id, ts=self.clock.now_ms(), state=self._state_doc()
+            )
+
+    async def _housekeeping(self) -> None:
+        """Real-time chores, whatever the engine clock's speed: the kill-switch file (a human puts it there in
+        real time) and proposals whose time to live ran out in the operator's time."""
+        while not self._stopped:
+            events = self.breakers.check_kill_switch(self.clock.now_ms())
+            if events:
+                await self._on_watched_events(events)
+            if self.pending:
+                await self._expire_due()
+            await asyncio.sleep(HOUSEKEEPING_S)
+
+    async def _expire_due(self) -> None:
+        if any(self._wall_ms() >= p.expires_wall for p in self.pending.values()):
+            async with self._lock:
+                self._expire_pending()
+
+    def _expire_pending(self) -> None:
+        """Proposals whose time to live ran out in the operator's time (checked every cycle and in real time)."""
+        wall = self._wall_ms()
+        for p in [p for p in self.pending.values() if wall >= p.expires_wall]:
+            self._decide(p, "EXPIRED", "EXPIRE", "ttl", note="time to live ran out")
+            self._touch()
+
     def healthy(self) -> bool:
-        """Keep the venue's dead-man heartbeat alive only while this is true: running, and no breaker that
-        cancels everything (kill switch, stale feed) tripped. A live venue takes it as `is_healthy`."""
-        return not self._stopped and self.breakers.heartbeat_ok(self.clock.now_ms())
+        """Keep the venue's dead-man heartbeat alive only while this is true: running, not in ERROR, and no
+        breaker that cancels everything (kill switch, stale feed) tripped. A live venue takes it as
+        `is_healthy`: if the engine cannot look after its orders, the exchange cancels them."""
+        return (
+            not self._stopped
+            and self.state is not EngineState.ERROR
+            and self.breakers.heartbeat_ok(self.clock.now_ms())
+        )
 
     def _store_market(self, ms: MarketState, ts: int, resolved_ts: int | None = None) -> None:
         m = ms.market
@@ -363,30 +657,128 @@ class Engine:
         )
 
     async def run(self) -> dict[str, Any]:
-        """Start, let the venue drive until its data ends (replay) or the task is cancelled, then stop cleanly."""
-        await self.start()
+        """Start, let the venue drive until its data ends, `stop()` or a failure, then stop cleanly. A failure
+        (a bad data line, a dead feed, a bug) leaves the engine in ERROR with the reason, never unseen."""
         try:
+            await self.start()
             await self.venue.run(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # recorded as the engine's ERROR with its traceback, then a clean stop
+            self._log_failure("venue" if self._started else "start", exc)
+            self.fail("venue" if self._started else "start", exc)
         finally:
             await self.shutdown()
         return self.summary()
 
+    def _log_failure(self, where: str, exc: BaseException) -> None:
+        from engine.supervisor import log_failure
+
+        log_failure(self.log, where, exc)
+
+    def fail(self, where: str, exc: BaseException) -> None:
+        """Something failed that the engine cannot judge (a task died, the venue or the ledger broke): ERROR,
+        no new risk, every order cancelled, and the run stops. Safe to call from any callback."""
+        if self.state is EngineState.ERROR:
+            self._note("further failure", logging.ERROR, where=where, error=describe(exc))
+            return
+        self.failure = exc
+        self.error = f"{where}: {describe(exc)}"[:300]
+        self.state = EngineState.ERROR
+        self.halt_reason = self.error
+        self.halt_kind = "ERROR"
+        now = self.clock.now_ms()
+        self.halts.append({"kind": "ERROR", "reason": self.error, "ts": now, "actor": "engine"})
+        with contextlib.suppress(Exception):  # a closed store must not hide the failure being reported
+            self.store.add_halt(
+                run_id=self.run_id,
+                ts=now,
+                kind="ERROR",
+                reason=self.error,
+                trigger_value=None,
+                threshold=None,
+                action="halt, cancel all, stop",
+            )
+        self._note("ENGINE ERROR", logging.ERROR, where=where, error=describe(exc))
+        self._hold_data()
+        self._cancel_all_pending = True
+        self._snapshot = None
+        self._touch()
+        if self._safety is None:
+            self._safety = asyncio.get_running_loop().create_task(self._safety_action(), name="safety action")
+
+    def _hold_data(self) -> None:
+        """A recorded venue reads no further once the engine stops or fails (its time still passes for the
+        cancels under way); a live feed simply keeps coming until the venue stops."""
+        hold = getattr(self.venue, "hold_data", None)
+        if hold is not None:
+            hold()
+
+    async def _safety_action(self) -> None:
+        """After a failure: cancel everything, make the ledger durable as far as it can be, stop the venue."""
+        try:
+            async with self._lock:
+                await self._flush_cancels()
+            await self.store.flush()
+        except Exception as exc:  # noqa: BLE001 - already failing: report, and still stop
+            self._log_failure("safety action", exc)
+        await self.stop("engine error")
+
+    async def stop(self, reason: str = "stop requested") -> None:
+        """Stop as an operator would: no new risk, cancel every order, wait (at most DRAIN_TIMEOUT_S of real
+        time) until the venue has reported each one's final state, then let the venue stop. What has not
+        answered by then stays non-terminal in the ledger, and the next start asks the venue about it."""
+        if self._stop_requested or self._stopped:
+            return
+        self._stop_requested = True
+        if self.state is not EngineState.ERROR:
+            self.state = EngineState.STOPPING
+        self._snapshot = None
+        self._note("stopping", reason=reason, orders=len(self.working))
+        self._hold_data()
+        async with self._lock:
+            for p in list(self.pending.values()):
+                self._decide(p, "EXPIRED", "EXPIRE", "engine", note=f"engine stopping ({reason})")
+            if self.working:
+                for o in self.working.values():
+                    o.cancel_requested = True
+                self.firewall.cancel_all()
+                await self.venue.cancel_all()
+        if self.working and not self._venue_done:
+            self._idle = asyncio.get_running_loop().create_future()
+            await asyncio.wait({self._idle}, timeout=DRAIN_TIMEOUT_S)
+        if self.working:
+            self._note(
+                "stopping with orders the venue has not confirmed",
+                logging.WARNING,
+                orders=",".join(sorted(self.working)),
+            )
+        self.venue.stop()
+
     async def shutdown(self) -> None:
         if self._stopped:
             return
+        self._venue_done = True
+        if self._safety is not None and not self._safety.done():
+            await self._safety
         self._stopped = True
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watcher
+        await self.supervisor.close()
         working = list(self.working.values())
         if working:
-            await self.venue.cancel_all()
+            with contextlib.suppress(Exception):  # the venue may be gone; the next start reconciles
+                await self.venue.cancel_all()
             self._note("shutdown: cancel all", orders=len(working))
         self._record_pnl_snapshot()
         self.store.end_run(run_id=self.run_id, ended_ts=self.clock.now_ms(), summary=self.summary())
-        await self.store.flush()
-        self.state = "STOPPED"
+        self._queue_state()
+        try:
+            await self.store.flush()
+        except Exception as exc:
+            self._log_failure("final flush", exc)
+            if self.failure is None:
+                self.fail("final flush", exc)
+        if self.state is not EngineState.ERROR:
+            self.state = EngineState.STOPPED
         self._touch()
 
     # --- ids, logging --------------------------------------------------------------------------
@@ -406,6 +798,21 @@ class Engine:
     def _touch(self) -> None:
         self._dirty = True
 
+    def _at(self, ts: int, name: str, fn: Callable[[], Any]) -> None:
+        """An engine timer whose failure is the engine's ERROR, never a lost task: on the wall clock a timer
+        runs as a task of its own, on the replay's clock inside the venue's loop; either way it lands here."""
+
+        async def guarded() -> None:
+            if self._stopped:
+                return
+            try:
+                await fn()
+            except Exception as exc:
+                self._log_failure(name, exc)
+                self.fail(name, exc)
+
+        self.clock.call_at(ts, guarded)
+
     # --- market data ---------------------------------------------------------------------------
     async def on_market(self, event: MarketEvent) -> None:
         async with self._lock:
@@ -413,22 +820,25 @@ class Engine:
             ms = self.markets.get(event.condition_id)
             if ms is None:
                 return
+            # Engine time, not the event's: a venue's clock may run apart from ours (a local exchange at 10x,
+            # or plain skew), and timers, warm-up and staleness are measured on the engine's clock.
+            heard = self.clock.now_ms()
             if isinstance(event, BookDeltas):
                 ms.book.apply(event.deltas, event.ts)
                 ms.updates += 1
-                self._last_market_ts = event.ts
+                ms.last_event_ts = heard
+                self._last_market_ts = heard
             elif isinstance(event, BookSnapshot):
                 ms.book.replace(event.bids, event.asks, event.ts)
                 ms.updates += 1
-                self._last_market_ts = event.ts
+                ms.last_event_ts = heard
+                self._last_market_ts = heard
                 if ms.first_ts is None:
-                    ms.first_ts = event.ts
+                    ms.first_ts = heard
                     if not self._cycle_scheduled:
                         self._cycle_scheduled = True
-                        self.clock.call_at(
-                            event.ts + int(self.settings.engine.cycle_interval_s * 1000), self._cycle
-                        )
-                        self.clock.call_at(event.ts, self._pnl_timer)
+                        self._at(heard + int(self.settings.engine.cycle_interval_s * 1000), "cycle", self._cycle)
+                        self._at(heard, "pnl snapshot", self._pnl_timer)
             elif isinstance(event, TickSizeChange):
                 ms.tick = event.new_tick
             elif isinstance(event, MarketClosed):
@@ -475,6 +885,8 @@ class Engine:
             self.working[order.client_order_id] = order
         else:
             self.working.pop(order.client_order_id, None)
+            if not self.working and self._idle is not None and not self._idle.done():
+                self._idle.set_result(None)  # a stop waiting for the venue's last word has it
         if to.terminal:
             # What it held is free again; it no longer counts as live; and, if the venue ever had it, it
             # counts for the fill-rate breaker.
@@ -546,6 +958,12 @@ class Engine:
                 cash=str(event.cash),
             )
             return
+        if isinstance(event, VenueReconciled):
+            self._on_reconciled(event)
+            return
+        if isinstance(event, OrderAdopted):
+            self._adopt(event)
+            return
         coid = event.fill.client_order_id if isinstance(event, OrderFilled) else event.client_order_id
         order = self.orders.get(coid)
         if order is None:
@@ -564,6 +982,10 @@ class Engine:
             if order.state is OrderState.SUBMITTED:
                 self._transition(order, OrderState.UNKNOWN, event.ts, event.reason)
             self._note("order outcome unknown", logging.WARNING, order=coid, reason=event.reason)
+        elif isinstance(event, OrderLost):
+            if not order.state.terminal:
+                self._transition(order, OrderState.FAILED, event.ts, event.reason)
+            self._note("order lost", logging.WARNING, order=coid, reason=event.reason)
         elif isinstance(event, OrderRejected):
             self.counters["rejections"] += 1
             order.reason = event.reason
@@ -588,6 +1010,7 @@ class Engine:
             ):
                 return  # already applied: fills are idempotent by trade id
             self.counters["fills"] += 1
+            self._fills_total += 1
             closed = len(self.portfolio.closed_results)
             pos = self.portfolio.apply_fill(fill)
             self.exposure.on_fill(fill)
@@ -636,8 +1059,109 @@ class Engine:
                 size=qty_to_str(fill.size),
             )
 
+    def _adopt(self, event: OrderAdopted) -> None:
+        """A working order the ledger did not know, kept by `[venue] foreign_orders = "adopt"`: from now on it
+        is the engine's, with an intent row like any other (no proposal)."""
+        request = event.request
+        if request.client_order_id in self.orders or request.condition_id not in self.markets:
+            self._note("adoption refused", logging.WARNING, order=request.client_order_id)
+            return
+        order = Order(request=request, created_ts=event.ts, updated_ts=event.ts, venue_order_id=event.venue_order_id)
+        self.orders[request.client_order_id] = order
+        self._store_order(order)
+        self._transition(order, OrderState.SUBMITTED, event.ts, "adopted: found working at the venue")
+        self._transition(order, OrderState.LIVE, event.ts, "adopted")
+        self.exposure.reserve(request, remaining=request.size)
+        self.firewall.adopt(request, event.ts)
+        self._note("order adopted", logging.WARNING, order=request.client_order_id, venue_id=event.venue_order_id)
+
+    def _ledger_vs_venue(self, positions: dict[str, int], cash: int | None) -> list[str]:
+        """Differences between the ledger and the venue's balances, each with both numbers. Tokens the venue
+        holds that this ledger never traded are outside activity: logged, not a difference."""
+        diffs: list[str] = []
+        traded = set(self.portfolio.positions)
+        for token in sorted(set(positions) | traded):
+            if token not in positions:
+                continue  # the venue was not asked about it
+            ours = self.portfolio.held(token)
+            theirs = positions[token]
+            if token not in traded:
+                if theirs:
+                    self._note("venue holds shares this ledger never traded", logging.WARNING,
+                               token=token[:16], venue=qty_to_str(theirs))  # fmt: skip
+                continue
+            if ours != theirs:
+                diffs.append(f"token {token[:12]}: ledger {qty_to_str(ours)} venue {qty_to_str(theirs)} shares")
+        if cash is not None:
+            self._last_venue_cash = cash
+            venue_cash = Decimal(cash).scaleb(-6)
+            if self._collateral_base is None:
+                # The first look at this account's collateral: what the venue holds beyond the ledger's cash.
+                self._collateral_base = venue_cash - self.portfolio.cash
+            expected = self._collateral_base + self.portfolio.cash
+            # The venue moves collateral in whole 1e-6 USDC per fill; the ledger keeps it exact.
+            tolerance = Decimal(self._fills_total + 1).scaleb(-6)
+            if abs(venue_cash - expected) > tolerance:
+                diffs.append(f"collateral: ledger expects {expected} venue holds {venue_cash} USDC")
+        return diffs
+
+    def _on_reconciled(self, event: VenueReconciled) -> None:
+        """The resuming venue's word: it holds these balances and orders. Trading starts only if the ledger
+        agrees (checked twice, a few seconds apart, so a fill in flight is not a difference)."""
+        self.restored.update(
+            adopted=len(event.adopted),
+            closed_while_down=len(event.closed),
+            lost=len(event.lost),
+            foreign=len(event.foreign),
+            foreign_action=event.foreign_action,
+            backfilled=event.backfilled,
+        )
+        self._note(
+            "reconciled with the venue",
+            adopted=len(event.adopted),
+            closed=len(event.closed),
+            lost=len(event.lost),
+            foreign=len(event.foreign),
+            foreign_action=event.foreign_action or "-",
+            backfilled=event.backfilled,
+        )
+        if event.foreign and event.foreign_action == "halt":
+            listed = ", ".join(f"{f.venue_order_id[:12]} {f.side} {qty_to_str(f.size)}@{px_to_str(f.price)}"
+                               for f in event.foreign[:5])  # fmt: skip
+            self._halt(f"{len(event.foreign)} orders at the venue this ledger does not know: {listed}", "reconcile")
+        diffs = self._ledger_vs_venue(event.positions, event.cash)
+        if diffs and not self._rechecked and getattr(self.venue, "venue_state", None) is not None:
+            self._rechecked = True
+            self._note("ledger and venue differ: checking again", logging.WARNING, diffs="; ".join(diffs)[:300])
+            self.supervisor.spawn(self._recheck(), "reconciliation recheck")
+            return
+        self._finish_reconcile(diffs)
+
+    async def _recheck(self) -> None:
+        await asyncio.sleep(self.recheck_s)
+        state = await self.venue.venue_state()  # type: ignore[attr-defined]
+        async with self._lock:
+            self._finish_reconcile(self._ledger_vs_venue(state.positions, state.cash))
+            self._touch()
+
+    def _finish_reconcile(self, diffs: list[str]) -> None:
+        now = self.clock.now_ms()
+        self._awaiting_reconcile = False
+        if diffs:
+            detail = "; ".join(diffs)
+            self._note("ledger and venue disagree", logging.ERROR, diffs=detail[:500])
+            self._on_breaker_events(self.breakers.on_reconcile(len(diffs), now, detail[:300]))
+            # Compared once at start: the trip stays until a human resumes, whatever later checks see.
+            self._unreconciled = set()
+        if self.state is EngineState.RECONCILING:
+            self.state = EngineState.RUNNING
+            self._note("trading", account=self.account)
+        self.store.request_flush()
+        self._snapshot = None
+
     def _store_position(self, pos) -> None:
         self.store.upsert_position(
+            account=self.account,
             token_id=pos.token_id,
             condition_id=pos.condition_id,
             outcome=pos.outcome.value,
@@ -670,6 +1194,7 @@ class Engine:
                     }
                 )
                 self.counters["breaker_trips"] = self.counters.get("breaker_trips", 0) + 1
+                self.store.request_flush()  # a trip is durable at once: a restart must find it tripped
                 self._note(
                     "BREAKER TRIPPED",
                     logging.WARNING,
@@ -738,23 +1263,31 @@ class Engine:
 
     def _feed_ages(self, now: int) -> tuple[dict[str, int], int]:
         """How long since each watched book was known current, and since any was. A venue that knows when its
-        copy of a book can't be trusted (`stale_markets`) decides, for every open market (a quiet market's book
-        is current though nothing changed: its time is renewed); otherwise a book is current when it last
-        changed (replay: the recorded lines)."""
+        copy of a book can't be trusted (`stale_markets`: live books unsynced or silent, recorded books quiet
+        beyond the recording's own cadence) decides; a book it does not name is current (a quiet live market's
+        book is current though nothing changed: its time is renewed; a recording's is left as recorded).
+        A market with no data yet is watched only if the venue says it should have some."""
         stale_ms = self.breakers.limits.stale_market_ms
         if getattr(self.venue, "stale_markets", None) is not None:
+            recorded = getattr(self.venue, "recorded", False)
             ages: dict[str, int] = {}
             for cid, ms in self.markets.items():
                 if ms.phase != "OPEN":
                     continue
-                if self.is_stale(cid, now) or ms.first_ts is None:
+                if self.is_stale(cid, now):
                     ages[cid] = (
-                        max(now - ms.book.ts, stale_ms + 1) if ms.first_ts is not None else stale_ms + 1
+                        max(now - max(ms.book.ts, ms.last_event_ts), stale_ms + 1)
+                        if ms.first_ts is not None
+                        else stale_ms + 1
                     )
-                else:
-                    ms.book.touch(now)
+                elif ms.first_ts is not None:
+                    if not recorded:
+                        ms.book.touch(now)
                     ages[cid] = 0
-            return ages, min(ages.values(), default=0)
+            if not ages or min(ages.values()) == 0:
+                return ages, 0  # some book is current: the feed is alive
+            heard = [ms.last_event_ts for cid, ms in self.markets.items() if cid in ages and ms.first_ts is not None]
+            return ages, (now - max(heard)) if heard else min(ages.values())
         ages = {
             cid: now - ms.book.ts
             for cid, ms in self.markets.items()
@@ -810,16 +1343,20 @@ class Engine:
 
     # --- evaluation cycle ------------------------------------------------------------------------
     async def _cycle(self) -> None:
-        if self._stopped:
-            return
+        if self._stopped or self.state is EngineState.ERROR:
+            return  # after a failure only the safety action runs
         now = self.clock.now_ms()
-        self.clock.call_at(now + int(self.settings.engine.cycle_interval_s * 1000), self._cycle)
+        self._at(now + int(self.settings.engine.cycle_interval_s * 1000), "cycle", self._cycle)
         async with self._lock:
-            if self.state == "RESUMING":
-                self.state = "RUNNING"
+            self.counters["cycles"] = self.counters.get("cycles", 0) + 1
+            if self.state is EngineState.RESUMING:
+                self.state = EngineState.RUNNING
                 self._note("resumed")
             self._risk_tick(now)
-            await self._reconcile(now)
+            if self.pending:
+                self._expire_pending()
+            if not self._awaiting_reconcile:
+                await self._reconcile(now)
             await self._flush_cancels()
             warm_ms = int(self.settings.engine.warmup_s * 1000)
             active = [
@@ -1004,8 +1541,8 @@ class Engine:
         risk_gates: list[tuple[str, float, float, bool]] = []
         size, binding = 0, ""
         allowed = self.states.allowed(cid, now)
-        if self.state == "HALTED":
-            decision, reason = "SKIP_HALTED", self.halt_reason
+        if self.state not in TRADING_STATES:
+            decision, reason = f"SKIP_{self.state.value}", self.halt_reason or self.state.value
         elif self.is_stale(cid, now):
             decision, reason = (
                 "SKIP_STALE_BOOK",
@@ -1170,9 +1707,14 @@ class Engine:
             max_size=size,
             order_type=result.order_type,
             post_only=result.post_only,
-            estimate=est,
-            sizing=result,
+            p_hat=est.p_hat,
+            ci_low=est.ci_low,
+            ci_high=est.ci_high,
+            edge_net=c.edge_cons,
+            kelly=result.kelly_applied,
+            expected_slippage_bps=result.expected_slippage_bps,
             expires_ts=now + int(self.settings.engine.proposal_ttl_s * 1000),
+            expires_wall=self._wall_ms() + int(self.settings.engine.proposal_ttl_s * 1000),
             evaluation_key=key,
             binding_cap=binding,
         )
@@ -1200,6 +1742,7 @@ class Engine:
             binding_cap=binding,
             expected_slippage_bps=result.expected_slippage_bps,
             expires_ts=p.expires_ts,
+            expires_wall=p.expires_wall,
             status=p.status,
             rationale={
                 "evaluation": key,
@@ -1229,15 +1772,6 @@ class Engine:
             await self._execute_proposal(p)
         elif self.mode is Mode.OBSERVE:
             self._decide(p, "OBSERVED", "OBSERVE", "engine")
-        else:
-            self.clock.call_at(p.expires_ts, lambda pid=p.proposal_id: self._expire_proposal(pid))
-
-    async def _expire_proposal(self, proposal_id: str) -> None:
-        async with self._lock:
-            p = self.proposals.get(proposal_id)
-            if p is not None and p.status == "PENDING":
-                self._decide(p, "EXPIRED", "EXPIRE", "ttl", note="time to live ran out")
-                self._touch()
 
     def _decide(
         self, p: Proposal, status: str, action: str, actor: str, size: int | None = None, note: str = ""
@@ -1257,8 +1791,9 @@ class Engine:
         )
 
     def is_stale(self, condition_id: str, now: int) -> bool:
-        """A live venue knows when its copy of a book can't be trusted (unsynced after a reconnect or a gap,
-        or silent too long); no order is built or sent from such a book. Replay books are never stale."""
+        """The venue knows when its copy of a book can't be trusted (live: unsynced after a reconnect or a gap,
+        or silent too long; recorded: quiet beyond the recording's cadence); no order is built or sent from
+        such a book."""
         stale_markets = getattr(self.venue, "stale_markets", None)
         if stale_markets is None:
             return False
@@ -1349,12 +1884,24 @@ class Engine:
         )
         self.orders[request.client_order_id] = order
         self.counters["orders"] += 1
+        prepare = getattr(self.venue, "prepare", None)
+        if prepare is not None:
+            # The venue's own id for the order (on Polymarket its EIP-712 hash) is known before it is sent and
+            # written ahead with the intent, so that after a crash the order can be looked up by it.
+            try:
+                order.venue_order_id = await prepare(request)
+            except Exception as exc:  # the venue cannot build it (precision, signing): nothing was sent
+                self._store_order(order)
+                self._transition(order, OrderState.FAILED, self.clock.now_ms(), f"not built: {exc}")
+                self._note("order not built", logging.ERROR, order=request.client_order_id, error=str(exc))
+                return f"the venue could not build the order: {exc}"
         self._store_order(order)
+        self._queue_state()  # the breakers and halt as they stood when this order was decided, durable with it
         await self.store.flush()
         # The flush awaited: a kill switch (its own task) may have halted meanwhile. Nothing goes after a halt.
         late = self.breakers.block(self.clock.now_ms(), request.condition_id, reduces=reduces)
-        if self.state == "HALTED" or late is not None:
-            why = f"not sent: {late.code if late else 'HALTED'}"
+        if self.state not in TRADING_STATES or late is not None:
+            why = f"not sent: {late.code if late else self.state.value}"
             self._transition(order, OrderState.CANCELLED, self.clock.now_ms(), why)
             self._note("order not sent", logging.WARNING, order=request.client_order_id, reason=why)
             return why
@@ -1455,8 +2002,10 @@ class Engine:
             return
         async with self._lock:
             self._record_pnl_snapshot()
-        self.clock.call_at(
-            self.clock.now_ms() + int(self.settings.engine.pnl_snapshot_interval_s * 1000), self._pnl_timer
+        self._at(
+            self.clock.now_ms() + int(self.settings.engine.pnl_snapshot_interval_s * 1000),
+            "pnl snapshot",
+            self._pnl_timer,
         )
 
     # --- commands ------------------------------------------------------------------------------
@@ -1484,9 +2033,9 @@ class Engine:
 
     def _halt(self, reason: str, actor: str, kind: str = "MANUAL", record: bool = True) -> None:
         """Stop new risk until a human resumes. `record`: add the halt row here (a breaker's TRIP has its own)."""
-        if self.state == "HALTED":
+        if self.state in (EngineState.HALTED, EngineState.ERROR, EngineState.STOPPED):
             return
-        self.state = "HALTED"
+        self.state = EngineState.HALTED
         self.halt_reason = reason
         self.halt_kind = kind
         now = self.clock.now_ms()
@@ -1502,6 +2051,7 @@ class Engine:
                 action="halt new risk",
             )
         self._note("HALTED", level=logging.WARNING, reason=reason, by=actor)
+        self.store.request_flush()  # a halt is durable at once: a restart must come back halted
 
     def _halt_command(self, reason: str, actor: str) -> CommandResult:
         self._halt(reason, actor)
@@ -1511,8 +2061,14 @@ class Engine:
         """A human resumes: every tripped breaker resets (its baseline restarts from now), the engine runs again
         from the next cycle. Refused while a halt-type breaker's condition remains (the kill-switch file)."""
         now = self.clock.now_ms()
+        if self.state is EngineState.ERROR:
+            return CommandResult(
+                False, f"ERROR ({self.error}): restart the engine; it restores the ledger and reconciles first"
+            )
+        if self.state in (EngineState.STOPPING, EngineState.STOPPED):
+            return CommandResult(False, f"{self.state.value}: nothing to resume")
         tripped = [b.name for b in self.breakers.views(now) if b.state != "OK"]
-        if self.state != "HALTED" and not tripped:
+        if self.state is not EngineState.HALTED and not tripped:
             return CommandResult(False, "not halted")
         events = self.breakers.resume(now, by=actor)
         self._on_breaker_events(events)
@@ -1522,9 +2078,13 @@ class Engine:
             why = "; ".join(f"{e.name}: {e.detail}" for e in holding)
             self._note("resume refused", logging.WARNING, by=actor, reason=why)
             return CommandResult(False, f"still halted: {why}")
-        halted = self.state == "HALTED"
+        if RECONCILE_BREAKER in tripped and self._last_venue_cash is not None:
+            # The operator has looked at the difference and accepts the venue's collateral as it is now.
+            self._collateral_base = Decimal(self._last_venue_cash).scaleb(-6) - self.portfolio.cash
+            self._note("collateral re-based", by=actor, base=str(self._collateral_base))
+        halted = self.state is EngineState.HALTED
         if halted:
-            self.state = "RESUMING"
+            self.state = EngineState.RECONCILING if self._awaiting_reconcile else EngineState.RESUMING
             self.halt_reason = ""
             self.halt_kind = ""
             self.store.resume_halts(run_id=self.run_id, ts=now, by=actor, kind="MANUAL")
@@ -1600,9 +2160,12 @@ class Engine:
             self._note("edited", id=p.proposal_id, size=qty_to_str(size), by=command.actor)
             return CommandResult(True, f"{p.proposal_id} size {qty_to_str(size)}")
         if isinstance(command, Approve):
-            if self.state == "HALTED":
+            if self.state is EngineState.HALTED:
                 return CommandResult(False, f"halted ({self.halt_reason}): approvals are disabled")
-            if self.clock.now_ms() >= p.expires_ts:
+            if self.state not in TRADING_STATES:
+                why = self.error if self.state is EngineState.ERROR else "the venue's word is not in yet"
+                return CommandResult(False, f"{self.state.value} ({why}): approvals are disabled")
+            if self._wall_ms() >= p.expires_wall:
                 self._decide(p, "EXPIRED", "EXPIRE", "ttl", note="time to live ran out")
                 return CommandResult(False, f"proposal {p.proposal_id} expired")
             if self.is_stale(p.market.condition_id, self.clock.now_ms()):
@@ -1736,15 +2299,16 @@ class Engine:
                 size=p.size,
                 order_type=p.order_type.value,
                 post_only=p.post_only,
-                p_hat=p.estimate.p_hat,
-                ci_low=p.estimate.ci_low,
-                ci_high=p.estimate.ci_high,
-                edge_net=p.sizing.candidate.edge_cons if p.sizing.candidate else 0.0,
-                kelly=p.sizing.kelly_applied,
+                p_hat=p.p_hat,
+                ci_low=p.ci_low,
+                ci_high=p.ci_high,
+                edge_net=p.edge_net,
+                kelly=p.kelly,
                 binding_cap=p.binding_cap,
-                expected_slippage_bps=p.sizing.expected_slippage_bps,
+                expected_slippage_bps=p.expected_slippage_bps,
                 created_ts=p.created_ts,
                 expires_ts=p.expires_ts,
+                expires_wall=p.expires_wall,
                 status=p.status,
                 reason=p.reason,
                 **self._refusal_fields(p.refusal),
@@ -1808,8 +2372,9 @@ class Engine:
             ts=now,
             mode=self.mode.value,
             venue=self.venue.kind,
-            state=self.state,
+            state=self.state.value,
             halt_reason=self.halt_reason,
+            error=self.error,
             bankroll=bankroll,
             markets=tuple(rows),
             books=books,
@@ -1862,7 +2427,7 @@ class Engine:
         started = b.high_water is not None  # the breakers have seen equity (the first cycle ran)
         manual = BreakerState(
             "manual",
-            "TRIPPED" if self.state == "HALTED" and self.halt_kind == "MANUAL" else "OK",
+            "TRIPPED" if self.state is EngineState.HALTED and self.halt_kind == "MANUAL" else "OK",
             1.0 if self.halt_kind == "MANUAL" else 0.0,
             0.0,
             "halt until resumed, no orders",
@@ -1920,4 +2485,8 @@ class Engine:
             "decisions": dict(sorted(self.decisions.items())),
             "refusals": dict(sorted(self.refusals.items())),
             "orders_refused": self.counters.get("orders_refused", 0),
+            "state": self.state.value,
+            "error": self.error,
+            "account": self.account if self.resumes else None,
+            "restored": dict(self.restored),
         }

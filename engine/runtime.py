@@ -22,12 +22,32 @@ from engine.feeds.synthetic import SyntheticConfig, synthetic_catalog, synthetic
 from engine.gc_tuning import tune_gc
 from engine.logs import log_event
 from engine.sim.matching import LatencyModel
-from engine.store import Store
+from engine.store import Store, StoreError
+from engine.supervisor import guard_loop
 from engine.venues.replay import ReplayVenue
 
 
 class SetupError(Exception):
-    """The run cannot start; the message is one line for the operator."""
+    """The run cannot start, or stopped on bad input; the message is one line for the operator."""
+
+
+class EngineFailed(Exception):
+    """The run ended in ERROR (a task died, the venue or the ledger failed). The engine halted, cancelled
+    and stopped cleanly; `summary` is its final summary and the message says what failed."""
+
+    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def outcome(engine: Engine, summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary of a run that ended well; the matching exception for one that did not."""
+    failure = engine.failure
+    if isinstance(failure, ReplayDataError):
+        raise SetupError(str(failure))  # bad input: the line, the field and what is accepted
+    if failure is not None:
+        raise EngineFailed(f"engine error: {engine.error}", summary)
+    return summary
 
 
 @dataclass(slots=True)
@@ -50,7 +70,12 @@ async def build(
     *,
     run_id: str | None = None,
     wall: Callable[[], float] | None = None,
+    ttl_on_engine_clock: bool = False,
+    wall_ms: Callable[[], int] | None = None,
 ) -> Runtime:
+    """`ttl_on_engine_clock` (tests and tools): proposals' time to live counts on the engine's clock instead of
+    the operator's, so a simulated run that lets proposals expire is deterministic. `wall_ms` (tests): the
+    operator's clock itself, unix ms."""
     v = settings.venue
     if v.live and v.kind != "polymarket":
         raise SetupError(
@@ -60,12 +85,28 @@ async def build(
         venue, clock = await _polymarket_venue(settings)
     else:
         venue, clock = _replay_venue(settings)
-    store = await Store.open(settings.store.path)
-    extra = {"wall": wall} if wall is not None else {}
+    try:
+        store = await Store.open(settings.store.path)
+    except StoreError as exc:
+        await _close_venue(venue)
+        raise SetupError(str(exc)) from None
+    extra: dict[str, Any] = {"wall": wall} if wall is not None else {}
+    if ttl_on_engine_clock:
+        extra["wall_ms"] = clock.now_ms
+    elif wall_ms is not None:
+        extra["wall_ms"] = wall_ms
     engine = Engine(settings, venue, clock, store, logger=logger, brain=brain, run_id=run_id, **extra)
     if hasattr(venue, "set_health_check"):  # LIVE: heartbeats only while the engine is healthy
         venue.set_health_check(engine.healthy)
     return Runtime(settings, engine, store, venue)
+
+
+async def _close_venue(venue: Any) -> None:
+    close = getattr(venue, "close", None)
+    if close is not None:
+        result = close()
+        if asyncio.iscoroutine(result):
+            await result
 
 
 def _replay_venue(settings: Settings) -> tuple[ReplayVenue, SimClock]:
@@ -91,6 +132,7 @@ def _replay_venue(settings: Settings) -> tuple[ReplayVenue, SimClock]:
             markets_path=Path(v.markets) if v.markets else None,
             source=source,
             kind="SIM" if v.kind == "sim" else "REPLAY",
+            stale_after_ms=int(settings.breakers.stale_feed_s * 1000),
         )
         first = next(iter(venue.lines()), None)
     except ReplayDataError as exc:
@@ -114,18 +156,36 @@ async def _polymarket_venue(settings: Settings) -> tuple[Any, WallClock]:
 
 
 async def run_headless(
-    settings: Settings, logger: logging.Logger, *, handle_signals: bool = True, control: bool = False
+    settings: Settings,
+    logger: logging.Logger,
+    *,
+    handle_signals: bool = True,
+    control: bool = False,
+    brain: Brain | None = None,
 ) -> dict[str, Any]:
-    """Run until the data ends or SIGINT/SIGTERM arrives; then cancel resting orders and flush the store.
-    With `control`, the engine listens on its control socket for `attach` and `ctl`."""
-    rt = await build(settings, logger)
+    """Run until the data ends or SIGINT/SIGTERM arrives; then cancel every order, wait for the venue's word
+    on each, and flush the store. With `control`, the engine listens on its control socket for `attach` and
+    `ctl`. A run that ends in ERROR raises EngineFailed (bad input: SetupError) after stopping cleanly."""
+    rt = await build(settings, logger, brain)
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    guard_loop(loop, rt.engine.fail, logger)
+    stopping: list[asyncio.Task[None]] = []
+    task: asyncio.Task[dict[str, Any]] | None = None
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stopping:
+            log_event(logger, "signal: stopping", level=logging.WARNING, signal=sig.name)
+            stopping.append(loop.create_task(rt.engine.stop(f"signal {sig.name}"), name="stop"))
+        elif task is not None and not task.done():
+            # A second signal: the operator will not wait for the venue's last word. The next start reconciles.
+            log_event(logger, "second signal: stopping now", level=logging.WARNING, signal=sig.name)
+            task.cancel()
+
     installed: list[int] = []
     if handle_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, on_signal, sig)
                 installed.append(sig)
     server = ControlServer(rt.engine, default_socket_path(settings.ui.control_socket)) if control else None
     if server is not None:
@@ -136,31 +196,22 @@ async def run_headless(
             raise SetupError(f"control socket: {exc}") from exc
         log_event(logger, "control socket", path=str(server.path))
     tune_gc()
-    task = asyncio.create_task(rt.engine.run())
-    stopper = asyncio.create_task(stop.wait())
+    task = asyncio.create_task(rt.engine.run(), name="engine")
     try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if stop.is_set() and not task.done():
-            log_event(logger, "signal: stopping", level=logging.WARNING)
-            rt.venue.stop()
-            try:
-                await asyncio.wait_for(asyncio.shield(task), timeout=10)
-            except TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                await rt.engine.shutdown()
         try:
-            summary = await task if task.done() and not task.cancelled() else rt.engine.summary()
-        except ReplayDataError as exc:
-            # The engine has already stopped cleanly (cancel, flush); report the bad input in one line.
-            raise SetupError(str(exc)) from exc
+            summary = await task
+        except asyncio.CancelledError:
+            if not stopping:
+                raise
+            await rt.engine.shutdown()
+            summary = rt.engine.summary()
     finally:
         if server is not None:
             await server.close()
-        stopper.cancel()
         for sig in installed:
             loop.remove_signal_handler(sig)
+        for t in stopping:
+            await t
         await rt.store.close()
     summary["db"] = str(Path(rt.store.path).resolve()) if rt.store.path != ":memory:" else ":memory:"
-    return summary
+    return outcome(rt.engine, summary)

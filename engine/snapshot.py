@@ -67,6 +67,7 @@ class ProposalRow:
     reason_code: str = ""
     reason_value: float = 0.0
     reason_threshold: float = 0.0
+    expires_wall: int = 0  # unix ms, real time: a pending proposal's time to live counts in the operator's time
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ class EngineSnapshot:
     ts: int
     mode: str  # semi | auto | observe
     venue: str  # REPLAY | SIM | PAPER | LIVE
-    state: str  # RUNNING | HALTED | RESUMING | STOPPED
+    state: str  # engine.domain.EngineState: RECONCILING | RUNNING | HALTED | RESUMING | ERROR | STOPPING | STOPPED
     halt_reason: str
     bankroll: Decimal
     markets: tuple[MarketRow, ...]
@@ -172,6 +173,7 @@ class EngineSnapshot:
     log: tuple[str, ...]
     counters: dict[str, int]
     live_armed: bool = True  # False only on a LIVE venue until the operator types LIVE
+    error: str = ""  # ERROR: what failed, in one line
 
     @property
     def halted(self) -> bool:

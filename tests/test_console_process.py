@@ -123,13 +123,18 @@ def test_ui_killed_by_a_signal_is_a_crash_too(tmp_path: Path) -> None:
     rc, halts, states = run_console(tmp_path, "kill", **{"ui.crash_action": "halt"})
     assert rc == 1
     assert halts and "SIGKILL" in halts[0][1]
-    assert "CANCELLED" not in states  # halt only: the safety action leaves resting orders alone
+    # Halt only: the safety action leaves resting orders alone; they are cancelled when the engine stops.
+    log = (tmp_path / "console.log").read_text()
+    lines = log.splitlines()
+    assert not [x for x in lines if '"event":"cancel all"' in x and '"by":"safety"' in x]
+    assert any('"event":"stopping"' in x for x in lines)
 
 
 def test_clean_quit_is_no_crash(tmp_path: Path) -> None:
     rc, halts, states = run_console(tmp_path, "quit")
     assert rc == 0
-    assert halts == [] and "CANCELLED" not in states
+    # No halt; the engine cancels what rests on the way out, and the ledger says what the venue said.
+    assert halts == [] and states <= {"CANCELLED", "FILLED", "EXPIRED", "REJECTED"}
 
 
 def test_another_engines_control_socket_is_left_alone(tmp_path: Path) -> None:
@@ -163,3 +168,54 @@ def test_remote_engine_reports_a_lost_engine(tmp_path: Path) -> None:
 
     reason = asyncio.run(main())
     assert "closed the connection" in reason or "lost" in reason.lower()
+
+
+WAIT_FOR_ERROR_UI = textwrap.dedent(
+    """
+    import argparse, asyncio, json, sys
+    from engine.control import ControlClient
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--socket"); ap.add_argument("--ui")
+    args = ap.parse_args()
+
+    async def main():
+        client = ControlClient(args.socket)
+        for _ in range(400):
+            status = (await client.request({"op": "status"}))["status"]
+            if status["state"] == "ERROR":
+                print(json.dumps(status), flush=True)  # what the screen has to show
+                break
+            await asyncio.sleep(0.05)
+        else:
+            sys.exit(9)
+        await client.close()
+
+    asyncio.run(main())
+    sys.exit(0)  # the operator reads it and quits with q
+    """
+)
+
+
+def test_a_bad_data_line_in_the_console_says_why_and_exits_2(tmp_path: Path, capfd) -> None:
+    books, markets = write_dataset(tmp_path, seconds=600)
+    lines = books.read_text().splitlines()
+    lines[200] = lines[200].replace('"UP"', '"LEFT"')
+    books.write_text("\n".join(lines) + "\n")
+    settings = settings_for(tmp_path, books, markets, **{"venue.speed": "20"})
+    script = tmp_path / "wait_for_error_ui.py"
+    script.write_text(WAIT_FOR_ERROR_UI)
+    logger = setup_json_logging("info", str(tmp_path / "console.log"))
+
+    async def main() -> int:
+        rt = await build(settings, logger)
+        return await ConsoleSession(settings, rt, logger, ui_command=(sys.executable, str(script))).run()
+
+    rc = asyncio.run(main())
+    out, err = capfd.readouterr()
+    assert rc == 2
+    shown = [line for line in out.splitlines() if line.startswith("{")]
+    assert shown and "line 201" in shown[-1] and "LEFT" in shown[-1]  # the status the screen draws from
+    assert "line 201" in err and "LEFT" in err  # and on the terminal once the console is gone
+    log = (tmp_path / "console.log").read_text()
+    assert '"event":"ENGINE ERROR"' in log and "line 201" in log

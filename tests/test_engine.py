@@ -44,7 +44,7 @@ def run_scenario(
     results: dict[float, Any] = {}
 
     async def main() -> tuple[Engine, dict[str, Any], dict[str, list[dict]]]:
-        rt = await build(settings, brain=brain if brain is not None else FixedBrain())
+        rt = await build(settings, brain=brain if brain is not None else FixedBrain(), ttl_on_engine_clock=True)
         for offset, action in (actions or {}).items():
 
             async def fire(offset: float = offset, action: Action = action) -> None:
@@ -538,3 +538,35 @@ def test_reconciliation_agrees_through_a_whole_trading_run(tmp_path: Path) -> No
     engine, summary, rows = run_scenario(tmp_path, mode="auto", **{"breakers.reconcile_interval_s": 5})
     assert summary["fills"] > 0 and engine.counters["reconciliations"] > 10
     assert not [h for h in rows["halts"] if "reconcil" in h["kind"].lower()]
+
+
+def test_a_proposals_time_to_live_counts_in_the_operators_seconds(tmp_path: Path) -> None:
+    """At any replay speed a proposal waits 30 of the operator's seconds: minutes of market time pass at
+    speed max while the operator's clock stands still, and it is still there to approve; past 30 real
+    seconds it is gone."""
+    books, markets = write_dataset(tmp_path, seconds=300)
+    wall = [1_000_000]
+
+    async def scenario(waited_ms: int) -> tuple[Any, Any, dict[str, Any]]:
+        settings = settings_for(tmp_path, books, markets, **{"store.path": str(tmp_path / f"{waited_ms}.db")})
+        rt = await build(settings, brain=FixedBrain(), wall_ms=lambda: wall[0])
+        seen: dict[str, Any] = {}
+
+        async def operator() -> None:
+            ids = pending(rt.engine)
+            seen["row"] = next(p for p in rt.engine.snapshot(force=True).proposals if p.status == "PENDING")
+            wall[0] += waited_ms
+            seen["result"] = await rt.engine.execute(Approve(ids[0]))
+
+        rt.venue.clock.call_at(START + 200_000, operator)  # 195 s of market time after the proposal
+        summary = await rt.engine.run()
+        return rt, summary, seen
+
+    wall[0] = 1_000_000
+    _, summary, seen = asyncio.run(scenario(29_000))
+    assert seen["row"].expires_wall == 1_000_000 + 30_000
+    assert seen["result"].ok and summary["orders"] == 1
+    wall[0] = 1_000_000
+    rt, summary, seen = asyncio.run(scenario(31_000))
+    assert not seen["result"].ok and "expired" in seen["result"].message and summary["orders"] == 0
+    assert any(p.status == "EXPIRED" for p in rt.engine.proposals.values())

@@ -153,7 +153,8 @@ def test_fills_are_provisional_then_confirmed_and_a_failed_trade_reverses():
                 Decimal(0),
             )
             assert filled.remaining == 0 and fill.token_id == YES and fill.condition_id == CID
-            assert fill.trade_id == taken.trade_ids[0]
+            # A maker fill's id is the trade's and the order's: the same in every process, one per order.
+            assert fill.trade_id == f"{taken.trade_ids[0]}:{accepted.venue_order_id.lower()}"
             # ...and is confirmed once the trade is CONFIRMED on chain
             await bounded(lambda: venue.fill_status(fill.trade_id) == "CONFIRMED")
 

@@ -36,7 +36,6 @@ AGGRESSIVE = {
 # The microprice brain's trades are maker bids near 0.5 whose conservative probability rarely clears the 0.52
 # that directional bets need in the 0.40-0.60 price zone: runs that must trade also lift the price zones.
 ANY_PRICE = {"BIGEARN_ZONES__BANDS": '{"all": {"low": 0.01, "high": 0.99, "strategies": ["value_betting"]}}'}
-FEED_BREAKERS = {"stale_feed", "stale_market"}
 
 
 def replay(
@@ -81,10 +80,10 @@ def test_bundled_replay_auto_mode_summary(tmp_path: Path) -> None:
     assert summary["markets"] == 14
     assert summary["events"] == bundled_line_count() == 30081  # every book line processed
     assert summary["evaluations"] > 0 and summary["open_positions"] == 0
-    # The recorded books have gaps of more than 30 s (up to 62 s in one market, 35 s in all at once): the feed
-    # breakers pause those markets, or everything, until data returns. Nothing else trips.
-    assert summary["halts"] and {h["kind"] for h in summary["halts"]} <= FEED_BREAKERS
-    assert all(h["actor"] == "breaker" and h["trigger_value"] > h["threshold"] for h in summary["halts"])
+    # The recorded books have gaps of more than 30 s (up to 62 s in one market, 35 s in all at once): the
+    # recording's normal cadence, not a dead feed (engine.feeds.cadence). Nothing trips.
+    assert summary["halts"] == []
+    assert not {k for k in summary["decisions"] if k.startswith("SKIP_STALE")}
     assert 0 < summary["brier_model"] < 0.25 and 0 < summary["brier_market"] < 0.25
     assert Path(summary["db"]).exists()
     assert summary["pnl_identity_ok"] is True

@@ -205,3 +205,27 @@ def test_live_venue_asks_for_the_word_live_before_any_order(tmp_path: Path) -> N
         assert rt.engine.counters["orders"] == 1
 
     run(main())
+
+
+def test_an_engine_error_is_on_screen_with_its_reason(tmp_path: Path) -> None:
+    from engine.feeds.replay import ReplayDataError
+    from widgets.event_log import EventLog
+    from widgets.status_bar import StatusBar
+
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
+    reason = "books.jsonl line 7: 'side' = 'LEFT': accepted: 'UP' or 'DOWN'"
+
+    async def main() -> tuple[str, str]:
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            rt.engine.fail("venue", ReplayDataError(reason))
+            await pilot.pause()
+            app.pull(force=True)
+            await pilot.pause()
+            status = app.query_one(StatusBar)._last
+            log = "\n".join(app.query_one(EventLog).lines)
+        return status, log
+
+    status, log = run(main())
+    assert "ERROR" in status and "line 7" in status and "restart to resume" in status
+    assert "ENGINE ERROR" in log and "line 7" in log

@@ -37,6 +37,7 @@ def make_runtime(
             brain=brain or FixedBrain(p=0.45, half_width=0.01),
             run_id="snapshot00",
             wall=lambda: FIXED_WALL,
+            ttl_on_engine_clock=True,
         )
         for offset, action in (actions or {}).items():
             rt.venue.clock.call_at(START + int(offset * 1000), lambda action=action: action(rt.engine))
@@ -48,4 +49,5 @@ def make_runtime(
 
 
 def make_app(rt: Runtime, **kwargs: Any) -> BigEarnApp:
-    return BigEarnApp(rt.engine, refresh_hz=5, wall=lambda: FIXED_WALL, **kwargs)
+    # The operator's clock stands still at the engine's moment: a pending proposal shows its full time left.
+    return BigEarnApp(rt.engine, refresh_hz=5, wall=lambda: FIXED_WALL, wall_ms=rt.venue.clock.now_ms, **kwargs)

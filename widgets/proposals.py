@@ -5,6 +5,9 @@ market). The columns that decide come first (the edge is in "Why"), so a narrow 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from textual.widgets import DataTable
 
 from engine.snapshot import ProposalRow
@@ -64,13 +67,20 @@ def describe(code: str, value: float, threshold: float) -> str:
     return f"{code.lower()} {value:.4g}/{threshold:.4g}"
 
 
-def why(p: ProposalRow, now: int) -> str:
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def why(p: ProposalRow, now: int, wall_ms: int | None = None) -> str:
     """Refused or blocked: the rule, its value and threshold. Rejected or expired: the note or cause. Otherwise
-    what justified it: the conservative net edge, the cap that sized it and, while pending, the time left."""
+    what justified it: the conservative net edge, the cap that sized it and, while pending, the time left in
+    the operator's (real) seconds, whatever the replay speed."""
     if p.reason_code:
         return describe(p.reason_code, p.reason_value, p.reason_threshold)
     if p.status in ("PENDING", "APPROVED", "OBSERVED"):
-        left = f" {max(0, p.expires_ts - now) // 1000}s" if p.status == "PENDING" else ""
+        real = p.expires_wall and wall_ms is not None
+        remaining = p.expires_wall - wall_ms if real else p.expires_ts - now  # type: ignore[operator]
+        left = f" {max(0, remaining) // 1000}s" if p.status == "PENDING" else ""
         return f"edge {p.edge_net:+.3f}{left} {p.binding_cap}".rstrip()
     return p.reason
 
@@ -78,28 +88,30 @@ def why(p: ProposalRow, now: int) -> str:
 class ProposalTable(DataTable):
     DEFAULT_CSS = "ProposalTable { height: 1fr; }"
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, wall_ms: Callable[[], int] = _wall_ms, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._rows: dict[str, tuple[str, ...]] = {}
+        self._wall_ms = wall_ms  # injectable so screenshots are deterministic
 
     def on_mount(self) -> None:
         for name in COLUMNS:
             self.add_column(name, key=name, width=WHY_WIDTH if name == "Why" else None)
 
     @staticmethod
-    def _cells(p: ProposalRow, now: int) -> tuple[str, ...]:
+    def _cells(p: ProposalRow, now: int, wall_ms: int) -> tuple[str, ...]:
         blocked = p.status == "BLOCKED"
         return (
             "-" if blocked else p.proposal_id[-7:], clip_middle(p.title, 14),
             f"{p.side} {clip(p.outcome, 4)} {px(p.price)}", shares(p.size), p.status,
-            clip(why(p, now), WHY_WIDTH), f"{p.p_hat:.3f} [{p.ci_low:.2f},{p.ci_high:.2f}]", f"{p.kelly:.3f}",
+            clip(why(p, now, wall_ms), WHY_WIDTH), f"{p.p_hat:.3f} [{p.ci_low:.2f},{p.ci_high:.2f}]", f"{p.kelly:.3f}",
             f"{p.expected_slippage_bps:.0f}",
         )
 
     def update_rows(self, proposals: tuple[ProposalRow, ...], now: int) -> None:
         # Pending first (the ones that need a decision), newest first.
         ordered = sorted(proposals, key=lambda p: (p.status != "PENDING", -p.created_ts))[:30]
-        wanted = {p.proposal_id: self._cells(p, now) for p in ordered}
+        wall = self._wall_ms()
+        wanted = {p.proposal_id: self._cells(p, now, wall) for p in ordered}
         for key in [k for k in self._rows if k not in wanted]:
             self.remove_row(key)
             del self._rows[key]

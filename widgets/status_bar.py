@@ -31,7 +31,8 @@ class StatusBar(Static):
     def show(self, snap: EngineSnapshot, received: bool = False, live_armed: bool = False) -> None:
         if received:
             self._received = self._wall()
-        self.set_class(snap.halted, "-halted")
+        error = snap.state == "ERROR"
+        self.set_class(snap.halted or error, "-halted")
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" {snap.mode.upper()} ", style="bold reverse")
         t.append(" ")
@@ -39,8 +40,8 @@ class StatusBar(Static):
         venue = snap.venue + ((" ARMED" if armed else " not armed") if snap.venue == "LIVE" else "")
         t.append(f" {venue} ", style="bold white on red" if snap.venue == "LIVE" else "bold")
         t.append("  ")
-        if snap.state == "HALTED":
-            t.append("HALTED", style="bold")
+        if snap.state in ("HALTED", "ERROR"):
+            t.append(snap.state, style="bold")
         else:
             t.append(snap.state, style="bold green" if snap.state == "RUNNING" else "bold yellow")
         blocked = [b for b in blocking(snap.risk.breakers) if not (b.name == "manual" and snap.state == "HALTED")]
@@ -58,6 +59,8 @@ class StatusBar(Static):
         t.append(f"  orders {len(snap.orders)}", style="bold" if snap.orders else "")
         if snap.state == "HALTED":
             t.append(f"  ({snap.halt_reason})", style="bold")
+        elif error:
+            t.append(f"  ({snap.error}; restart to resume)", style="bold")
         feed = snap.feed
         stale = feed.stale_books > 0
         rate = float(f"{feed.messages_per_s:.2g}") if feed.messages_per_s >= 10 else feed.messages_per_s

@@ -342,6 +342,12 @@ class Firewall:
             (allowed if self.budget.try_spend(1, now) else refused).append(coid)
         return CancelResult(tuple(allowed), tuple(refused))
 
+    def adopt(self, request: OrderRequest, created_ts: int) -> None:
+        """An order already at the venue (restored after a restart, or adopted): it counts as live, for the
+        duplicate check and the stale-order cancel, without spending budget again."""
+        self._seen.add(request.client_order_id)
+        self.live[request.client_order_id] = LiveOrder(request, created_ts)
+
     def cancel_all(self) -> tuple[str, ...]:
         """The safety action is never refused and is not a per-order mutation, so it costs no budget."""
         ids = tuple(self.live)

@@ -599,6 +599,79 @@ class Breakers:
         events, self._pending = self._pending, []
         return events
 
+    # --- durability ---------------------------------------------------------------------------------
+    # Breakers whose state a restart re-derives from what it sees (the feed, the kill-switch file) are not
+    # saved; every other one is, so that a tripped loss limit stays tripped across a crash.
+    _OBSERVED = frozenset({STALE_FEED, STALE_MARKET, KILL_SWITCH})
+
+    def export_state(self) -> dict[str, Any]:
+        """Everything a restart needs to carry on where this left off, as JSON-ready values."""
+
+        def dec(x: Decimal | None) -> str | None:
+            return None if x is None else str(x)
+
+        return {
+            "breakers": {
+                name: {
+                    "status": br.status.value,
+                    "trip_ts": br.trip_ts,
+                    "trip_value": br.trip_value,
+                    "value": br.value,
+                    "detail": br.detail,
+                }
+                for name, br in self._b.items()
+                if name not in self._OBSERVED
+            },
+            "now": self._now,
+            "day_idx": self._day_idx,
+            "week_idx": self._week_idx,
+            "day_start": dec(self._day_start),
+            "week_start": dec(self._week_start),
+            "high_water": dec(self._high_water),
+            "equity": dec(self._equity),
+            "samples": [[ts, str(e)] for ts, e in self._samples],
+            "streak": self._streak,
+            "orders": list(self._orders),
+            "rejections": list(self._rejections),
+            "mismatches": self._mismatches,
+            "mismatch_detail": self._mismatch_detail,
+        }
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Take back what `export_state` saved. A breaker tripped before the restart is tripped again, from
+        its original trip time (a pause still ends when its cooldown would have); day and week baselines
+        carry on if the period has not rolled since."""
+
+        def dec(x: Any) -> Decimal | None:
+            return None if x is None else Decimal(str(x))
+
+        for name, saved in state.get("breakers", {}).items():
+            br = self._b.get(name)
+            if br is None or name in self._OBSERVED:
+                continue
+            br.status = BreakerStatus(saved["status"])
+            br.trip_ts = int(saved["trip_ts"])
+            br.trip_value = float(saved["trip_value"])
+            br.value = float(saved["value"])
+            br.detail = str(saved["detail"])
+        self._day_idx = int(state.get("day_idx", self._day_idx))
+        self._week_idx = int(state.get("week_idx", self._week_idx))
+        self._day_start = dec(state.get("day_start"))
+        self._week_start = dec(state.get("week_start"))
+        self._high_water = dec(state.get("high_water"))
+        self._equity = dec(state.get("equity"))
+        self._samples = deque((int(ts), Decimal(e)) for ts, e in state.get("samples", ()))
+        self._streak = int(state.get("streak", 0))
+        self._orders = deque((bool(x) for x in state.get("orders", ())), maxlen=self.limits.fill_rate_window)
+        self._rejections = deque(int(x) for x in state.get("rejections", ()))
+        self._mismatches = int(state.get("mismatches", 0))
+        self._mismatch_detail = str(state.get("mismatch_detail", ""))
+        self._now = max(self._now, int(state.get("now", 0)))
+
+    def tripped(self) -> list[str]:
+        """Names of the breakers not OK now, in priority order."""
+        return [n for n in BREAKER_NAMES if self._b[n].status is not BreakerStatus.OK]
+
     # --- queries -----------------------------------------------------------------------------------
     def block(self, now: int, market: str | None = None, *, reduces: bool = False) -> BreakerBlock | None:
         """The breaker that stops an order now, or None. `reduces`: the order only shrinks a position.

@@ -386,6 +386,21 @@ class ExposureBook:
             )
         return verdict
 
+    def reserve(self, request: OrderRequest, *, remaining: int) -> None:
+        """Hold what an order already at the venue (restored after a restart, or adopted) can still take.
+        No cap is checked: the order exists whether the caps like it or not."""
+        if remaining > 0 and request.condition_id in self.markets:
+            self.reservations[request.client_order_id] = Reservation(
+                request.client_order_id,
+                request.condition_id,
+                request.token_id,
+                request.side,
+                request.price,
+                remaining,
+                request.post_only,
+                self.markets[request.condition_id].fees,
+            )
+
     def guard(self, *, bankroll: Decimal | None = None) -> Any:
         """A firewall guard that checks (without reserving) each order against the caps."""
 

@@ -80,17 +80,93 @@ class Settled:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderLost:
+    """An order the engine wrote ahead that the venue never had (its post never landed, or the in-process
+    venue it rested in was the process that died). Nothing of it can fill any more."""
+
+    client_order_id: str
+    ts: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAdopted:
+    """An order found working at the venue that the ledger did not know (`[venue] foreign_orders = "adopt"`):
+    from now on it is the engine's, under `request.client_order_id`."""
+
+    request: OrderRequest
+    venue_order_id: str
+    filled: int  # shares (1e-6) already matched when it was found
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignOrder:
+    venue_order_id: str
+    condition_id: str
+    token_id: str
+    side: str
+    price: int
+    size: int  # remaining shares (1e-6)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueReconciled:
+    """What a resuming venue found, delivered after every event it produced on the way (the fills it
+    backfilled, the final states of orders that ended while the engine was down). The engine compares its
+    ledger with these balances before it may trade."""
+
+    ts: int
+    cash: int | None  # collateral (1e-6 USDC); None: the venue holds no collateral of its own (in-process)
+    positions: dict[str, int]  # token id -> shares (1e-6), every token the venue was asked about
+    adopted: tuple[str, ...] = ()  # client order ids found working at the venue and kept
+    closed: tuple[str, ...] = ()  # known orders that ended while the engine was down
+    lost: tuple[str, ...] = ()  # known orders the venue never had
+    foreign: tuple[ForeignOrder, ...] = ()  # working at the venue, unknown to the ledger
+    foreign_action: str = ""  # what was done about them: cancel | adopt | halt
+    backfilled: int = 0  # trades read back from the venue
+
+
+@dataclass(frozen=True, slots=True)
+class KnownOrder:
+    """An order the ledger holds as possibly working, handed to a resuming venue."""
+
+    request: OrderRequest
+    venue_order_id: str | None
+    filled: int
+    state: str  # the ledger's last state for it
+    fill_ids: frozenset[str] = frozenset()  # its fills the ledger holds: read back, they change nothing
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRequest:
+    """What the ledger knows of the account, given to the venue before `run()` on a restart."""
+
+    known_orders: tuple[KnownOrder, ...]
+    positions: dict[str, int]  # token id -> shares the ledger holds
+    cash: Decimal  # the ledger's cash
+    since_ms: int  # fills after this may be missing from the ledger: read them back
+    markets: tuple[Market, ...] = ()  # markets the ledger holds or works orders in, watched or not
+    foreign_orders: str = "cancel"
+    fill_ids: frozenset[str] = frozenset()  # the ledger's fills around `since_ms`: read back, they are known
+
+
+@dataclass(frozen=True, slots=True)
 class VenueState:
     """What the venue itself says we hold and have working, for reconciliation against the engine's books."""
 
     ts: int
     positions: dict[str, int]  # token id -> shares (1e-6), non-zero only
     open_order_ids: frozenset[str]  # venue order ids of our resting orders (lower case)
+    cash: int | None = None  # collateral (1e-6 USDC), for a venue that holds real collateral
 
 
 VenueEvent = (
     OrderAccepted
     | OrderRejected
+    | OrderLost
+    | OrderAdopted
+    | VenueReconciled
     | OrderUnknown
     | OrderFilled
     | FillReversed

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from engine.clock import SimClock
 from engine.domain import Market
+from engine.feeds.cadence import RecordingCadence
 from engine.feeds.events import BookDeltas, BookSnapshot, MarketClosed, MarketResolved, TickSizeChange
 from engine.feeds.replay import ReplayLine, ReplayMarket, bundled_paths, load_markets, read_lines
 from engine.sim.matching import LatencyModel, MatchingEngine, SimAccount
@@ -27,6 +28,7 @@ from engine.venues.simulated import InProcessOrders
 # line of the bundled data (the last comes ~63 s after close) inside its market's unresolved period.
 RESOLVE_DELAY_MS = 90_000
 FINE_TICK = 10  # 0.001: the tick Polymarket switches to near 0 and 1
+PLAY_OUT_MS = 10_000  # held (stopping): how far the clock may still run for what is under way
 
 
 class ReplayVenue(InProcessOrders):
@@ -45,8 +47,12 @@ class ReplayVenue(InProcessOrders):
         markets_path: Path | None = None,
         source: tuple[dict[str, ReplayMarket], Callable[[], Iterable[ReplayLine]]] | None = None,
         kind: str = "REPLAY",
+        stale_after_ms: int = 30_000,
     ) -> None:
         self.kind = kind
+        # Recorded data: a book is stale relative to the recording's own cadence (engine.feeds.cadence).
+        self.recorded = True
+        self.cadence = RecordingCadence(stale_after_ms)
         bundled_books, bundled_markets = bundled_paths()
         self.books_path = Path(books_path) if books_path else bundled_books
         self.markets_path = Path(markets_path) if markets_path else bundled_markets
@@ -65,6 +71,7 @@ class ReplayVenue(InProcessOrders):
         self._sink: EventSink | None = None
         self._wall_anchor: tuple[float, int] | None = None
         self._stop = asyncio.Event()
+        self._hold = False
 
     def lines(self) -> Iterable[ReplayLine]:
         """A fresh pass over the book lines, in time order."""
@@ -75,6 +82,15 @@ class ReplayVenue(InProcessOrders):
 
     def stop(self) -> None:
         self._stop.set()
+
+    def hold_data(self) -> None:
+        """Read no more of the recording (the engine is stopping, or failed); time still passes for what is
+        under way - cancels in flight, closes, resolutions - and their events are delivered, until stop()."""
+        self._hold = True
+
+    def stale_markets(self, now_ms: int) -> set[str]:
+        """Open markets whose recording has been quiet for longer than its cadence allows."""
+        return self.cadence.stale(now_ms)
 
     async def _deliver(self) -> None:
         sink = self._sink
@@ -101,6 +117,20 @@ class ReplayVenue(InProcessOrders):
         if delay > 0:
             await asyncio.sleep(delay)
 
+    async def _play_out(self) -> None:
+        """Held: only the clock's own timers move time on, one at a time with the loop free between them, and
+        no further than PLAY_OUT_MS: enough for orders in flight to be cancelled (latency), not for markets
+        to close and resolve while the engine stops."""
+        horizon = self.clock.now_ms() + PLAY_OUT_MS
+        while not self._stop.is_set():
+            due = self.clock.next_due()
+            if due is None or due > horizon:
+                await asyncio.sleep(0.01)
+                continue
+            await self._pace(due)
+            await self.clock.run_until(due, after=self._deliver)
+            await asyncio.sleep(0)
+
     def _schedule_lifecycle(self, sink: EventSink) -> int:
         last = 0
         for cid, entry in self.catalog.items():
@@ -110,6 +140,7 @@ class ReplayVenue(InProcessOrders):
 
             async def close(cid: str = cid) -> None:
                 self.matcher.close_market(cid)
+                self.cadence.forget(cid)
                 await sink.on_market(MarketClosed(cid, self.clock.now_ms()))
 
             self.clock.call_at(market.end_ts, close)
@@ -129,10 +160,14 @@ class ReplayVenue(InProcessOrders):
         """Replay to the end of the data (or, for tests and tools, up to `until_ts` of simulated time,
         leaving everything in place so the run can be inspected at that moment)."""
         self._sink = sink
+        await self.deliver_resumed(sink)
         last_event = self._schedule_lifecycle(sink)
         matcher = self.matcher
         for line in self.lines():
             if self._stop.is_set():
+                return
+            if self._hold:
+                await self._play_out()
                 return
             if until_ts is not None and line.ts > until_ts:
                 await self.clock.run_until(until_ts, after=self._deliver)
@@ -149,6 +184,8 @@ class ReplayVenue(InProcessOrders):
             deltas = book.diff(line.bids, line.asks)
             matcher.apply(cid, deltas, line.ts)
             self.lines_processed += 1
+            if cid not in matcher.closed:
+                self.cadence.on_line(cid, line.ts)
             if cid not in self._started:
                 self._started.add(cid)
                 await sink.on_market(BookSnapshot(cid, line.ts, list(line.bids), list(line.asks)))
@@ -156,6 +193,9 @@ class ReplayVenue(InProcessOrders):
                 await sink.on_market(BookDeltas(cid, line.ts, deltas))
             if matcher.outbox:
                 await self._deliver()
+        if self._hold:
+            await self._play_out()
+            return
         # The data is over: let pending orders, closes and resolutions play out.
         end = max(last_event, self.clock.now_ms())
         while not self._stop.is_set():

@@ -928,6 +928,15 @@ class OrderGateway:
                 return out
             page = await self._call("GET", "/data/orders", paginator.from_cursor(page.next_cursor).first_page)
 
+    async def market_status(self, condition_id: str) -> dict[str, Any] | None:
+        """The CLOB's market object (`closed`, `tokens[].winner`, ...), None if it does not know the market."""
+        resp = await self._http.get(f"/markets/{condition_id}")
+        if resp.status_code == 404:
+            return None
+        resp.raise_for_status()
+        data = resp.json()
+        return data if isinstance(data, dict) else None
+
     async def get_order(self, order_id: str) -> OpenOrderInfo | None:
         """The order with this id in any state, or None when the exchange has no such order."""
         client = self._client

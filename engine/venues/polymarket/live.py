@@ -44,20 +44,27 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from engine.clock import Clock
-from engine.domain import FeeSchedule, Fill, Liquidity, Market, OrderRequest, Outcome
-from engine.feeds.events import MarketEvent
-from engine.feeds.polymarket_user_ws import OrderEvent, TradeFill, UserStream
+from engine.domain import FeeSchedule, Fill, Liquidity, Market, OrderRequest, OrderType, Outcome, Side
+from engine.feeds.events import MarketEvent, MarketResolved
+from engine.feeds.polymarket_user_ws import FAILED, OrderEvent, TradeFill, UserStream, parse_fills
 from engine.logs import log_event
+from engine.supervisor import describe, log_failure
 from engine.venues.base import (
     EventSink,
     FillReversed,
+    ForeignOrder,
     OrderAccepted,
+    OrderAdopted,
     OrderCancelled,
     OrderExpired,
     OrderFilled,
+    OrderLost,
     OrderRejected,
     OrderUnknown,
+    ResumeRequest,
+    Settled,
     VenueEvent,
+    VenueReconciled,
     VenueState,
 )
 from engine.venues.polymarket.gateway import (
@@ -66,6 +73,7 @@ from engine.venues.polymarket.gateway import (
     OrderGateway,
     PlaceResult,
     PlaceStatus,
+    PreparedOrder,
 )
 
 LOG = logging.getLogger("bigearn.venues.polymarket.live")
@@ -92,6 +100,10 @@ class LiveSettings:
     reconcile_max_tokens: int = 100
     cancel_foreign_orders: bool = False  # cancel open orders at start that this venue does not know
     drain_timeout_s: float = 15.0  # on stop: wait this long for posts in flight to get an answer
+    # After a market resolves, how often to look whether its winning shares were redeemed (the collateral
+    # they pay arrives then), and for how long.
+    redeem_poll_s: float = 5.0
+    redeem_watch_s: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +113,7 @@ class Reconciliation:
     positions: dict[str, int]  # token id -> shares (1e-6), non-zero only
     open_orders: tuple[OpenOrderInfo, ...]
     foreign_orders: tuple[OpenOrderInfo, ...]  # open orders this venue did not place or adopt
+    asked: tuple[str, ...] = ()  # the tokens whose balances were read
 
 
 @dataclass(slots=True)
@@ -115,9 +128,14 @@ class _Order:
     pending: tuple[VenueEvent, int] | None = None  # terminal event waiting for fills up to this size
     deferred: list[OrderEvent] = field(default_factory=list)  # channel events while the post is in flight
     fills: dict[tuple[str, str], Fill] = field(default_factory=dict)
+    known_fills: frozenset[str] = frozenset()  # fill ids the ledger already holds (a restored order)
 
 
 _STOP = object()
+
+
+class VenueFailure(Exception):
+    """Something the venue depends on failed for good (a feed ended, a task died); the run stops on it."""
 
 
 class PolymarketLiveVenue:
@@ -153,6 +171,13 @@ class PolymarketLiveVenue:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._posts: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._fatal: BaseException | None = None
+        self._prepared: dict[str, PreparedOrder] = {}
+        self._resume_request: ResumeRequest | None = None
+        # Shares held per token as this venue has seen them (restored, then every fill it reported): what a
+        # redemption after resolution pays out on.
+        self._held: dict[str, int] = {}
+        self._settling: set[str] = set()
         self.user_stream: UserStream | None = None
         self.reconciliation: Reconciliation | None = None
         self.heartbeats = 0
@@ -169,6 +194,11 @@ class PolymarketLiveVenue:
     def __repr__(self) -> str:
         return f"PolymarketLiveVenue(gateway={self.gateway!r}, markets={len(self._markets)})"
 
+    @property
+    def account(self) -> str:
+        """Whose money: the wallet on its chain. A restart on the same database resumes this account."""
+        return f"live:{self.gateway.settings.chain_id}:{self.gateway.wallet.lower()}"
+
     # --- the Venue protocol ----------------------------------------------------------------------
 
     def markets(self) -> list[Market]:
@@ -176,6 +206,13 @@ class PolymarketLiveVenue:
 
     def stale_markets(self, now_ms: int) -> Any:
         return self.market_data.stale_markets(now_ms)
+
+    async def prepare(self, request: OrderRequest) -> str:
+        """Sign the order now and return its id (the EIP-712 hash), so the engine writes it ahead with the
+        intent: after a crash the order is looked up by it, never guessed. `submit` sends this signed copy."""
+        prepared = await self.gateway.prepare(request)
+        self._prepared[request.client_order_id] = prepared
+        return prepared.order_id.lower()
 
     async def submit(self, request: OrderRequest) -> None:
         if request.client_order_id in self._orders:
@@ -209,9 +246,26 @@ class PolymarketLiveVenue:
                 self._spawn(self._confirm_cancel(order))
 
     async def venue_state(self) -> VenueState:
-        """Balances and open orders over REST (tokens we trade, plus any with an open order)."""
-        rec = await self.reconcile()
-        return VenueState(rec.ts, dict(rec.positions), frozenset(o.order_id.lower() for o in rec.open_orders))
+        """Balances and open orders over REST (tokens we trade or hold, plus any with an open order); every
+        token asked about is in `positions`, zero balances included."""
+        rec = await self.reconcile(self._watched_tokens())
+        positions = {t: rec.positions.get(t, 0) for t in rec.asked}
+        return VenueState(
+            rec.ts, positions, frozenset(o.order_id.lower() for o in rec.open_orders), cash=rec.cash
+        )
+
+    def _watched_tokens(self) -> list[str]:
+        held = [t for t, n in self._held.items() if n > 0 and t not in self._tokens]
+        return list(self._tokens) + held
+
+    def resume(self, request: ResumeRequest) -> None:
+        """A restart: what the ledger knows, reconciled when `run()` starts (see `_resume`)."""
+        self._resume_request = request
+        for market in request.markets:
+            self._markets.setdefault(market.condition_id.lower(), market)
+            for token in (market.yes_token, market.no_token):
+                self._tokens.setdefault(token, market)
+        self._held = {t: n for t, n in request.positions.items() if n > 0}
 
     def stop(self) -> None:
         self._queue.put_nowait(_STOP)
@@ -242,8 +296,11 @@ class PolymarketLiveVenue:
     async def run(self, sink: EventSink) -> None:
         self._closing = False
         started_s = self.clock.now_ms() // 1000
+        resume = self._resume_request
+        margin = self.settings.backfill_margin_s
+        since_s = resume.since_ms // 1000 - margin if resume is not None else started_s - margin
         try:
-            await self.reconcile()
+            rec = await self.reconcile(self._watched_tokens())
             creds = self.gateway.api_credentials
             self.user_stream = UserStream(
                 self.user_ws_url,
@@ -256,32 +313,173 @@ class PolymarketLiveVenue:
                 on_fill_provisional=self._on_fill,
                 on_fill_confirmed=self._on_fill_confirmed,
                 on_fill_reversed=self._on_fill_reversed,
-                backfill_since_s=max(0, started_s - self.settings.backfill_margin_s),
-                backfill_margin_s=self.settings.backfill_margin_s,
+                backfill_since_s=max(0, since_s),
+                backfill_margin_s=margin,
                 ping_interval=self.settings.user_ping_interval_s,
                 rng=random.Random(self._rng.random()),
             )
+            if resume is not None:
+                await self._resume(resume, rec, max(0, since_s))
             self._spawn(self._guard("user stream", self.user_stream.run()))
             self._spawn(self._guard("market data", self.market_data.run(self._on_market_event)))
             self._spawn(self._heartbeats())
             await self._deliver(sink)
         finally:
             await self._shutdown()
+        if self._fatal is not None:
+            raise VenueFailure(describe(self._fatal)) from self._fatal
+
+    async def _resume(self, request: ResumeRequest, rec: Reconciliation, since_s: int) -> None:
+        """Reconcile the ledger's orders with the exchange before anything is delivered: orders still open
+        are kept, orders that ended while the engine was down get their fills and final state, orders the
+        exchange never had are reported lost; orders it has that the ledger does not know are cancelled,
+        adopted or left for a halt; every trade since `since_s` is read back (fills the ledger lacks reach it,
+        once); winning shares already redeemed are settled; then the balances, as VenueReconciled."""
+        now = self.clock.now_ms()
+        owner = self.gateway.api_credentials.key.reveal()
+        open_by_id = {o.order_id.lower(): o for o in rec.open_orders}
+        adopted: list[str] = []
+        closed: list[str] = []
+        lost: list[str] = []
+        for known in request.known_orders:
+            coid = known.request.client_order_id
+            oid = (known.venue_order_id or "").lower()
+            order = _Order(known.request, order_id=oid, state="OPEN", filled=known.filled)
+            order.known_fills = known.fill_ids
+            self._orders[coid] = order
+            if not oid:
+                # Written ahead but never signed, so never sent: the id is written before the post.
+                self._reject_lost(order, "never sent: no order id was written ahead")
+                lost.append(coid)
+                continue
+            self._by_oid[oid] = order
+            if oid in open_by_id:
+                self._accept(order)
+                adopted.append(coid)
+                continue
+            found = await self.gateway.get_order(oid)
+            if found is None:
+                self.gateway.abandoned.add(oid)
+                self._reject_lost(order, "not placed: the exchange does not know the order")
+                lost.append(coid)
+                continue
+            self._accept(order)
+            closed.append(coid)
+            status = found.status.upper()
+            ended = status.startswith("CANCELED") or status == "INVALID" or status == "MATCHED"
+            if ended and (status != "MATCHED" or found.size_matched < known.request.size):
+                # Its fills (read back below) come first, then its end; a full match ends with its last fill.
+                self._terminal(order, self._terminal_event(order, status), found.size_matched)
+        foreign = [o for o in rec.open_orders if o.order_id.lower() not in self._by_oid]
+        action = request.foreign_orders
+        if foreign and action == "cancel":
+            ids = [o.order_id for o in foreign]
+            result = await self.gateway.cancel_many(ids)
+            self.gateway.abandoned.update(i.lower() for i in ids)
+            log_event(LOG, "foreign_orders_cancelled", logging.WARNING, orders=len(ids), canceled=len(result.canceled))
+        rows = await self.gateway.trades_since(since_s)
+        rows.sort(key=lambda r: (int(r.get("match_time") or 0), str(r.get("id"))))
+        assert self.user_stream is not None
+        for row in rows:
+            await self.user_stream.ingest_trade(row)
+            if str(row.get("status", "")).upper().removeprefix("TRADE_STATUS_") == FAILED:
+                self._reverse_known(row, owner)
+        if foreign and action == "adopt":
+            # Registered after the backfill: what they traded before is not this ledger's (the balance check
+            # says so); from now on they are.
+            for info in foreign:
+                self._adopt_foreign(info)
+        await self._settle_redeemed()
+        fresh = await self.reconcile(self._watched_tokens())
+        positions = {t: fresh.positions.get(t, 0) for t in fresh.asked}
+        self._emit(
+            VenueReconciled(
+                self.clock.now_ms(),
+                fresh.cash,
+                positions,
+                adopted=tuple(adopted),
+                closed=tuple(closed),
+                lost=tuple(lost),
+                foreign=tuple(
+                    ForeignOrder(o.order_id, o.condition_id, o.token_id, o.side.value, o.price,
+                                 o.original_size - o.size_matched)
+                    for o in foreign
+                ),  # fmt: skip
+                foreign_action=action if foreign else "",
+                backfilled=len(rows),
+            )
+        )
+        log_event(LOG, "resumed", adopted=len(adopted), closed=len(closed), lost=len(lost),
+                  foreign=len(foreign), backfilled=len(rows), since_s=since_s, ts=now)  # fmt: skip
+
+    def _reject_lost(self, order: _Order, reason: str) -> None:
+        order.state = "DONE"
+        order.terminal = True
+        self._emit(OrderLost(order.request.client_order_id, self.clock.now_ms(), reason))
+
+    def _adopt_foreign(self, info: OpenOrderInfo) -> None:
+        market = self._tokens.get(info.token_id)
+        if market is None:
+            log_event(LOG, "foreign_order_not_adopted", logging.WARNING, order=info.order_id,
+                      reason="its market is not watched")  # fmt: skip
+            return
+        request = OrderRequest(
+            client_order_id=f"adopted-{info.order_id.lower().removeprefix('0x')[:16]}",
+            condition_id=market.condition_id,
+            token_id=info.token_id,
+            outcome=market.outcome_of(info.token_id),
+            side=info.side,
+            price=info.price,
+            size=info.original_size - info.size_matched,
+            order_type=OrderType.GTD if info.expiration else OrderType.GTC,
+            expiration=info.expiration or None,
+        )
+        order = _Order(request, order_id=info.order_id.lower(), state="OPEN", accepted=True)
+        self._orders[request.client_order_id] = order
+        self._by_oid[order.order_id] = order
+        self._emit(OrderAdopted(request, order.order_id, info.size_matched, self.clock.now_ms()))
+
+    def _reverse_known(self, row: dict, owner: str) -> None:
+        """A trade the ledger recorded before the restart that has since FAILED: undo it there too (the stream
+        only reverses fills it reported itself)."""
+        try:
+            fills = parse_fills(row, owner)
+        except Exception as exc:  # noqa: BLE001 - the stream already counted and logged a malformed row
+            log_event(LOG, "failed_trade_unreadable", logging.WARNING, trade=row.get("id"), error=describe(exc))
+            return
+        for tf in fills:
+            order = self._by_oid.get(tf.order_id.lower())
+            if order is None:
+                continue
+            fill_id = self._fill_id(tf)
+            if fill_id in order.known_fills and fill_id not in self._fill_status:
+                fill = self._fill_of(order, tf, fill_id)
+                order.filled -= tf.size
+                self._track_held(fill, -1)
+                self._fill_status[fill_id] = "REVERSED"
+                self._emit(FillReversed(fill.client_order_id, fill, self.clock.now_ms(), FAILED))
 
     async def _guard(self, name: str, awaitable: Awaitable[None]) -> None:
-        """A feed that ends or fails stops the venue: the engine then shuts down and cancels (fail closed)."""
+        """A feed that ends or fails stops the venue, and the run fails with it: the engine then goes to
+        ERROR, halts and cancels (fail closed)."""
         try:
             await awaitable
             if self._closing:
                 return
             log_event(LOG, "feed_ended", logging.ERROR, feed=name)
+            failure: BaseException = VenueFailure(f"{name} ended")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log_event(LOG, "feed_failed", logging.ERROR, feed=name, error=f"{type(exc).__name__}: {exc}")
+            log_failure(LOG, name, exc)
+            failure = exc
+        if self._fatal is None:
+            self._fatal = failure
         self.stop()
 
     async def _deliver(self, sink: EventSink) -> None:
+        """Events to the engine, in order. One the engine cannot take ends the run with its exception: the
+        engine's own failure, never logged and skipped."""
         queue = self._queue
         while True:
             item = await queue.get()
@@ -293,14 +491,6 @@ class PolymarketLiveVenue:
                     await sink.on_market(event)
                 else:
                     await sink.on_venue(event)
-            except Exception as exc:
-                log_event(
-                    LOG,
-                    "sink_failed",
-                    logging.ERROR,
-                    event=type(event).__name__,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
             finally:
                 if done is not None and not done.done():
                     done.set_result(None)
@@ -325,11 +515,23 @@ class PolymarketLiveVenue:
     def _spawn(self, coro: Awaitable[Any], *, post: bool = False) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         if post:
             self._posts.add(task)
             task.add_done_callback(self._posts.discard)
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        """Every task of the venue handles what it expects; anything else escaping one is the run's failure."""
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log_failure(LOG, task.get_name(), exc)
+            if self._fatal is None:
+                self._fatal = exc
+            self.stop()
 
     def _emit(self, event: VenueEvent) -> None:
         self._queue.put_nowait(("venue", event, None))
@@ -337,7 +539,81 @@ class PolymarketLiveVenue:
     def _on_market_event(self, event: MarketEvent) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(("market", event, done))
+        if isinstance(event, MarketResolved):
+            market = self._markets.get(event.condition_id.lower())
+            if market is not None and market.condition_id not in self._settling:
+                self._settling.add(market.condition_id)
+                self._spawn(self._watch_redemption(market, event.yes_payout))
         return done
+
+    # --- settlement ------------------------------------------------------------------------------
+
+    def _payout(self, market: Market, token: str, yes_payout: Decimal) -> Decimal:
+        return yes_payout if token == market.yes_token else 1 - yes_payout
+
+    def _settle(self, market: Market, token: str, yes_payout: Decimal, ts: int) -> None:
+        held = self._held.pop(token, 0)
+        if held <= 0:
+            return
+        per_share = self._payout(market, token, yes_payout)
+        outcome = market.outcome_of(token)
+        cash = (per_share * held).scaleb(-6)
+        log_event(LOG, "settled", market=market.condition_id, token=token, size=held, cash=str(cash))
+        self._emit(Settled(market.condition_id, token, outcome, ts, held, per_share, cash))
+
+    async def _watch_redemption(self, market: Market, yes_payout: Decimal) -> None:
+        """A resolved market pays its winning shares when they are redeemed (by the exchange's auto-redeem or
+        by the owner): once a held token's balance is gone, the payout is settled in the ledger. Losing
+        shares are settled at 0 with them. Gives up (and says so) after `redeem_watch_s`."""
+        tokens = (market.yes_token, market.no_token)
+        deadline = self.gateway.timer.monotonic() + self.settings.redeem_watch_s
+        while any(self._held.get(t, 0) > 0 for t in tokens):
+            try:
+                balances = {t: await self.gateway.balance(t) for t in tokens if self._held.get(t, 0) > 0}
+            except Exception as exc:  # noqa: BLE001 - asked again after the poll interval
+                log_event(LOG, "redemption_check_failed", logging.WARNING, market=market.condition_id,
+                          error=describe(exc))  # fmt: skip
+                balances = {}
+            if balances and all(b == 0 for b in balances.values()):
+                now = self.clock.now_ms()
+                for token in tokens:
+                    self._settle(market, token, yes_payout, now)
+                return
+            if self.gateway.timer.monotonic() > deadline:
+                log_event(LOG, "not_redeemed", logging.WARNING, market=market.condition_id)
+                return
+            await self.gateway.timer.sleep(self.settings.redeem_poll_s)
+
+    async def _settle_redeemed(self) -> None:
+        """At a restart: held shares of markets that resolved while the engine was down and are redeemed."""
+        held = [t for t, n in self._held.items() if n > 0]
+        for token in held:
+            market = self._tokens.get(token)
+            if market is None or token not in self._held:
+                continue
+            payout = await self._resolution(market)
+            if payout is None:
+                continue
+            balances = {t: await self.gateway.balance(t) for t in (market.yes_token, market.no_token)}
+            if all(balances[t] == 0 for t in balances if self._held.get(t, 0) > 0):
+                now = self.clock.now_ms()
+                for t in (market.yes_token, market.no_token):
+                    self._settle(market, t, payout, now)
+            elif market.condition_id not in self._settling:
+                self._settling.add(market.condition_id)
+                self._spawn(self._watch_redemption(market, payout))
+
+    async def _resolution(self, market: Market) -> Decimal | None:
+        """The YES payout of a resolved market (CLOB `GET /markets/{id}`), None while it is not resolved."""
+        info = await self.gateway.market_status(market.condition_id)
+        if info is None or not info.get("closed"):
+            return None
+        winners = [t.get("token_id") for t in info.get("tokens") or () if isinstance(t, dict) and t.get("winner")]
+        if winners == [market.yes_token]:
+            return Decimal(1)
+        if winners == [market.no_token]:
+            return Decimal(0)
+        return None
 
     # --- reconciliation and heartbeats -----------------------------------------------------------
 
@@ -352,6 +628,9 @@ class PolymarketLiveVenue:
             if o.token_id not in wanted:
                 wanted.append(o.token_id)
         if len(wanted) > self.settings.reconcile_max_tokens:
+            # Tokens we hold come first: those are the ones a difference would be about.
+            held = [t for t in wanted if self._held.get(t)]
+            wanted = held + [t for t in wanted if not self._held.get(t)]
             log_event(LOG, "reconcile_tokens_capped", logging.WARNING, tokens=len(wanted))
             wanted = wanted[: self.settings.reconcile_max_tokens]
         gate = asyncio.Semaphore(8)
@@ -363,7 +642,7 @@ class PolymarketLiveVenue:
         balances = await asyncio.gather(*(shares(t) for t in wanted))
         positions = {t: n for t, n in zip(wanted, balances, strict=True) if n}
         foreign = tuple(o for o in open_orders if o.order_id.lower() not in self._by_oid)
-        rec = Reconciliation(self.clock.now_ms(), cash, positions, tuple(open_orders), foreign)
+        rec = Reconciliation(self.clock.now_ms(), cash, positions, tuple(open_orders), foreign, tuple(wanted))
         self.reconciliation = rec
         log_event(
             LOG,
@@ -415,7 +694,7 @@ class PolymarketLiveVenue:
     async def _post(self, order: _Order) -> None:
         coid = order.request.client_order_id
         try:
-            prepared = await self.gateway.prepare(order.request)
+            prepared = self._prepared.pop(coid, None) or await self.gateway.prepare(order.request)
         except ValueError as exc:
             self._reject(order, str(exc))
             return
@@ -581,14 +860,38 @@ class PolymarketLiveVenue:
             self._terminal(order, self._terminal_event(order, ev.status), ev.size_matched)
 
     def _fill_id(self, tf: TradeFill) -> str:
+        """The same fill gets the same id in every process (the ledger is idempotent by it, across restarts):
+        a trade has one taker order, so the taker's fill is the trade id; a maker fill is the trade id and
+        the maker order's id (one trade may fill several of our resting orders)."""
         key = (tf.trade_id, tf.order_id.lower())
         fill_id = self._fill_ids.get(key)
         if fill_id is None:
-            # One trade may fill two of our orders; the engine keys fills by id, so the second gets its own.
-            fill_id = tf.trade_id if tf.trade_id not in self._fill_keys else f"{tf.trade_id}:{key[1]}"
+            fill_id = tf.trade_id if tf.liquidity is Liquidity.TAKER else f"{tf.trade_id}:{key[1]}"
             self._fill_ids[key] = fill_id
             self._fill_keys[fill_id] = key
         return fill_id
+
+    def _fill_of(self, order: _Order, tf: TradeFill, fill_id: str) -> Fill:
+        request = order.request
+        market = self._tokens.get(tf.asset_id)
+        outcome = market.outcome_of(tf.asset_id) if market is not None else request.outcome
+        return Fill(
+            trade_id=fill_id,
+            client_order_id=request.client_order_id,
+            condition_id=tf.market or request.condition_id,
+            token_id=tf.asset_id,
+            outcome=Outcome(outcome),
+            side=tf.side,
+            price=tf.price,
+            size=tf.size,
+            fee=self._fee(tf),
+            liquidity=tf.liquidity,
+            ts=tf.match_time * 1000 if tf.match_time else self.clock.now_ms(),
+        )
+
+    def _track_held(self, fill: Fill, sign: int) -> None:
+        delta = fill.size if fill.side is Side.BUY else -fill.size
+        self._held[fill.token_id] = self._held.get(fill.token_id, 0) + sign * delta
 
     def _fee(self, tf: TradeFill) -> Decimal:
         if tf.liquidity is not Liquidity.TAKER:
@@ -602,28 +905,24 @@ class PolymarketLiveVenue:
     def _on_fill(self, tf: TradeFill) -> None:
         order = self._by_oid.get(tf.order_id.lower())
         if order is None:
+            request = self._resume_request
+            if request is not None and self._fill_id(tf) in request.fill_ids:
+                return  # read back after a restart: the ledger has it, on an order that is done
             log_event(LOG, "fill_for_unknown_order", logging.WARNING, order=tf.order_id, trade=tf.trade_id)
             return
         request = order.request
-        market = self._tokens.get(tf.asset_id)
-        outcome = market.outcome_of(tf.asset_id) if market is not None else request.outcome
-        fill = Fill(
-            trade_id=self._fill_id(tf),
-            client_order_id=request.client_order_id,
-            condition_id=tf.market or request.condition_id,
-            token_id=tf.asset_id,
-            outcome=Outcome(outcome),
-            side=tf.side,
-            price=tf.price,
-            size=tf.size,
-            fee=self._fee(tf),
-            liquidity=tf.liquidity,
-            ts=tf.match_time * 1000 if tf.match_time else self.clock.now_ms(),
-        )
+        fill_id = self._fill_id(tf)
+        fill = self._fill_of(order, tf, fill_id)
+        if fill_id in order.known_fills:
+            # Read back after a restart: the ledger has it (and counted it in `filled`).
+            order.fills[(tf.trade_id, tf.order_id.lower())] = fill
+            self._fill_status.setdefault(fill_id, "PROVISIONAL")
+            return
         if not order.accepted and not order.terminal:
             self._accept(order)  # it traded, so the exchange has it, whatever the post's answer says yet
         order.fills[(tf.trade_id, tf.order_id.lower())] = fill
         self._fill_status[fill.trade_id] = "PROVISIONAL"
+        self._track_held(fill, +1)
         order.filled += tf.size
         self._emit(OrderFilled(fill, max(0, request.size - order.filled)))
         if order.pending is not None and order.filled >= order.pending[1]:
@@ -644,6 +943,7 @@ class PolymarketLiveVenue:
         if order is None or fill is None:
             return
         order.filled -= fill.size
+        self._track_held(fill, -1)
         self._fill_status[fill.trade_id] = "REVERSED"
         log_event(
             LOG, "fill_reversed", logging.WARNING, trade=tf.trade_id, client_order_id=fill.client_order_id

@@ -34,7 +34,7 @@ from engine.feeds.events import (
     TickSizeChange,
 )
 from engine.sim.matching import LatencyModel, MatchingEngine, SimAccount
-from engine.venues.base import EventSink
+from engine.venues.base import EventSink, VenueEvent
 from engine.venues.polymarket.market_data import MarketDataStats, PolymarketMarketData
 from engine.venues.simulated import InProcessOrders
 
@@ -103,6 +103,10 @@ class PolymarketPaperVenue(InProcessOrders):
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._failure: BaseException | None = None
+        self._resumed: list[VenueEvent] = []  # delivered first when run() starts
+        # Paper money is the ledger's: one paper account per exchange (a restart on the same database resumes it).
+        self.account = f"paper:{clob_url.rstrip('/')}"
 
     # --- Venue ---------------------------------------------------------------------------------------
     def markets(self) -> list[Market]:
@@ -115,6 +119,7 @@ class PolymarketPaperVenue(InProcessOrders):
     async def run(self, sink: EventSink) -> None:
         """Deliver live market data and our simulated order events to `sink` until `stop()` or cancellation."""
         self._sink = sink
+        await self.deliver_resumed(sink)
         feed = asyncio.create_task(self.data.run(self._on_market), name="pm-paper-feed")
         stopper = asyncio.create_task(self._stop.wait(), name="pm-paper-stop")
         try:
@@ -130,6 +135,8 @@ class PolymarketPaperVenue(InProcessOrders):
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(*self._deliveries, return_exceptions=True)
+        if self._failure is not None:
+            raise self._failure
 
     # --- what the engine reads -------------------------------------------------------------------------
     def stale_markets(self, now_ms: int) -> set[str]:
@@ -177,7 +184,14 @@ class PolymarketPaperVenue(InProcessOrders):
             return  # not running, or a delivery already took it
         task = asyncio.ensure_future(self._deliver_now())
         self._deliveries.add(task)
-        task.add_done_callback(self._deliveries.discard)
+        task.add_done_callback(self._delivered)
+
+    def _delivered(self, task: asyncio.Task[None]) -> None:
+        """A delivery the engine could not take is the run's failure: the venue stops and run() raises it."""
+        self._deliveries.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
+            self.stop()
 
     async def _deliver_now(self) -> None:
         async with self._lock:
