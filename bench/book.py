@@ -24,8 +24,8 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.book import OrderBook  # noqa: E402
-from engine.feeds.market_channel import MarketChannel  # noqa: E402
 from engine.units import ONE, px_to_str  # noqa: E402
+from engine.venues.polymarket.market_channel import MarketChannel  # noqa: E402
 
 
 def _fmt_best(book: OrderBook, no: bool) -> tuple[str, str]:

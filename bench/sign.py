@@ -1,5 +1,5 @@
-"""Per-order signing latency: the hand-rolled EIP-712 path (engine.clob.signing) vs the stock eth_account
-path, plus recovery, the POLY_1271 envelope and the L2 HMAC.
+"""Per-order signing latency: the hand-rolled EIP-712 path (engine.venues.polymarket.clob.signing) vs the
+stock eth_account path, plus recovery, the POLY_1271 envelope and the L2 HMAC.
 
 N random CLOB V2 orders are generated first (not timed): random salts, 78-digit token ids, amounts,
 both sides, both exchanges (CTF and neg-risk). Each operation is timed one call at a time with
@@ -26,9 +26,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-from engine.clob import reference
-from engine.clob.l2auth import l2_signature, serialize_body  # noqa: E402
-from engine.clob.signing import (  # noqa: E402
+from engine.venues.polymarket.clob import reference
+from engine.venues.polymarket.clob.l2auth import l2_signature, serialize_body  # noqa: E402
+from engine.venues.polymarket.clob.signing import (  # noqa: E402
     CHAIN_ID,
     CTF_EXCHANGE_V2,
     NEG_RISK_EXCHANGE_V2,

@@ -56,7 +56,7 @@ def _settings(config: Path | None, **flags: Any) -> Settings:
 def _exchange_urls(base: str) -> dict[str, str]:
     """One base URL of a Polymarket-protocol exchange (e.g. `bigearn-tui sim-exchange`) -> every endpoint,
     laid out as the local exchange serves them: CLOB at /, WebSockets at /ws/*, Gamma and Data API below."""
-    from engine.sim.exchange.urls import exchange_urls
+    from localexchange.urls import exchange_urls
 
     if not base.startswith(("http://", "https://")):
         _fail(f"--exchange = {base!r}: accepted: an http(s):// base URL, e.g. http://127.0.0.1:8790")
@@ -233,7 +233,7 @@ def sim_exchange(
     """Serve a local exchange that speaks Polymarket's CLOB V2 protocol (REST, WebSockets, Gamma, Data API)."""
     from decimal import Decimal
 
-    from engine.sim.exchange import ExchangeConfig, FaultConfig, start_exchange
+    from localexchange import ExchangeConfig, FaultConfig, start_exchange
 
     if venue not in ("replay", "sim"):
         _fail(f"--venue {venue!r}: accepted: replay, sim")

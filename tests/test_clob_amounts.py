@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from polymarket._internal.actions.orders.limit import _compute_limit_order_amounts
 from polymarket._internal.actions.orders.market import _compute_market_order_amounts
 
-from engine.clob.amounts import (
+from engine.domain import Side
+from engine.venues.polymarket.clob.amounts import (
     BUY,
     ROUNDING,
     SELL,
@@ -23,7 +24,6 @@ from engine.clob.amounts import (
     price_size_from_amounts,
     rounding_config,
 )
-from engine.domain import Side
 
 D = Decimal
 

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.book import book_hash
-from engine.clob import signing as sg
-from engine.clob.l2auth import l2_headers, l2_signature, serialize_body, verify_l2
-from engine.clob.reference import typed_data
-from engine.clob.signing import (
+from engine.venues.polymarket.clob import signing as sg
+from engine.venues.polymarket.clob.l2auth import l2_headers, l2_signature, serialize_body, verify_l2
+from engine.venues.polymarket.clob.reference import typed_data
+from engine.venues.polymarket.clob.signing import (
     BUY,
     CHAIN_ID,
     CTF_EXCHANGE_V2,

@@ -14,7 +14,7 @@ from bigearn_tui.app import BigEarnApp
 from bigearn_tui.cli import _exchange_urls
 from bigearn_tui.screens import ArmLiveScreen
 from engine.runtime import build
-from engine.sim.exchange import start_exchange
+from localexchange import start_exchange
 from tests.conftest import FixedBrain, settings_for
 from tests.test_pm_market_data import until
 from tests.test_sim_exchange_support import CID, market

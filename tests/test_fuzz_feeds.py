@@ -32,9 +32,6 @@ from hypothesis import strategies as st
 from engine.book import OrderBook
 from engine.clock import SimClock
 from engine.domain import Outcome, Side
-from engine.feeds.market_channel import MarketChannel, check_price_change
-from engine.feeds.polymarket_user_ws import OrderEvent, TradeFill, UserStream, parse_fills, parse_order
-from engine.feeds.polymarket_ws import MarketStream, RefusalLog
 from engine.units import (
     ONE,
     PRICE_ACCEPTED,
@@ -46,6 +43,9 @@ from engine.units import (
     strict_tick,
     strict_uint,
 )
+from engine.venues.polymarket.market_channel import MarketChannel, check_price_change
+from engine.venues.polymarket.market_ws import MarketStream, RefusalLog
+from engine.venues.polymarket.user_ws import OrderEvent, TradeFill, UserStream, parse_fills, parse_order
 
 START = 1_790_000_000_000
 OWNER = "3e2c94ca-8124-c4c1-c7ea-be1ea21b71fe"

@@ -17,8 +17,8 @@ import pytest
 
 from engine.clock import WallClock
 from engine.engine import Engine
-from engine.sim.exchange import start_exchange
 from engine.store import Store
+from localexchange import start_exchange
 from tests.conftest import FixedBrain, settings_for
 from tests.test_pm_market_data import WAIT_S, Feed, live_feed, until
 from tests.test_pm_paper import ASKS, BIDS, Recorder, Traffic, assert_nothing_sent, paper

@@ -15,7 +15,7 @@ import pytest
 from bigearn_tui.cli import _exchange_urls
 from engine.commands import ArmLive
 from engine.runtime import build
-from engine.sim.exchange import start_exchange
+from localexchange import start_exchange
 from tests.conftest import settings_for
 
 HARDHAT_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # a public test key

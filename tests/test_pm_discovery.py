@@ -24,7 +24,6 @@ import pytest
 from engine.domain import FeeSchedule, Market, Resolution
 from engine.feeds.replay import ReplayMarket
 from engine.risk.market_state import MarketStates, Phase
-from engine.sim.exchange import ManualClock, start_exchange
 from engine.venues.polymarket.discovery import (
     LOG,
     DiscoveryError,
@@ -33,6 +32,7 @@ from engine.venues.polymarket.discovery import (
     discover_markets,
     parse_gamma_market,
 )
+from localexchange import ManualClock, start_exchange
 from tests.test_sim_exchange_support import CID, CID2, NO2, START, YES2, market
 
 Edit = Callable[[Any], Any]

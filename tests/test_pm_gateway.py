@@ -17,10 +17,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from engine.clob.amounts import limit_amounts
 from engine.domain import Liquidity, OrderRequest, OrderType, Outcome, Side
-from engine.feeds.polymarket_user_ws import parse_fills
-from engine.sim.exchange import ExchangeConfig, ExchangeHandle, start_exchange
+from engine.venues.polymarket.clob.amounts import limit_amounts
 from engine.venues.polymarket.gateway import (
     BatchTooLarge,
     GatewayError,
@@ -32,6 +30,8 @@ from engine.venues.polymarket.gateway import (
 from engine.venues.polymarket.keys import LiveCredentials, load_credentials
 from engine.venues.polymarket.ratelimit import ORDER
 from engine.venues.polymarket.retry import RetryPolicy
+from engine.venues.polymarket.user_ws import parse_fills
+from localexchange import ExchangeConfig, ExchangeHandle, start_exchange
 from tests.test_sim_exchange_support import ADDRS, CID, KEYS, NO, YES, market
 
 WAIT_S = 5.0

@@ -12,7 +12,6 @@ from typing import Any
 from engine.clock import WallClock
 from engine.domain import Liquidity, OrderType, Side
 from engine.feeds.events import BookSnapshot, MarketEvent
-from engine.sim.exchange import ExchangeHandle
 from engine.venues.base import (
     FillReversed,
     OrderAccepted,
@@ -23,6 +22,7 @@ from engine.venues.base import (
 )
 from engine.venues.polymarket.gateway import GatewayEvent, OrderGateway, PlaceStatus
 from engine.venues.polymarket.live import LiveSettings, PolymarketLiveVenue
+from localexchange import ExchangeHandle
 from tests.test_pm_gateway import connected, local_exchange, order
 from tests.test_sim_exchange_support import ADDRS, CID, NO, YES, market
 

@@ -32,8 +32,8 @@ from engine.feeds.events import (
     TickSizeChange,
 )
 from engine.feeds.replay import ReplayMarket
-from engine.sim.exchange import ExchangeHandle, FaultConfig, ManualClock, start_exchange
 from engine.venues.polymarket.market_data import LOG, PolymarketMarketData
+from localexchange import ExchangeHandle, FaultConfig, ManualClock, start_exchange
 from tests.test_sim_exchange_support import CID, CID2, NO, NO2, START, YES2, market
 
 WAIT_S = 3.0

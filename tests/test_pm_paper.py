@@ -24,12 +24,12 @@ from engine.domain import Liquidity, OrderRequest, OrderType, Outcome, Resolutio
 from engine.engine import Engine
 from engine.feeds.events import MarketEvent, MarketResolved
 from engine.feeds.replay import ReplayMarket
-from engine.sim.exchange import ExchangeHandle, ManualClock, start_exchange
 from engine.sim.matching import LatencyModel
 from engine.store import Store
 from engine.venues.base import OrderAccepted, OrderFilled, Settled, VenueEvent
 from engine.venues.polymarket.discovery import discover_markets
 from engine.venues.polymarket.paper import PolymarketPaperVenue
+from localexchange import ExchangeHandle, ManualClock, start_exchange
 from tests.conftest import FixedBrain, settings_for
 from tests.test_pm_market_data import FAST, WAIT_S, until
 from tests.test_sim_exchange_support import CID, START, YES, market

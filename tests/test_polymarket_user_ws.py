@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from engine.clock import SimClock
 from engine.domain import Liquidity, Side
-from engine.feeds.polymarket_user_ws import OrderEvent, TradeFill, UserStream, parse_fills
+from engine.venues.polymarket.user_ws import OrderEvent, TradeFill, UserStream, parse_fills
 
 API_KEY = "3e2c94ca-8124-c4c1-c7ea-be1ea21b71fe"
 SECRET = "c2VjcmV0LXNlY3JldA=="

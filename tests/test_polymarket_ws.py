@@ -21,9 +21,9 @@ from engine.book import OrderBook
 from engine.clock import SimClock
 from engine.domain import Outcome, Side
 from engine.feeds.events import MarketResolved, TickSizeChange
-from engine.feeds.market_channel import MarketChannel
-from engine.feeds.polymarket_ws import Backoff, BestBidAsk, LastTrade, MarketStream, NewMarket
 from engine.units import ONE, px_to_str, qty_to_str
+from engine.venues.polymarket.market_channel import MarketChannel
+from engine.venues.polymarket.market_ws import Backoff, BestBidAsk, LastTrade, MarketStream, NewMarket
 
 START = 1_790_000_000_000
 S = 1_000_000  # one share in size units

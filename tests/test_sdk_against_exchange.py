@@ -21,7 +21,7 @@ from polymarket.environments import PRODUCTION
 from polymarket.errors import OrderHeartbeatMismatchError, RequestRejectedError
 from polymarket.streams import MarketSpec, UserSpec
 
-from engine.sim.exchange import ExchangeConfig, start_exchange
+from localexchange import ExchangeConfig, start_exchange
 from tests.test_sim_exchange_support import ADDRS, CID, KEYS, NO, YES, market
 
 WAIT_S = 5.0  # bound for one network event on loopback

@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 
 from engine.book import book_hash
-from engine.clob.signing import OrderV2, sign_order
+from engine.venues.polymarket.clob.signing import OrderV2, sign_order
 from tests.test_sim_exchange_support import (
     ADDRS,
     CID,
@@ -189,7 +189,7 @@ def test_l2_hmac_is_checked_on_every_private_route():
             unauthorized = (401, {"error": "Unauthorized/Invalid api key"})
             for path in ("/data/orders", "/data/trades", "/balance-allowance", "/auth/api-keys"):
                 assert await _err(http, "GET", path) == unauthorized
-            from engine.sim.exchange.core import ApiCreds
+            from localexchange.core import ApiCreds
 
             bad_secret = ApiCreds(creds.key, "QUJD" * 11, creds.passphrase, creds.address, 0)
             assert await _err(http, "GET", "/auth/api-keys", creds=bad_secret) == unauthorized
@@ -393,7 +393,7 @@ def test_cancels_queries_cursors_and_trades():
 
 
 def _cfg(**kw):
-    from engine.sim.exchange import ExchangeConfig
+    from localexchange import ExchangeConfig
 
     return ExchangeConfig(**kw)
 

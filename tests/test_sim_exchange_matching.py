@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from engine.sim.exchange import errors as E
-from engine.sim.exchange.errors import ExchangeError
-from engine.sim.exchange.intake import parse_post_order
+from localexchange import errors as E
+from localexchange.errors import ExchangeError
+from localexchange.intake import parse_post_order
 from tests.test_sim_exchange_support import (
     ADDRS,
     CID,
@@ -457,7 +457,7 @@ def test_neg_risk_market_needs_the_neg_risk_domain():
 
 def test_bundled_replay_runs_as_background():
     from engine.feeds.replay import bundled_paths, load_markets, read_lines
-    from engine.sim.exchange.core import Exchange, ManualClock
+    from localexchange.core import Exchange, ManualClock
 
     books, markets_file = bundled_paths()
     catalog = load_markets(markets_file)
@@ -474,7 +474,7 @@ def test_bundled_replay_runs_as_background():
 
 def test_synthetic_feed_announces_markets():
     from engine.feeds.synthetic import SyntheticConfig, synthetic_feed
-    from engine.sim.exchange.core import Exchange, ManualClock
+    from localexchange.core import Exchange, ManualClock
 
     cfg = SyntheticConfig(seed=3, markets=3, neg_risk_markets=0, update_ms=3000)
     ex = Exchange(None, synthetic_feed(cfg, rounds=1), clock=ManualClock(START), speed=None)
@@ -489,7 +489,7 @@ def test_synthetic_feed_announces_markets():
 
 
 def test_deposit_wallet_orders_poly_1271():
-    from engine.clob.signing import OrderV2, sign_order, to_checksum
+    from engine.venues.polymarket.clob.signing import OrderV2, sign_order, to_checksum
 
     ex, _, _, c = _setup(allow_eoa=False)
     wallet = to_checksum("0x" + "77" * 20)
@@ -518,7 +518,7 @@ def test_deposit_wallet_orders_poly_1271():
 
 def test_protocol_v2_position_ids_use_the_v3_domain():
     """A token id with bits 40-103 clear is a Protocol-V2 position: the SDK signs it for ExchangeV3."""
-    from engine.clob.signing import OrderV2, sign_order
+    from engine.venues.polymarket.clob.signing import OrderV2, sign_order
 
     pos_yes, pos_no = str((1 << 248) | 0x100), str((1 << 248) | 0x101)
     ex, _, _, c = _setup(market("0x" + "12" * 32, pos_yes, pos_no))

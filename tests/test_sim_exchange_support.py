@@ -1,7 +1,7 @@
 """Shared helpers for the sim-exchange tests: markets, keys, signed V2 orders, L1/L2 headers (no tests here).
 
-Orders are signed with `engine.clob.signing` (pinned to eth_account and the official SDK by its own tests),
-so every order in these tests passes the exchange's real signature check.
+Orders are signed with `engine.venues.polymarket.clob.signing` (pinned to eth_account and the official SDK by
+its own tests), so every order in these tests passes the exchange's real signature check.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import orjson
 
-from engine.clob.l2auth import l2_headers, serialize_body
-from engine.clob.signing import OrderV2, address_of, sign_clob_auth, sign_order
 from engine.domain import FeeSchedule, Market
-from engine.sim.exchange.core import (
+from engine.venues.polymarket.clob.l2auth import l2_headers, serialize_body
+from engine.venues.polymarket.clob.signing import OrderV2, address_of, sign_clob_auth, sign_order
+from localexchange.core import (
     ApiCreds,
     Exchange,
     ExchangeConfig,
@@ -27,8 +27,8 @@ from engine.sim.exchange.core import (
     MarketMessage,
     UserMessage,
 )
-from engine.sim.exchange.faults import FaultConfig
-from engine.sim.exchange.intake import parse_post_order
+from localexchange.faults import FaultConfig
+from localexchange.intake import parse_post_order
 
 # hardhat's well-known development keys
 KEYS = [
@@ -208,7 +208,7 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
 @asynccontextmanager
 async def serve(**kw: Any) -> AsyncIterator[tuple[Any, aiohttp.ClientSession]]:
     """A loopback exchange on a ManualClock (nothing moves unless the test says so) and an HTTP client."""
-    from engine.sim.exchange import start_exchange
+    from localexchange import start_exchange
 
     kw.setdefault("markets", [market(), market(CID2, YES2, NO2)])
     kw.setdefault("lines", [])

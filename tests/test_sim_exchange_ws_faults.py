@@ -10,7 +10,7 @@ import time
 import aiohttp
 import orjson
 
-from engine.sim.exchange import FaultConfig
+from localexchange import FaultConfig
 from tests.test_sim_exchange_support import (
     ADDRS,
     CID,

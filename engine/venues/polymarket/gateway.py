@@ -23,16 +23,16 @@ float: prices and sizes are passed as exact decimal strings.
 Sizes must be whole hundredths of a share (the exchange's size precision); anything finer is refused
 rather than rounded.
 
-The orderID is the EIP-712 digest of the signed order. It is computed (with `engine.clob.signing`,
-checking that the SDK's signature verifies under the chosen exchange domain) before the order is sent,
-so a post whose outcome is unknown - no answer within `post_soft_timeout_s`, a dropped connection, a 5xx -
-is resolved by asking for that id (`GET /data/order/{id}`, then the account's trades) and never resent
-blindly; once it is known not to be on the exchange, the *same* signed order may be sent again
-(`resend_after_unknown` times), which the exchange would refuse as a duplicate if the first copy had
-landed after all.
+The orderID is the EIP-712 digest of the signed order. It is computed (with
+`engine.venues.polymarket.clob.signing`, checking that the SDK's signature verifies under the chosen
+exchange domain) before the order is sent, so a post whose outcome is unknown - no answer within
+`post_soft_timeout_s`, a dropped connection, a 5xx - is resolved by asking for that id
+(`GET /data/order/{id}`, then the account's trades) and never resent blindly; once it is known not to be
+on the exchange, the *same* signed order may be sent again (`resend_after_unknown` times), which the
+exchange would refuse as a duplicate if the first copy had landed after all.
 
 The SDK signs with eth_account's typed-data path, ~1-2 ms per order (10+ ms for the first); the faster
-`engine.clob.signing` is used only to compute and check ids.
+`engine.venues.polymarket.clob.signing` is used only to compute and check ids.
 
 Rate-limit headers: the SDK reports `Poly-RateLimit-*` of every CLOB response to a listener without
 saying which request it came from; the gateway tags each request with its route in a context variable,
@@ -62,10 +62,10 @@ from polymarket.models.clob.order_response import AcceptedOrder, RejectedOrder
 from polymarket.models.clob.orders import SignedOrder
 from polymarket.rate_limit import RateLimitUpdate
 
-from engine.clob.signing import OrderV2, order_id, recover_order_signer
 from engine.domain import OrderRequest, OrderType, Side
 from engine.logs import log_event
 from engine.units import ONE, px_from_decimal, px_to_str, qty_from_decimal, qty_from_str, qty_to_str
+from engine.venues.polymarket.clob.signing import OrderV2, order_id, recover_order_signer
 from engine.venues.polymarket.keys import ApiCredentials, LiveCredentials, Secret
 from engine.venues.polymarket.ratelimit import CANCEL, AsyncioTimer, RateLimited, RateLimiter, Timer
 from engine.venues.polymarket.retry import (

@@ -34,7 +34,7 @@ from typing import Any
 
 from eth_account import Account
 
-from engine.clob.signing import address_of, to_checksum
+from engine.venues.polymarket.clob.signing import address_of, to_checksum
 
 ENV_PRIVATE_KEY = "BIGEARN_PRIVATE_KEY"
 ENV_FUNDER = "BIGEARN_FUNDER"

@@ -13,7 +13,7 @@ Composition:
   event, so a feed that awaits it gets backpressure and one that does not still works.
 * orders: `OrderGateway` (signing, rate limits, retries, unknown-outcome resolution). `submit` never
   blocks the engine: the post runs in its own task and its outcome comes back as events.
-* fills and order updates: `UserStream` (engine.feeds.polymarket_user_ws). A fill is reported to the
+* fills and order updates: `UserStream` (engine.venues.polymarket.user_ws). A fill is reported to the
   engine (`OrderFilled`) when the trade is first seen (MATCHED: the exposure exists until told
   otherwise); CONFIRMED is recorded here (`fill_status`); FAILED sends `FillReversed`.
 * heartbeats (the exchange's dead-man switch) every `heartbeat_interval_s`, only while `is_healthy()`
@@ -46,7 +46,6 @@ from typing import Any, Protocol
 from engine.clock import Clock
 from engine.domain import FeeSchedule, Fill, Liquidity, Market, OrderRequest, OrderType, Outcome, Side
 from engine.feeds.events import MarketEvent, MarketResolved
-from engine.feeds.polymarket_user_ws import FAILED, OrderEvent, TradeFill, UserStream, parse_fills
 from engine.logs import log_event
 from engine.supervisor import describe, log_failure
 from engine.venues.base import (
@@ -75,6 +74,7 @@ from engine.venues.polymarket.gateway import (
     PlaceStatus,
     PreparedOrder,
 )
+from engine.venues.polymarket.user_ws import FAILED, OrderEvent, TradeFill, UserStream, parse_fills
 
 LOG = logging.getLogger("bigearn.venues.polymarket.live")
 

@@ -5,7 +5,7 @@
     data.stale_markets(clock.now_ms())               # what must not be traded now
     await data.close()
 
-The WebSocket work is `engine.feeds.polymarket_ws.MarketStream` (sharded connections, PING/PONG,
+The WebSocket work is `engine.venues.polymarket.market_ws.MarketStream` (sharded connections, PING/PONG,
 reconnects, gap detection, REST resyncs with buffered deltas). This module registers both tokens of
 every market with its `MarketChannel`, fetches `GET /book` for its resyncs, and turns every change the
 channel applies into an engine event: a `BookSnapshot` after every snapshot (subscribe, reconnect,
@@ -60,10 +60,10 @@ from engine.feeds.events import (
     MarketResolved,
     TickSizeChange,
 )
-from engine.feeds.market_channel import ApplyResult, BookMessage, MarketChannel, PriceChange
-from engine.feeds.polymarket_ws import MarketStream, RefusalLog
 from engine.logs import log_event
 from engine.units import WireError
+from engine.venues.polymarket.market_channel import ApplyResult, BookMessage, MarketChannel, PriceChange
+from engine.venues.polymarket.market_ws import MarketStream, RefusalLog
 
 LOG = logging.getLogger("bigearn.venues.polymarket.market_data")
 

@@ -32,8 +32,8 @@ from typing import Any, TypeVar
 
 from polymarket.errors import RateLimitError, RequestRejectedError, TransportError
 
-from engine.feeds.polymarket_ws import Backoff
 from engine.logs import log_event
+from engine.venues.polymarket.market_ws import Backoff
 from engine.venues.polymarket.ratelimit import AsyncioTimer, RateLimiter, Timer
 
 LOG = logging.getLogger("bigearn.venues.polymarket.retry")

@@ -1,8 +1,8 @@
 """The stock path: a V2 order as standard EIP-712 JSON, hashed and signed by eth_account.
 
 This is what wallets and the official SDK do (~1 ms an order). It is kept as the independent reference
-the fast signer in engine/clob/signing.py is tested against (tests/test_clob_signing.py) and benchmarked
-against (bench/sign.py); nothing on a trading path uses it.
+the fast signer in engine/venues/polymarket/clob/signing.py is tested against (tests/test_clob_signing.py)
+and benchmarked against (bench/sign.py); nothing on a trading path uses it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from engine.clob.signing import OrderV2
+from engine.venues.polymarket.clob.signing import OrderV2
 
 DOMAIN_FIELDS = [
     {"name": "name", "type": "string"},

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.clob.signing import (
+from engine.venues.polymarket.clob.signing import (
     POLY_1271,
     OrderFormatError,
     OrderV2,

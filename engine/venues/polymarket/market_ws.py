@@ -12,7 +12,7 @@
 max_assets_per_conn=200, rng=None, backoff_initial=0.5, backoff_max=30.0, snapshot_timeout=10.0,
 min_resync_interval=1.0, custom_features=True, connect_kwargs=None)`
 
-- `channel` (engine.feeds.market_channel.MarketChannel) owns the routes and applies `book` /
+- `channel` (engine.venues.polymarket.market_channel.MarketChannel) owns the routes and applies `book` /
   `price_change` to the unified YES book of each market. This class decides *whether* an event may be
   applied: it tracks, per market book, whether it is synced, the last exchange timestamp applied, and
   the recent events already applied (so a re-delivered message is recognised and dropped).
@@ -67,7 +67,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from engine.clock import Clock
 from engine.domain import Side
 from engine.feeds.events import MarketClosed, MarketResolved, TickSizeChange
-from engine.feeds.market_channel import (
+from engine.logs import log_event
+from engine.units import MISSING, WireError, show_value, strict_px, strict_qty, strict_tick, strict_uint
+from engine.venues.polymarket.market_channel import (
     ApplyResult,
     BookMessage,
     MarketChannel,
@@ -76,8 +78,6 @@ from engine.feeds.market_channel import (
     optional_str,
     parse_frame,
 )
-from engine.logs import log_event
-from engine.units import MISSING, WireError, show_value, strict_px, strict_qty, strict_tick, strict_uint
 
 LOG = logging.getLogger("bigearn.feeds.ws")
 

@@ -27,9 +27,9 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from engine.clob.l2auth import verify_l2
-from engine.clob.signing import recover_clob_auth, to_checksum
 from engine.units import ONE, PRICE_SCALE, SIZE_SCALE, px_to_str
+from engine.venues.polymarket.clob.l2auth import verify_l2
+from engine.venues.polymarket.clob.signing import recover_clob_auth, to_checksum
 
 from . import errors as E
 from .core import ApiCreds, Exchange, ExchangeConfig, ManualClock, MarketMessage, UserMessage

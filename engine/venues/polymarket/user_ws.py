@@ -52,10 +52,10 @@ from websockets.asyncio.client import ClientConnection
 
 from engine.clock import Clock
 from engine.domain import Liquidity, Side
-from engine.feeds.market_channel import SIDE_ACCEPTED, optional_str, parse_frame, required_id
-from engine.feeds.polymarket_ws import Backoff, Data, ReconnectingSocket, RefusalLog
 from engine.logs import log_event
 from engine.units import MISSING, WireError, show_value, strict_px, strict_qty, strict_uint
+from engine.venues.polymarket.market_channel import SIDE_ACCEPTED, optional_str, parse_frame, required_id
+from engine.venues.polymarket.market_ws import Backoff, Data, ReconnectingSocket, RefusalLog
 
 LOG = logging.getLogger("bigearn.feeds.user_ws")
 
