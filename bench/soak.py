@@ -65,11 +65,13 @@ async def soak(rounds: int, profile: str, db: Path) -> tuple[list[tuple[int, flo
     guard_loop(asyncio.get_running_loop(), rt.engine.fail, logger)
     cfg = SyntheticConfig(markets=settings.venue.sim_markets, rounds=rounds, seed=settings.engine.seed)
     samples: list[tuple[int, float]] = []
+    backlog = [0]
 
     async def sample() -> None:
         next_round = 1
         while True:
             await asyncio.sleep(0.05)
+            backlog[0] = max(backlog[0], rt.store.pending_count())
             now = rt.engine.clock.now_ms()
             if next_round < rounds and now >= cfg.round_start(next_round):
                 gc.collect()
@@ -87,7 +89,9 @@ async def soak(rounds: int, profile: str, db: Path) -> tuple[list[tuple[int, flo
     wall = time.perf_counter() - t0
     gc.collect()
     samples.append((rounds, rss_mb()))
-    return samples, outcome(rt.engine, summary), wall
+    result = outcome(rt.engine, summary)
+    result["max_store_backlog"] = backlog[0]
+    return samples, result, wall
 
 
 def main() -> None:
@@ -106,6 +110,7 @@ def main() -> None:
     step = max(1, len(samples) // 10)
     print(f"rounds             {args.rounds} ({args.profile}), wall {wall:.0f} s, state {summary.get('state')}")
     print(f"evaluations on disk {evaluations:,}   fills {fills:,}   orders {summary.get('orders')}")
+    print(f"store backlog      at most {summary['max_store_backlog']:,} rows waiting for a commit")
     for rnd, mb in samples[::step]:
         print(f"  after round {rnd:>4}  RSS {mb:7.1f} MB")
     print(f"RSS after round 1  {first:.1f} MB")

@@ -21,16 +21,17 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from engine.accounting import StrategyBooks
 from engine.analytics.calibration import Calibration
 from engine.book import OrderBook
-from engine.brains.base import Brain, BrainInput, NoEstimate
+from engine.brains.base import Brain
 from engine.brains.microprice import MicropriceBrain
 from engine.clock import Clock
 from engine.commands import (
@@ -46,9 +47,9 @@ from engine.commands import (
     SetMode,
 )
 from engine.config import Settings
-from engine.domain import EngineState, Estimate, Market, Mode, OrderRequest, OrderType, Outcome, Side
+from engine.domain import EngineState, Fill, Market, Mode, OrderRequest, OrderType, Outcome, Side
 from engine.execution.firewall import Firewall, FirewallLimits
-from engine.execution.orders import Order, OrderState, Transition
+from engine.execution.orders import FOREIGN, Order, OrderState, Transition
 from engine.feeds.events import (
     BookDeltas,
     BookSnapshot,
@@ -60,6 +61,7 @@ from engine.feeds.events import (
 from engine.logs import log_event
 from engine.portfolio import Portfolio
 from engine.recovery import STATE_VERSION, LedgerState, load_ledger
+from engine.refusal import Refusal
 from engine.risk.breakers import (
     RECONCILE as RECONCILE_BREAKER,
 )
@@ -72,7 +74,7 @@ from engine.risk.breakers import (
 )
 from engine.risk.exposure import ClusterMap, ExposureBook, ExposureLimits
 from engine.risk.market_state import MarketStateLimits, MarketStates, Phase, ZonePolicy
-from engine.risk.sizing import SizingLimits, SizingResult, size_trade
+from engine.risk.sizing import SizingLimits
 from engine.snapshot import (
     BookLadder,
     BreakerState,
@@ -87,6 +89,9 @@ from engine.snapshot import (
 )
 from engine.steps import run_steps, run_steps_yielding
 from engine.store import Store
+from engine.strategies.base import Cancel, Intent, OrderUpdate, Reply, Strategy, StrategyConfig, Verdict
+from engine.strategies.value import ValueStrategy
+from engine.strategy_context import EngineContext, order_view
 from engine.supervisor import Supervisor, describe
 from engine.units import (
     ONE,
@@ -121,6 +126,9 @@ WEEK_MS = 7 * DAY_MS
 LADDER_DEPTH = 12
 LADDERS_PER_STEP = 25  # book ladders built per step of a stepwise snapshot (~0.3 ms)
 COMMIT_INTERVAL_S = 0.5  # group commit: what is queued reaches the database within this (real time)
+# Backpressure: a cycle that finds more rows than this waiting for the group commit writes them first, so a
+# replay at --speed max cannot outrun the disk and grow memory (bench/soak.py); live rates never get near.
+STORE_BACKLOG_MAX = 4_000
 HOUSEKEEPING_S = 0.25  # real-time chores: the kill-switch file, proposals' time to live
 DRAIN_TIMEOUT_S = 10.0  # on stop: how long to wait for the venue to confirm the cancels
 RECHECK_S = 3.0  # a start reconciliation that disagrees is checked once more after this (real time)
@@ -172,6 +180,10 @@ class Proposal:
     binding_cap: str = ""  # what limited the size last (a sizing cap, the ratchet, an exposure limit)
     reason: str = ""  # why it ended as it did (refusal code with value and threshold, a note, a cause)
     refusal: Refusal | None = None  # the rule that refused its order
+    strategy_id: str = "value"
+    rationale: dict[str, Any] = field(
+        default_factory=dict
+    )  # the strategy's numbers, stored with the proposal
 
 
 def _record_gate(
@@ -185,27 +197,6 @@ def _record_gate(
         gates.append((name, refusal.value, refusal.threshold, False))
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A risk layer's no: the code, the value that decided it, the threshold, and a sentence."""
-
-    code: str
-    value: float
-    threshold: float
-    detail: str = ""
-
-    @classmethod
-    def of(cls, r: Any) -> Refusal:
-        return cls(r.code, float(r.value), float(r.threshold), r.detail)
-
-    def text(self) -> str:
-        out = f"{self.code} value={self.value:.6g} threshold={self.threshold:.6g}"
-        return f"{out}: {self.detail}" if self.detail else out
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "value": self.value, "threshold": self.threshold, "detail": self.detail}
-
-
 class Engine:
     def __init__(
         self,
@@ -215,6 +206,7 @@ class Engine:
         store: Store,
         *,
         brain: Brain | None = None,
+        strategies: Sequence[Strategy] = (),
         logger: logging.Logger | None = None,
         run_id: str | None = None,
         wall: Callable[[], float] = time.monotonic,
@@ -271,7 +263,7 @@ class Engine:
         )
         self.states = MarketStates(MarketStateLimits.from_settings(settings))
         self.zones = ZonePolicy.from_settings(settings)
-        self.strategy = settings.zones.strategy  # what the Kelly sizer's trades count as in the price zones
+        self.zone_strategy = settings.zones.strategy  # what value bets count as in the price zones
         self.markets: dict[str, MarketState] = {}
         for market in venue.markets():
             ms = MarketState(market, tick=market.tick, cluster=self.exposure.add_market(market))
@@ -296,6 +288,23 @@ class Engine:
         self.pending: dict[str, Proposal] = {}
         self.calibration = Calibration()
         self.limits = self._limits()
+        # The book of strategies: today's value bets first, then any others (each its own orders and P&L).
+        value = ValueStrategy(
+            StrategyConfig(enabled=True),
+            brain=self.brain,
+            limits=self.limits,
+            requote_min_ticks=settings.execution.requote_min_ticks,
+        )
+        self.strategies: list[Strategy] = [value, *strategies]
+        ids = [st.strategy_id for st in self.strategies]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"strategies: ids must be unique, got {ids}")
+        self.contexts = {sid: EngineContext(self, sid) for sid in ids}
+        self._by_id = {st.strategy_id: st for st in self.strategies}
+        # What happened to strategies' orders, delivered to their hooks once the event that caused it is done.
+        self._heard: deque[tuple[str, OrderUpdate | Fill]] = deque()
+        self.accounts = StrategyBooks(ids)  # positions and P&L per strategy
+        self.strategy_counts: dict[str, dict[str, int]] = {sid: {} for sid in ids}
         self.counters: dict[str, int] = dict.fromkeys(
             (
                 "market_events",
@@ -334,7 +343,7 @@ class Engine:
         self._msg_window: deque[tuple[float, int]] = deque(maxlen=20)
         self.halt_kind = ""  # MANUAL, or the breaker that halted the engine
         self.refusals: dict[str, int] = {}  # refusal code -> count (proposals not made, orders not sent)
-        self.blocked: dict[str, ProposalRow] = {}  # market -> the sizer's trade a risk layer stopped, latest
+        self.blocked: dict[str, ProposalRow] = {}  # strategy:market -> the last trade a risk layer stopped
         self._last_market_ts: int | None = None
         self._cancel_all_pending = False
         self._cancel_markets: set[str] = set()
@@ -388,7 +397,9 @@ class Engine:
             account=self.account,
         )
         starting = ledger.starting_cash if ledger is not None else s.bankroll.starting_usdc
-        self.store.add_account(account=self.account, created_ts=now, starting_cash=starting, venue_cash_start=None)
+        self.store.add_account(
+            account=self.account, created_ts=now, starting_cash=starting, venue_cash_start=None
+        )
         if ledger is not None:
             self._restore(ledger, now)
         for cid, ms in self.markets.items():
@@ -414,7 +425,9 @@ class Engine:
         await self._flush_cancels()
         self._queue_state()
         await self.store.flush()
-        self.supervisor.spawn(self.store.commit_loop(COMMIT_INTERVAL_S, before=self._queue_state), "group commit")
+        self.supervisor.spawn(
+            self.store.commit_loop(COMMIT_INTERVAL_S, before=self._queue_state), "group commit"
+        )
         self.supervisor.spawn(self._housekeeping(), "housekeeping")
         self._started = True
 
@@ -438,7 +451,11 @@ class Engine:
         referenced |= {o.request.condition_id for o in self.working.values()}
         since = ledger.since_ms if ledger is not None else now
         window = since - 600_000  # the venue reads trades back from a little before `since`
-        recent = frozenset(f.trade_id for f in ledger.fills if f.ts >= window) if ledger is not None else frozenset()
+        recent = (
+            frozenset(f.trade_id for f in ledger.fills if f.ts >= window)
+            if ledger is not None
+            else frozenset()
+        )
         return ResumeRequest(
             known_orders=known,
             positions=held,
@@ -473,12 +490,17 @@ class Engine:
         portfolio = Portfolio(ledger.starting_cash)
         for fill in ledger.fills:
             portfolio.apply_fill(fill)
+            self.accounts.apply_fill(ledger.fill_strategy.get(fill.client_order_id, FOREIGN), fill)
         for st in ledger.settlements:
             m = self.markets[st.condition_id].market
-            portfolio.apply_settlement(st.token_id, st.condition_id, m.outcome_of(st.token_id), st.size, st.cash, st.ts)
+            outcome = m.outcome_of(st.token_id)
+            portfolio.apply_settlement(st.token_id, st.condition_id, outcome, st.size, st.cash, st.ts)
+            self.accounts.apply_settlement(st.token_id, st.condition_id, outcome, st.size, st.cash, st.ts)
         self.portfolio = portfolio
         self._fills_total = len(ledger.fills)
-        self.exposure.sync(portfolio.cash, ((p.token_id, p.size, p.cost) for p in portfolio.positions.values()))
+        self.exposure.sync(
+            portfolio.cash, ((p.token_id, p.size, p.cost) for p in portfolio.positions.values())
+        )
         for order in ledger.orders:
             # Whatever the ledger last knew, only the venue can say what the order is now. Set, not moved:
             # a restart is not a venue event, and LIVE -> UNKNOWN is no transition a venue may cause.
@@ -563,16 +585,18 @@ class Engine:
             max_size=size,
             order_type=OrderType(row["order_type"]),
             post_only=bool(row["post_only"]),
-            p_hat=float(row["p_hat"]),
-            ci_low=float(row["ci_low"]),
-            ci_high=float(row["ci_high"]),
-            edge_net=float(row["edge_net"]),
-            kelly=float(row["kelly_fraction"]),
-            expected_slippage_bps=float(row["expected_slippage_bps"]),
+            p_hat=float(row["p_hat"] or 0.0),  # NULL: the strategy has no model number
+            ci_low=float(row["ci_low"] or 0.0),  # NULL: the strategy has no model number
+            ci_high=float(row["ci_high"] or 0.0),  # NULL: the strategy has no model number
+            edge_net=float(row["edge_net"] or 0.0),  # NULL: the strategy has no model number
+            kelly=float(row["kelly_fraction"] or 0.0),  # NULL: the strategy has no model number
+            expected_slippage_bps=float(row["expected_slippage_bps"] or 0.0),  # NULL: the strategy has no model number
             expires_ts=int(row["expires_ts"]),
             expires_wall=int(row["expires_wall"]),
             evaluation_key=str(rationale.get("evaluation", "")),
             binding_cap=row["binding_cap"],
+            strategy_id=row.get("strategy_id") or "value",
+            rationale=rationale,
         )
 
     def _state_doc(self) -> dict[str, Any]:
@@ -837,14 +861,16 @@ class Engine:
                     ms.first_ts = heard
                     if not self._cycle_scheduled:
                         self._cycle_scheduled = True
-                        self._at(heard + int(self.settings.engine.cycle_interval_s * 1000), "cycle", self._cycle)
+                        self._at(
+                            heard + int(self.settings.engine.cycle_interval_s * 1000), "cycle", self._cycle
+                        )
                         self._at(heard, "pnl snapshot", self._pnl_timer)
             elif isinstance(event, TickSizeChange):
                 ms.tick = event.new_tick
             elif isinstance(event, MarketClosed):
                 ms.phase = "CLOSED"
                 self.states.on_closed(event.condition_id, event.ts)
-                self.blocked.pop(event.condition_id, None)
+                self._forget_blocked(event.condition_id)
                 for p in list(self.pending.values()):
                     if p.market.condition_id == event.condition_id:
                         self._decide(p, "EXPIRED", "EXPIRE", "engine", note="market closed")
@@ -853,7 +879,7 @@ class Engine:
                 ms.phase = "RESOLVED"
                 ms.yes_payout = event.yes_payout
                 self.states.on_resolved(event.condition_id, event.ts)
-                self.blocked.pop(event.condition_id, None)
+                self._forget_blocked(event.condition_id)
                 m = ms.market
                 self.exposure.set_mark(m.yes_token, event.yes_payout)  # worth its payout until it settles
                 self.exposure.set_mark(m.no_token, 1 - event.yes_payout)
@@ -871,6 +897,7 @@ class Engine:
         async with self._lock:
             self._on_venue(event)
             await self._flush_cancels()  # a fill or a rejection may have tripped a breaker that cancels
+            await self._tell_strategies()
             if isinstance(event, OrderAccepted):
                 order = self.orders.get(event.client_order_id)
                 if order is not None and order.cancel_requested and order.state.working:
@@ -879,8 +906,25 @@ class Engine:
                     self._note("cancel on acceptance", order=order.client_order_id)
             self._touch()
 
+    async def _tell_strategies(self) -> None:
+        """Deliver what happened to each strategy's orders (state changes, fills) to its hooks, in order, and
+        act on what it answers."""
+        while self._heard:
+            sid, news = self._heard.popleft()
+            strategy = self._by_id.get(sid)
+            if strategy is None:
+                continue  # an adopted order, or a strategy no longer running
+            ctx = self.contexts[sid]
+            if isinstance(news, OrderUpdate):
+                reply = strategy.on_order(ctx, news)
+            else:
+                reply = strategy.on_fill(ctx, news)
+            await self._handle_reply(sid, reply, self.clock.now_ms())
+
     def _transition(self, order: Order, to: OrderState, ts: int, cause: str) -> None:
         t = order.move(to, ts, cause)
+        if order.strategy_id in self._by_id:
+            self._heard.append((order.strategy_id, OrderUpdate(order_view(order), t.state_from.value, cause, ts)))
         if to.working:
             self.working[order.client_order_id] = order
         else:
@@ -912,6 +956,7 @@ class Engine:
             run_id=self.run_id,
             ts=order.created_ts,
             proposal_id=order.proposal_id,
+            strategy_id=order.strategy_id,
             condition_id=r.condition_id,
             token_id=r.token_id,
             side=r.side.value,
@@ -935,6 +980,9 @@ class Engine:
         if isinstance(event, Settled):
             closed = len(self.portfolio.closed_results)
             pos = self.portfolio.apply_settlement(
+                event.token_id, event.condition_id, event.outcome, event.size, event.cash, event.ts
+            )
+            self.accounts.apply_settlement(
                 event.token_id, event.condition_id, event.outcome, event.size, event.cash, event.ts
             )
             self.exposure.on_settlement(event.token_id, event.size, event.cash)
@@ -1013,6 +1061,10 @@ class Engine:
             self._fills_total += 1
             closed = len(self.portfolio.closed_results)
             pos = self.portfolio.apply_fill(fill)
+            self.accounts.apply_fill(order.strategy_id, fill)
+            self._count_for(order.strategy_id, "fills")
+            if order.strategy_id in self._by_id:
+                self._heard.append((order.strategy_id, fill))
             self.exposure.on_fill(fill)
             order.filled += fill.size
             order.notional += notional(fill.price, fill.size)
@@ -1043,6 +1095,8 @@ class Engine:
             fill = event.fill
             self.store.update_fill_status(fill.trade_id, "REVERSED")
             pos = self.portfolio.reverse_fill(fill)
+            self.accounts.reverse_fill(order.strategy_id, fill)
+            self._count_for(order.strategy_id, "fills", -1)
             self.exposure.reverse_fill(fill)
             order.filled = max(0, order.filled - fill.size)
             order.notional -= notional(fill.price, fill.size)
@@ -1066,14 +1120,22 @@ class Engine:
         if request.client_order_id in self.orders or request.condition_id not in self.markets:
             self._note("adoption refused", logging.WARNING, order=request.client_order_id)
             return
-        order = Order(request=request, created_ts=event.ts, updated_ts=event.ts, venue_order_id=event.venue_order_id)
+        order = Order(
+            request=request,
+            created_ts=event.ts,
+            updated_ts=event.ts,
+            venue_order_id=event.venue_order_id,
+            strategy_id=FOREIGN,
+        )
         self.orders[request.client_order_id] = order
         self._store_order(order)
         self._transition(order, OrderState.SUBMITTED, event.ts, "adopted: found working at the venue")
         self._transition(order, OrderState.LIVE, event.ts, "adopted")
         self.exposure.reserve(request, remaining=request.size)
         self.firewall.adopt(request, event.ts)
-        self._note("order adopted", logging.WARNING, order=request.client_order_id, venue_id=event.venue_order_id)
+        self._note(
+            "order adopted", logging.WARNING, order=request.client_order_id, venue_id=event.venue_order_id
+        )
 
     def _ledger_vs_venue(self, positions: dict[str, int], cash: int | None) -> list[str]:
         """Differences between the ledger and the venue's balances, each with both numbers. Tokens the venue
@@ -1091,7 +1153,9 @@ class Engine:
                                token=token[:16], venue=qty_to_str(theirs))  # fmt: skip
                 continue
             if ours != theirs:
-                diffs.append(f"token {token[:12]}: ledger {qty_to_str(ours)} venue {qty_to_str(theirs)} shares")
+                diffs.append(
+                    f"token {token[:12]}: ledger {qty_to_str(ours)} venue {qty_to_str(theirs)} shares"
+                )
         if cash is not None:
             self._last_venue_cash = cash
             venue_cash = Decimal(cash).scaleb(-6)
@@ -1128,11 +1192,15 @@ class Engine:
         if event.foreign and event.foreign_action == "halt":
             listed = ", ".join(f"{f.venue_order_id[:12]} {f.side} {qty_to_str(f.size)}@{px_to_str(f.price)}"
                                for f in event.foreign[:5])  # fmt: skip
-            self._halt(f"{len(event.foreign)} orders at the venue this ledger does not know: {listed}", "reconcile")
+            self._halt(
+                f"{len(event.foreign)} orders at the venue this ledger does not know: {listed}", "reconcile"
+            )
         diffs = self._ledger_vs_venue(event.positions, event.cash)
         if diffs and not self._rechecked and getattr(self.venue, "venue_state", None) is not None:
             self._rechecked = True
-            self._note("ledger and venue differ: checking again", logging.WARNING, diffs="; ".join(diffs)[:300])
+            self._note(
+                "ledger and venue differ: checking again", logging.WARNING, diffs="; ".join(diffs)[:300]
+            )
             self.supervisor.spawn(self._recheck(), "reconciliation recheck")
             return
         self._finish_reconcile(diffs)
@@ -1286,7 +1354,11 @@ class Engine:
                     ages[cid] = 0
             if not ages or min(ages.values()) == 0:
                 return ages, 0  # some book is current: the feed is alive
-            heard = [ms.last_event_ts for cid, ms in self.markets.items() if cid in ages and ms.first_ts is not None]
+            heard = [
+                ms.last_event_ts
+                for cid, ms in self.markets.items()
+                if cid in ages and ms.first_ts is not None
+            ]
             return ages, (now - max(heard)) if heard else min(ages.values())
         ages = {
             cid: now - ms.book.ts
@@ -1347,6 +1419,8 @@ class Engine:
             return  # after a failure only the safety action runs
         now = self.clock.now_ms()
         self._at(now + int(self.settings.engine.cycle_interval_s * 1000), "cycle", self._cycle)
+        if self.store.pending_count() > STORE_BACKLOG_MAX:
+            await self.store.flush()
         async with self._lock:
             self.counters["cycles"] = self.counters.get("cycles", 0) + 1
             if self.state is EngineState.RESUMING:
@@ -1372,39 +1446,11 @@ class Engine:
                     # between slices instead of stalling the loop for all of it (bench/ui.py loop lag).
                     await asyncio.sleep(0)
             await self._manage_resting(now)
+            for strategy in self.strategies:
+                sid = strategy.strategy_id
+                await self._handle_reply(sid, strategy.on_timer(self.contexts[sid]), now)
+            await self._tell_strategies()
             self._touch()
-
-    def _busy(self, cid: str) -> bool:
-        """A decision is outstanding: a proposal waits for the operator or an order has not been acknowledged."""
-        if any(p.market.condition_id == cid for p in self.pending.values()):
-            return True
-        return any(
-            o.request.condition_id == cid and o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN)
-            for o in self.working.values()
-        )
-
-    def _resting(self, cid: str) -> list[Order]:
-        return [
-            o
-            for o in self.working.values()
-            if o.request.condition_id == cid
-            and o.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED)
-            and not o.cancel_requested
-        ]
-
-    def _still_supported(self, order: Order, result: SizingResult, tick: int) -> bool:
-        """A resting order stays while the sizer would still place it: its side clears the edge gate at a
-        price within `requote_min_ticks` of where it rests (a smaller move is not worth a cancel/replace)."""
-        c = result.candidate
-        edge_ok = any(g.name == "edge" and g.passed for g in result.gates)
-        r = order.request
-        return (
-            edge_ok
-            and c is not None
-            and c.outcome is r.outcome
-            and c.side is r.side
-            and abs(c.price - r.price) <= self.settings.execution.requote_min_ticks * tick
-        )
 
     def _at_position_limit(self, market: Market) -> bool:
         """A new market may not open once max_open_positions are held or being bought (an order in flight
@@ -1415,71 +1461,70 @@ class Engine:
             return False
         return len(held) >= self.settings.risk.max_open_positions
 
-    def _size(self, ms: MarketState, est: Estimate, equity: Decimal, *, sell_only: bool) -> SizingResult:
-        cid = ms.market.condition_id
-        return size_trade(
-            est,
-            ms.book,
-            ms.market,
-            self.exposure.for_sizing(cid, bankroll=equity),
-            self.limits,
-            sell_only=sell_only,
-        )
+    def strategy_equity(self, strategy_id: str) -> Decimal:
+        """The bankroll a strategy's sizing sees: its share of the engine's equity."""
+        strategy = self._strategy(strategy_id)
+        return self._equity() * Decimal(str(strategy.config.budget_pct)) / 100
+
+    def _strategy(self, strategy_id: str) -> Strategy:
+        strategy = self._by_id.get(strategy_id)
+        if strategy is None:
+            raise KeyError(f"strategy {strategy_id!r}: not running (running: {sorted(self._by_id)})")
+        return strategy
 
     def _risk(
-        self, ms: MarketState, est: Estimate, result: SizingResult, now: int, equity: Decimal
-    ) -> tuple[SizingResult, str, Refusal | None, int, str, list[tuple[str, float, float, bool]]]:
-        """The layers after the sizer, in order: open-position limit, breakers, market state, price zone, size
-        ratchet, exposure headroom, minimums. Returns (the trade, decision, refusal, size, binding cap, gates)."""
+        self, ms: MarketState, intent: Intent, now: int, equity: Decimal
+    ) -> tuple[str, Refusal | None, int, str, list[tuple[str, float, float, bool]]]:
+        """The layers after the strategy, in order: open-position limit, breakers, market state, price zone,
+        size ratchet, exposure headroom, minimums. Returns (decision, refusal, size, binding cap, gates)."""
         market = ms.market
         cid = market.condition_id
         gates: list[tuple[str, float, float, bool]] = []
-        c = result.candidate
-        assert c is not None
-        if c.side is Side.BUY and self._at_position_limit(market):
-            limit = self.settings.risk.max_open_positions
+        if len(intent.legs) != 1:
+            n = len(intent.legs)
             return (
-                result,
-                "SKIP_MAX_POSITIONS",
-                Refusal("MAX_POSITIONS", limit, limit, f"limit {limit} markets held or in flight"),
+                "SKIP_MULTI_LEG",
+                Refusal("MULTI_LEG", n, 1, "multi-leg intents are not executed yet"),
                 0,
                 "",
                 gates,
             )
-        block = self.breakers.block(now, cid, reduces=c.side is Side.SELL)
-        if block is not None and c.side is Side.BUY and self.breakers.block(now, cid, reduces=True) is None:
-            # New risk is blocked but exits may go: is there one worth taking?
-            exit_ = self._size(ms, est, equity, sell_only=True)
-            if exit_.ok:
-                result, c, block = exit_, exit_.candidate, None
-                assert c is not None
+        leg = intent.legs[0]
+        rationale = intent.rationale
+        if leg.side is Side.BUY and self._at_position_limit(market):
+            limit = self.settings.risk.max_open_positions
+            refusal = Refusal("MAX_POSITIONS", limit, limit, f"limit {limit} markets held or in flight")
+            return "SKIP_MAX_POSITIONS", refusal, 0, "", gates
+        reduces = leg.side is Side.SELL
+        block = self.breakers.block(now, cid, reduces=reduces)
         _record_gate(gates, "breakers", block)
         if block is not None:
-            return result, "SKIP_BREAKER", Refusal.of(block), 0, "", gates
-        reduces = c.side is Side.SELL
-        price = result.limit_price if result.limit_price is not None else c.price
-        state = self.states.check(cid, now, maker=result.order_type.rests and not reduces, reduces=reduces)
+            return "SKIP_BREAKER", Refusal.of(block), 0, "", gates
+        price = leg.price
+        state = self.states.check(cid, now, maker=leg.order_type.rests and not reduces, reduces=reduces)
         _record_gate(gates, "market_state", state)
         if state is not None:
-            return result, "SKIP_MARKET_STATE", Refusal.of(state), 0, "", gates
-        size, binding = result.size, result.binding_cap
+            return "SKIP_MARKET_STATE", Refusal.of(state), 0, "", gates
+        size, binding = leg.size, rationale.binding_cap
         if reduces:
-            return result, "PROPOSE", None, size, binding, gates
-        zone = self.zones.check(price, self.strategy, prob=c.q_cons)
+            return "PROPOSE", None, size, binding, gates
+        # Value bets count as `zones.strategy` in the price zones; any other strategy under its own id.
+        zone_name = self.zone_strategy if intent.strategy_id == ValueStrategy.strategy_id else intent.strategy_id
+        zone = self.zones.check(price, zone_name, prob=rationale.q_cons)
         _record_gate(gates, "zone", zone, passed_value=float(price))
         if zone is not None:
-            return result, "SKIP_ZONE", Refusal.of(zone), 0, "", gates
+            return "SKIP_ZONE", Refusal.of(zone), 0, "", gates
         mult = self.states.size_multiplier(cid, now)
         gates.append(("ratchet", mult, 1.0, True))
         if mult < 1:
             size, binding = floor_size(int(size * mult)), "ratchet"
-        room = self.exposure.headroom(cid, c.outcome, price, bankroll=equity, post_only=result.post_only)
+        room = self.exposure.headroom(cid, leg.outcome, price, bankroll=equity, post_only=leg.post_only)
         gates.append(("headroom", size / 1_000_000, room.shares / 1_000_000, size <= room.shares))
         if room.shares < size:
             size, binding = room.shares, room.binding
         # Too small once cut? Both sides in USDC: what is left against the smallest order the market takes.
         smallest = notional(price, market.min_order_size)
-        if not result.post_only:
+        if not leg.post_only:
             smallest = max(smallest, self.settings.risk.min_order_usdc)
         left = notional(price, size)
         if size < market.min_order_size or left < smallest:
@@ -1490,182 +1535,151 @@ class Engine:
                 if ratchet
                 else f"{binding} room {room.rooms.get(binding, 0):.2f} USDC"
             ) + f" leaves {qty_to_str(size)} shares, below the smallest order"
-            return (
-                result,
-                "SKIP_MARKET_STATE" if ratchet else "SKIP_EXPOSURE",
-                Refusal(code, float(left), float(smallest), detail),
-                0,
-                binding,
-                gates,
-            )
-        return result, "PROPOSE", None, size, binding, gates
+            decision = "SKIP_MARKET_STATE" if ratchet else "SKIP_EXPOSURE"
+            return decision, Refusal(code, float(left), float(smallest), detail), 0, binding, gates
+        return "PROPOSE", None, size, binding, gates
 
     async def _evaluate(self, ms: MarketState, now: int) -> None:
+        """Ask every strategy about this market; record each one's verdict and act on its reply."""
+        for strategy in self.strategies:
+            reply = strategy.on_book(self.contexts[strategy.strategy_id], ms.market)
+            await self._handle_reply(strategy.strategy_id, reply, now, ms)
+
+    async def _handle_reply(self, sid: str, reply: Reply, now: int, ms: MarketState | None = None) -> None:
+        """A strategy's answer: cancels of its own orders first, then each verdict is recorded, and an
+        intent it carries goes through the risk layers to become a proposal (or a recorded refusal)."""
+        intents: dict[str, list[Intent]] = {}
+        for action in reply.actions:
+            if isinstance(action, Cancel):
+                await self._strategy_cancel(sid, action, now)
+            else:
+                if action.strategy_id != sid:
+                    raise ValueError(f"strategy {sid} returned an intent for {action.strategy_id}")
+                first = action.legs[0].condition_id
+                intents.setdefault(first, []).append(action)
+        for verdict in reply.verdicts:
+            target = self.markets.get(verdict.condition_id) if ms is None else ms
+            if target is None or target.market.condition_id != verdict.condition_id:
+                target = self.markets[verdict.condition_id]
+            await self._record_verdict(sid, target, verdict, intents.pop(verdict.condition_id, []), now)
+        for cid, left in intents.items():  # an intent without a verdict still gets one
+            for intent in left:
+                await self._record_verdict(
+                    sid, self.markets[cid], Verdict(cid, "PROPOSE", intent.rationale.summary), [intent], now
+                )
+
+    async def _strategy_cancel(self, sid: str, cancel: Cancel, now: int) -> None:
+        """Cancels only reduce risk, so they run in every mode without approval; they spend the firewall's
+        mutation budget like places do (one refused for budget is asked for again by the strategy)."""
+        order = self.working.get(cancel.client_order_id)
+        if order is None or order.strategy_id != sid:
+            self._note("cancel ignored: not a working order of this strategy", logging.WARNING,
+                       strategy=sid, order=cancel.client_order_id)  # fmt: skip
+            return
+        if order.cancel_requested or order.state not in (OrderState.LIVE, OrderState.PARTIALLY_FILLED):
+            return
+        if not self.firewall.cancel([order.client_order_id], now).allowed:
+            self._note("cancel deferred: mutation budget", order=order.client_order_id, reason=cancel.reason)
+            return
+        order.cancel_requested = True
+        await self.venue.cancel(order.client_order_id)
+        self._note("cancel", order=order.client_order_id, reason=cancel.reason, strategy=sid)
+
+    async def _record_verdict(
+        self, sid: str, ms: MarketState, verdict: Verdict, intents: list[Intent], now: int
+    ) -> None:
         market = ms.market
         cid = market.condition_id
         self.counters["evaluations"] += 1
+        decision, reason = verdict.decision, verdict.reason
+        details: dict[str, Any] = dict(verdict.details)
+        refusal: Refusal | None = None
+        if "refusal" in details:
+            r = details["refusal"]
+            refusal = Refusal(r["code"], float(r["value"]), float(r["threshold"]), r.get("detail", ""))
+        if verdict.p_hat is not None and ms.book.mid().value is not None:
+            self.calibration.record(cid, verdict.p_hat, ms.book.mid().value)
+        intent = intents[0] if intents else None
+        size, binding = 0, ""
+        if intent is not None and decision == "PROPOSE":
+            decision, refusal, size, binding, risk_gates = self._risk(ms, intent, now, self._equity())
+            if risk_gates:
+                details["risk"] = risk_gates
+            if refusal is not None:
+                reason = refusal.text()
+                details["refusal"] = refusal.as_dict()
+        self._count_decision(ms, decision, verdict.edge)
+        self._note_blocked(ms, sid, intent, decision, refusal, now)
+        if refusal is not None and decision != "SKIP_CLOSED":
+            self.refusals[refusal.code] = self.refusals.get(refusal.code, 0) + 1
         book = ms.book
         mid = book.mid()
-        base: dict[str, Any] = dict(
+        self.store.add_evaluation(
             run_id=self.run_id,
             ts=now,
             condition_id=cid,
-            brain=self.brain.name,
+            brain=verdict.brain or sid,
+            strategy_id=sid,
             market_mid=mid.value,
             best_bid=None if book.best_bid is None else Decimal(book.best_bid).scaleb(-4),
             best_ask=None if book.best_ask is None else Decimal(book.best_ask).scaleb(-4),
             spread=None if book.spread() is None else book.spread() / ONE,
             depth_usdc=book.depth_usdc(self.limits.depth_band),
             time_to_close_s=None if market.end_ts is None else (market.end_ts - now) / 1000,
-        )
-        try:
-            est = self.brain.estimate(BrainInput(market, book, now))
-        except NoEstimate as exc:
-            decision = f"SKIP_{exc.code}"
-            self.blocked.pop(cid, None)
-            self._count_decision(ms, decision, None)
-            self.store.add_evaluation(
-                **base,
-                p_hat=None,
-                ci_low=None,
-                ci_high=None,
-                decision=decision,
-                reason=exc.detail,
-                details={},
-            )
-            return
-        if mid.value is not None:
-            self.calibration.record(cid, est.p_hat, mid.value)
-        result: SizingResult | None = None
-        refusal: Refusal | None = None
-        risk_gates: list[tuple[str, float, float, bool]] = []
-        size, binding = 0, ""
-        allowed = self.states.allowed(cid, now)
-        if self.state not in TRADING_STATES:
-            decision, reason = f"SKIP_{self.state.value}", self.halt_reason or self.state.value
-        elif self.is_stale(cid, now):
-            decision, reason = (
-                "SKIP_STALE_BOOK",
-                "the venue's book is unsynced or older than its staleness limit",
-            )
-        elif not (allowed.new_taker or allowed.reduce):
-            decision = "SKIP_CLOSED"
-            phase = self.states.phase(cid, now)
-            refusal = Refusal(
-                f"MARKET_{phase.value}",
-                0.0 if market.end_ts is None else (market.end_ts - now) / 1000,
-                0,
-                "trading is over in this market",
-            )
-            reason = refusal.text()
-        elif self._busy(cid):
-            decision, reason = "SKIP_BUSY", "a proposal or order is already working in this market"
-        else:
-            equity = self._equity()
-            result = self._size(ms, est, equity, sell_only=False)
-            decision = "PROPOSE" if result.ok else result.reason
-            gate = result.deciding
-            reason = "" if gate is None else f"{gate.name}={gate.value:.6g} vs {gate.threshold:.6g}"
-            resting = self._resting(cid)
-            if resting:
-                # One working order per market: re-check it instead of proposing another.
-                keep = all(self._still_supported(o, result, ms.tick) for o in resting)
-                block = self.breakers.block(now, cid, reduces=False)
-                if keep and block is not None and any(o.request.side is Side.BUY for o in resting):
-                    keep, reason = False, f"new risk blocked: {block.code} {block.detail}"
-                    refusal = Refusal(block.code, block.value, block.threshold, block.detail)
-                decision = "HOLD" if keep else "WITHDRAW"
-                if keep:
-                    reason = "order still has its edge"
-                elif refusal is None:
-                    reason = f"edge gone: {result.reason} {reason}".strip()
-            elif result.ok:
-                result, decision, refusal, size, binding, risk_gates = self._risk(
-                    ms, est, result, now, equity
-                )
-                if refusal is not None:
-                    reason = refusal.text()
-        edge = result.candidate.edge_cons if result and result.candidate else None
-        self._count_decision(ms, decision, edge)
-        self._note_blocked(ms, est, result, decision, refusal, now)
-        if refusal is not None and decision != "SKIP_CLOSED":
-            self.refusals[refusal.code] = self.refusals.get(refusal.code, 0) + 1
-        details: dict[str, Any] = {"features": est.features}
-        if result is not None:
-            details["gates"] = [(g.name, g.value, g.threshold, g.passed) for g in result.gates]
-            if result.candidate is not None:
-                c = result.candidate
-                details["candidate"] = {
-                    "outcome": c.outcome.value,
-                    "side": c.side.value,
-                    "price": px_to_str(c.price),
-                    "liquidity": c.liquidity,
-                    "edge_point": c.edge_point,
-                    "edge_cons": c.edge_cons,
-                    "fee_per_share": c.fee_per_share,
-                }
-        if risk_gates:
-            details["risk"] = risk_gates
-        if refusal is not None:
-            details["refusal"] = refusal.as_dict()
-        key = f"{cid}:{now}"
-        self.store.add_evaluation(
-            **base,
-            p_hat=est.p_hat,
-            ci_low=est.ci_low,
-            ci_high=est.ci_high,
+            p_hat=verdict.p_hat,
+            ci_low=verdict.ci_low,
+            ci_high=verdict.ci_high,
             decision=decision,
             reason=reason,
             details=details,
         )
-        if result is not None and result.ok and decision == "PROPOSE":
-            await self._propose(ms, est, result, now, key, size, binding, risk_gates)
+        if intent is not None and decision == "PROPOSE":
+            await self._propose(ms, intent, now, f"{cid}:{now}", size, binding, details.get("risk", []))
 
     def _note_blocked(
         self,
         ms: MarketState,
-        est: Estimate,
-        result: SizingResult | None,
+        sid: str,
+        intent: Intent | None,
         decision: str,
         refusal: Refusal | None,
         now: int,
     ) -> None:
         """Keep the latest trade a risk layer stopped in this market for the Proposals pane (or forget it)."""
         cid = ms.market.condition_id
-        c = result.candidate if result is not None else None
-        if (
-            refusal is None
-            or c is None
-            or result is None
-            or not result.ok
-            or decision in ("WITHDRAW", "SKIP_CLOSED")
-        ):
-            self.blocked.pop(cid, None)
+        key = f"{sid}:{cid}"
+        if refusal is None or intent is None or decision in ("WITHDRAW", "SKIP_CLOSED"):
+            self.blocked.pop(key, None)
             return
         m = ms.market
-        self.blocked[cid] = ProposalRow(
+        leg, r = intent.legs[0], intent.rationale
+        self.blocked[key] = ProposalRow(
             proposal_id=f"blocked:{cid}",
             condition_id=cid,
             title=m.question or m.slug,
-            outcome=m.label(c.outcome),
-            side=c.side.value,
-            price=result.limit_price if result.limit_price is not None else c.price,
-            size=result.size,
-            order_type=result.order_type.value,
-            post_only=result.post_only,
-            p_hat=est.p_hat,
-            ci_low=est.ci_low,
-            ci_high=est.ci_high,
-            edge_net=c.edge_cons,
-            kelly=result.kelly_applied,
-            binding_cap=result.binding_cap,
-            expected_slippage_bps=result.expected_slippage_bps,
+            outcome=m.label(leg.outcome),
+            side=leg.side.value,
+            price=leg.price,
+            size=leg.size,
+            order_type=leg.order_type.value,
+            post_only=leg.post_only,
+            p_hat=r.p_hat or 0.0,
+            ci_low=r.ci_low or 0.0,
+            ci_high=r.ci_high or 0.0,
+            edge_net=r.edge_net or 0.0,
+            kelly=r.kelly or 0.0,
+            binding_cap=r.binding_cap,
+            expected_slippage_bps=r.expected_slippage_bps or 0.0,
             created_ts=now,
             expires_ts=now,
             status="BLOCKED",
             reason=refusal.text(),
             **self._refusal_fields(refusal),
         )
+
+    def _forget_blocked(self, cid: str) -> None:
+        for sid in self.contexts:
+            self.blocked.pop(f"{sid}:{cid}", None)
 
     @staticmethod
     def _refusal_fields(refusal: Refusal | None) -> dict[str, Any]:
@@ -1677,6 +1691,10 @@ class Engine:
             "reason_threshold": refusal.threshold,
         }
 
+    def _count_for(self, strategy_id: str, what: str, n: int = 1) -> None:
+        counts = self.strategy_counts.setdefault(strategy_id, {})
+        counts[what] = counts.get(what, 0) + n
+
     def _count_decision(self, ms: MarketState, decision: str, edge: float | None) -> None:
         self.decisions[decision] = self.decisions.get(decision, 0) + 1
         ms.last_decision = decision
@@ -1685,47 +1703,48 @@ class Engine:
     async def _propose(
         self,
         ms: MarketState,
-        est: Estimate,
-        result: SizingResult,
+        intent: Intent,
         now: int,
         key: str,
         size: int,
         binding: str,
         risk_gates: list[tuple[str, float, float, bool]],
     ) -> None:
-        c = result.candidate
-        assert c is not None
-        price = result.limit_price if result.limit_price is not None else c.price
+        leg, r = intent.legs[0], intent.rationale
         p = Proposal(
             proposal_id=self._next_id("P"),
             created_ts=now,
             market=ms.market,
-            outcome=c.outcome,
-            side=c.side,
-            price=price,
+            outcome=leg.outcome,
+            side=leg.side,
+            price=leg.price,
             size=size,
             max_size=size,
-            order_type=result.order_type,
-            post_only=result.post_only,
-            p_hat=est.p_hat,
-            ci_low=est.ci_low,
-            ci_high=est.ci_high,
-            edge_net=c.edge_cons,
-            kelly=result.kelly_applied,
-            expected_slippage_bps=result.expected_slippage_bps,
+            order_type=leg.order_type,
+            post_only=leg.post_only,
+            p_hat=r.p_hat or 0.0,
+            ci_low=r.ci_low or 0.0,
+            ci_high=r.ci_high or 0.0,
+            edge_net=r.edge_net or 0.0,
+            kelly=r.kelly or 0.0,
+            expected_slippage_bps=r.expected_slippage_bps or 0.0,
             expires_ts=now + int(self.settings.engine.proposal_ttl_s * 1000),
             expires_wall=self._wall_ms() + int(self.settings.engine.proposal_ttl_s * 1000),
             evaluation_key=key,
             binding_cap=binding,
+            strategy_id=intent.strategy_id,
         )
+        p.rationale = {"evaluation": key, "summary": r.summary, **r.numbers, "risk": risk_gates}
         self.proposals[p.proposal_id] = p
         self.pending[p.proposal_id] = p
         self.counters["proposals"] += 1
+        self._count_for(p.strategy_id, "proposals")
         self.store.add_proposal(
             id=p.proposal_id,
             run_id=self.run_id,
             ts=now,
             evaluation_id=None,
+            strategy_id=p.strategy_id,
             condition_id=ms.market.condition_id,
             token_id=ms.market.token(p.outcome),
             outcome=p.outcome.value,
@@ -1734,37 +1753,28 @@ class Engine:
             post_only=int(p.post_only),
             price=Decimal(p.price).scaleb(-4),
             size=Decimal(p.size).scaleb(-6),
-            p_hat=est.p_hat,
-            ci_low=est.ci_low,
-            ci_high=est.ci_high,
-            edge_net=c.edge_cons,
-            kelly_fraction=result.kelly_applied,
+            p_hat=r.p_hat,
+            ci_low=r.ci_low,
+            ci_high=r.ci_high,
+            edge_net=r.edge_net,
+            kelly_fraction=r.kelly,
             binding_cap=binding,
-            expected_slippage_bps=result.expected_slippage_bps,
+            expected_slippage_bps=r.expected_slippage_bps,
             expires_ts=p.expires_ts,
             expires_wall=p.expires_wall,
             status=p.status,
-            rationale={
-                "evaluation": key,
-                "edge_point": c.edge_point,
-                "fee_per_share": c.fee_per_share,
-                "kelly_full": result.kelly_full,
-                "stake_usdc": result.stake_usdc,
-                "liquidity": c.liquidity,
-                "gates": [(g.name, g.value, g.threshold, g.passed) for g in result.gates],
-                "sized": qty_to_str(result.size),
-                "risk": risk_gates,
-            },
+            rationale=p.rationale,
         )
         self._note(
             "proposal",
             id=p.proposal_id,
+            strategy=p.strategy_id,
             market=ms.market.slug,
             side=p.side.value,
             outcome=p.outcome.value,
             price=px_to_str(p.price),
             size=qty_to_str(p.size),
-            edge=round(c.edge_cons, 4),
+            edge=round(r.edge_net or 0.0, 4),
             cap=binding,
         )
         if self.mode is Mode.AUTO:
@@ -1880,10 +1890,12 @@ class Engine:
             request=request,
             created_ts=now,
             proposal_id=proposal.proposal_id if proposal else None,
+            strategy_id=proposal.strategy_id if proposal else FOREIGN,
             updated_ts=now,
         )
         self.orders[request.client_order_id] = order
         self.counters["orders"] += 1
+        self._count_for(order.strategy_id, "orders")
         prepare = getattr(self.venue, "prepare", None)
         if prepare is not None:
             # The venue's own id for the order (on Polymarket its EIP-712 hash) is known before it is sent and
@@ -1924,7 +1936,8 @@ class Engine:
         return None
 
     async def _manage_resting(self, now: int) -> None:
-        """Cancel resting orders that went stale or whose edge is gone. Cancels only reduce risk, so they
+        """Cancel resting orders that went stale or whose market closed (a strategy withdraws its own orders
+        when their reason is gone, through its reply). Cancels only reduce risk, so they
         run in every mode without approval; they spend the firewall's mutation budget like places do (one
         refused for budget is retried next cycle)."""
         stale = set(self.firewall.stale_orders(now))
@@ -1935,10 +1948,6 @@ class Engine:
             reason = ""
             if order.client_order_id in stale:
                 reason = "stale"
-            elif ms.last_decision in ("WITHDRAW", "SKIP_NO_BOOK"):
-                # No edge left, or no book to judge it by (fail closed). A halt alone leaves resting orders
-                # to the operator's cancel-all.
-                reason = f"edge gone ({ms.last_decision})"
             elif ms.phase != "OPEN":
                 reason = "market closed"
             if reason:
@@ -2063,7 +2072,8 @@ class Engine:
         now = self.clock.now_ms()
         if self.state is EngineState.ERROR:
             return CommandResult(
-                False, f"ERROR ({self.error}): restart the engine; it restores the ledger and reconciles first"
+                False,
+                f"ERROR ({self.error}): restart the engine; it restores the ledger and reconciles first",
             )
         if self.state in (EngineState.STOPPING, EngineState.STOPPED):
             return CommandResult(False, f"{self.state.value}: nothing to resume")
@@ -2489,4 +2499,5 @@ class Engine:
             "error": self.error,
             "account": self.account if self.resumes else None,
             "restored": dict(self.restored),
+            "strategies": self.accounts.summary(self._mark, self.strategy_counts),
         }

@@ -71,6 +71,7 @@ class LedgerState:
     saved: dict[str, Any] | None  # the engine state saved with the last group commit
     markets: dict[str, Market] = field(default_factory=dict)  # every market the ledger refers to
     resolved: dict[str, Decimal] = field(default_factory=dict)  # condition id -> YES payout, if resolved
+    fill_strategy: dict[str, str] = field(default_factory=dict)  # client order id -> the strategy it was
 
     @property
     def last_fill_ts(self) -> int | None:
@@ -111,6 +112,7 @@ async def load_ledger(store: Store, account: str, known: dict[str, Market]) -> L
             raise LedgerError(f"the ledger refers to token {token_id} of market {cid}, which it does not describe")
         return hit[1]
 
+    fill_rows = await store.account_fills(account)
     fills = [
         Fill(
             trade_id=f["trade_id"],
@@ -125,7 +127,7 @@ async def load_ledger(store: Store, account: str, known: dict[str, Market]) -> L
             liquidity=Liquidity(f["liquidity"]),
             ts=int(f["ts"]),
         )
-        for f in await store.account_fills(account)
+        for f in fill_rows
     ]
     settlements = [
         Settlement(
@@ -156,6 +158,7 @@ async def load_ledger(store: Store, account: str, known: dict[str, Market]) -> L
             request=request,
             created_ts=int(r["ts"]),
             proposal_id=r["proposal_id"],
+            strategy_id=r.get("strategy_id") or "value",
             state=OrderState(r["state"]),
             venue_order_id=r["venue_order_id"],
             updated_ts=int(r["updated_ts"]),
@@ -179,6 +182,7 @@ async def load_ledger(store: Store, account: str, known: dict[str, Market]) -> L
         saved=await store.engine_state(account),
         markets=markets,
         resolved=resolved,
+        fill_strategy={f["client_order_id"]: f["strategy_id"] for f in fill_rows},
     )
 
 

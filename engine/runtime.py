@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -23,6 +23,7 @@ from engine.gc_tuning import tune_gc
 from engine.logs import log_event
 from engine.sim.matching import LatencyModel
 from engine.store import Store, StoreError
+from engine.strategies.base import Strategy
 from engine.supervisor import guard_loop
 from engine.venues.replay import ReplayVenue
 
@@ -68,6 +69,7 @@ async def build(
     logger: logging.Logger | None = None,
     brain: Brain | None = None,
     *,
+    strategies: Sequence[Strategy] = (),
     run_id: str | None = None,
     wall: Callable[[], float] | None = None,
     ttl_on_engine_clock: bool = False,
@@ -95,7 +97,9 @@ async def build(
         extra["wall_ms"] = clock.now_ms
     elif wall_ms is not None:
         extra["wall_ms"] = wall_ms
-    engine = Engine(settings, venue, clock, store, logger=logger, brain=brain, run_id=run_id, **extra)
+    engine = Engine(
+        settings, venue, clock, store, logger=logger, brain=brain, strategies=strategies, run_id=run_id, **extra
+    )
     if hasattr(venue, "set_health_check"):  # LIVE: heartbeats only while the engine is healthy
         venue.set_health_check(engine.healthy)
     return Runtime(settings, engine, store, venue)

@@ -77,11 +77,15 @@ class Transition:
     cause: str
 
 
+FOREIGN = "foreign"  # the strategy id of an order adopted from the venue: no strategy placed it
+
+
 @dataclass(slots=True)
 class Order:
     request: OrderRequest
     created_ts: int
     proposal_id: str | None = None
+    strategy_id: str = ""  # whose order: a strategy's id, FOREIGN for one adopted from the venue
     state: OrderState = OrderState.PENDING
     venue_order_id: str | None = None
     filled: int = 0

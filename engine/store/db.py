@@ -296,6 +296,7 @@ _EVALUATIONS = Table(
         C("best_ask", "money", True), C("spread", "real", True), C("depth_usdc", "real", True),
         C("time_to_close_s", "real", True), C("decision"), C("reason", default=""),
         C("details_json", "json", default="{}"), C("outcome", "real", True),
+        C("strategy_id", default="value"),
     ),
 )  # fmt: skip
 
@@ -304,10 +305,11 @@ _PROPOSALS = Table(
     (
         C("id"), C("run_id"), C("ts", "int"), C("evaluation_id", "int", True), C("condition_id"),
         C("token_id"), C("outcome"), C("side"), C("order_type"), C("post_only", "int"),
-        C("price", "money"), C("size", "money"), C("p_hat", "real"), C("ci_low", "real"),
-        C("ci_high", "real"), C("edge_net", "real"), C("kelly_fraction", "real"), C("binding_cap"),
-        C("expected_slippage_bps", "real"), C("expires_ts", "int"), C("status"),
+        C("price", "money"), C("size", "money"), C("p_hat", "real", True), C("ci_low", "real", True),
+        C("ci_high", "real", True), C("edge_net", "real", True), C("kelly_fraction", "real", True),
+        C("binding_cap"), C("expected_slippage_bps", "real", True), C("expires_ts", "int"), C("status"),
         C("rationale_json", "json", default="{}"), C("reason", default=""), C("expires_wall", "int", True),
+        C("strategy_id", default="value"),
     ),
     key="id",
 )  # fmt: skip
@@ -324,7 +326,7 @@ _ORDER_COLS = (
     C("client_order_id"), C("run_id"), C("ts", "int"), C("proposal_id", "text", True), C("condition_id"),
     C("token_id"), C("side"), C("order_type"), C("post_only", "int"), C("price", "money"),
     C("size", "money"), C("expiration", "int", True), C("state"), C("venue_order_id", "text", True),
-    C("filled", "money", default="0"), C("updated_ts", "int"),
+    C("filled", "money", default="0"), C("updated_ts", "int"), C("strategy_id", default="value"),
 )  # fmt: skip
 _ORDER_INTENTS = Table(
     "order_intents",
@@ -1013,7 +1015,8 @@ class Store:
         """Every fill of the account's orders that still stands (reversed ones are left out), in the order
         they were applied: replaying them rebuilds its cash and positions exactly."""
         return await self.fetch_all(
-            "SELECT f.*, o.run_id FROM fills AS f JOIN order_intents AS o ON o.client_order_id = f.client_order_id "
+            "SELECT f.*, o.run_id, o.strategy_id FROM fills AS f "
+            "JOIN order_intents AS o ON o.client_order_id = f.client_order_id "
             "JOIN runs AS r ON r.run_id = o.run_id WHERE r.account = ? AND f.status != 'REVERSED' "
             "ORDER BY f.rowid",
             (account,),

@@ -1,0 +1,305 @@
+"""The strategy interface: what a strategy sees, what it may ask for, and the hooks the engine calls.
+
+A strategy is one trading idea. It never calls a venue or the store: it reads the world through a read-only
+`StrategyContext` and answers with `Intent`s (one or more order legs approved or refused as one, each with
+the rationale that justified it) and `Cancel`s of its own orders. The engine puts every intent through the
+same risk pipeline (breakers, market state, zones, exposure, firewall, reservations), asks the operator in
+semi mode, and reports back through `on_order` and `on_fill`.
+
+Prices and sizes are the integers of `engine.units` (price in 1e-4, shares in 1e-6); money is `Decimal`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.book import OrderBook
+from engine.domain import Fill, Market, OrderType, Outcome, Side
+from engine.refusal import Refusal
+from engine.risk.sizing import Exposure
+from engine.units import ONE
+
+
+class IntentKind(StrEnum):
+    """Why the intent exists: new risk, a way out of risk, or a quote a mandate may cover."""
+
+    ENTRY = "ENTRY"
+    EXIT = "EXIT"
+    QUOTE = "QUOTE"
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One order of an intent."""
+
+    condition_id: str
+    outcome: Outcome
+    side: Side
+    price: int  # 1e-4 units, strictly inside (0, 1)
+    size: int  # shares in 1e-6 units, > 0
+    order_type: OrderType = OrderType.GTC
+    post_only: bool = False
+    expiry_s: int | None = None  # GTD only: seconds the order may rest (default execution.gtd_lifetime_s)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.price < ONE:
+            raise ValueError(f"leg price: {self.price} is not strictly inside (0, {ONE}) in 1e-4 units")
+        if self.size <= 0:
+            raise ValueError(f"leg size: {self.size} must be > 0 shares (1e-6 units)")
+        if self.post_only and not self.order_type.rests:
+            raise ValueError(
+                f"leg post_only: a {self.order_type.value} order cannot rest, so it cannot be post-only"
+            )
+        if self.expiry_s is not None and (self.order_type is not OrderType.GTD or self.expiry_s <= 0):
+            raise ValueError(
+                "leg expiry_s: seconds > 0, and only for GTD orders (a GTD leg without it gets the"
+                " engine's execution.gtd_lifetime_s)"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Rationale:
+    """Every number the operator needs to judge the trade, and one line saying why."""
+
+    summary: str
+    p_hat: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    edge_net: float | None = None  # per share, after fees, conservative
+    kelly: float | None = None
+    expected_slippage_bps: float | None = None
+    binding_cap: str = ""
+    q_cons: float | None = None  # conservative probability of the leg's token (the price zones judge by it)
+    numbers: Mapping[str, Any] = field(default_factory=dict)  # anything else, stored with the proposal
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """What a strategy wants done. All legs are approved, refused, sized down or expire together."""
+
+    strategy_id: str
+    legs: tuple[Leg, ...]
+    rationale: Rationale
+    kind: IntentKind = IntentKind.ENTRY
+
+    def __post_init__(self) -> None:
+        if not self.legs:
+            raise ValueError("intent legs: at least one leg")
+
+    @property
+    def condition_ids(self) -> frozenset[str]:
+        return frozenset(leg.condition_id for leg in self.legs)
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Withdraw one of the strategy's own orders."""
+
+    client_order_id: str
+    reason: str
+
+
+Action = Intent | Cancel
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A strategy's view of one market at one moment, recorded as an evaluation row whether it acts or not
+    (a decline is a decision: `SKIP_NO_EDGE`, `HOLD`, ...). `decision` is an upper-case code."""
+
+    condition_id: str
+    decision: str
+    reason: str = ""
+    p_hat: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    edge: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    brain: str = ""  # the model behind p_hat, if any
+
+
+@dataclass(frozen=True, slots=True)
+class NotTradable:
+    """Why a strategy may not act on a market now: the decision code for its verdict, a sentence, and the
+    refusal behind it when a rule said no (stored with the evaluation)."""
+
+    decision: str
+    reason: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Reply:
+    """What a hook returns: actions for the engine and verdicts for the ledger."""
+
+    actions: list[Action] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def extend(self, other: Reply) -> None:
+        self.actions.extend(other.actions)
+        self.verdicts.extend(other.verdicts)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """One of the strategy's working orders as the engine knows it."""
+
+    client_order_id: str
+    condition_id: str
+    token_id: str
+    outcome: Outcome
+    side: Side
+    price: int
+    size: int
+    filled: int
+    state: str  # engine.domain OrderState value
+    order_type: OrderType
+    created_ts: int
+    cancel_requested: bool
+
+    @property
+    def resting(self) -> bool:
+        return self.state in ("LIVE", "PARTIALLY_FILLED") and not self.cancel_requested
+
+    @property
+    def in_flight(self) -> bool:
+        return self.state in ("SUBMITTED", "UNKNOWN")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """An order of this strategy changed state (sent, acknowledged, filled, cancelled, rejected...)."""
+
+    order: OrderView
+    previous: str
+    cause: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The strategy's share of the bankroll: what it may commit, what it has committed, what is left."""
+
+    limit: Decimal
+    committed: Decimal  # cost of held positions plus reserved cash of working buys
+
+    @property
+    def free(self) -> Decimal:
+        return max(Decimal(0), self.limit - self.committed)
+
+
+class StrategyContext(Protocol):
+    """The read-only world a strategy sees. Views are the engine's own objects: read them, never mutate."""
+
+    strategy_id: str
+
+    def now_ms(self) -> int: ...
+
+    def markets(self) -> Iterable[Market]:
+        """Every market being watched (open, warm, or closing)."""
+        ...
+
+    def market(self, condition_id: str) -> Market: ...
+
+    def book(self, condition_id: str) -> OrderBook: ...
+
+    def tick(self, condition_id: str) -> int: ...
+
+    def tradable(self, condition_id: str) -> NotTradable | None:
+        """None when the strategy may act on this market now, otherwise why not (`SKIP_HALTED`,
+        `SKIP_STALE_BOOK`, `SKIP_CLOSED`, `SKIP_BUSY`: a proposal or order of this strategy is in flight)."""
+        ...
+
+    def may_add_risk(self, condition_id: str) -> bool:
+        """False while a breaker blocks new risk in this market (exits may still go)."""
+        ...
+
+    def may_reduce(self, condition_id: str) -> bool:
+        """False while even exits are blocked in this market."""
+        ...
+
+    def risk_block(self, condition_id: str) -> Refusal:
+        """The rule blocking new risk in this market (call when `may_add_risk` is False)."""
+        ...
+
+    def sizing_exposure(self, condition_id: str) -> Exposure:
+        """What is held and committed, as the Kelly sizer needs it, with this strategy's equity as bankroll."""
+        ...
+
+    def orders(self, condition_id: str | None = None) -> tuple[OrderView, ...]:
+        """This strategy's working orders (optionally in one market)."""
+        ...
+
+    def position(self, token_id: str) -> int:
+        """Shares this strategy holds of one token."""
+        ...
+
+    def budget(self) -> Budget: ...
+
+    def equity(self) -> Decimal:
+        """This strategy's budget limit as the bankroll its sizing sees."""
+        ...
+
+
+class StrategyConfig(BaseModel):
+    """Settings every strategy has. A strategy's own keys go in a subclass; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    enabled: bool = Field(False, description="run this strategy")
+    budget_pct: float = Field(
+        100.0, gt=0, le=100, description="share of the bankroll this strategy may commit, percent"
+    )
+    max_daily_loss_pct: float = Field(
+        100.0,
+        gt=0,
+        le=100,
+        description="pause this strategy when its day's loss reaches this share of its budget",
+    )
+    max_drawdown_pct: float = Field(
+        100.0,
+        gt=0,
+        le=100,
+        description="pause this strategy when it is this far below its own high-water mark",
+    )
+
+
+class Strategy(ABC):  # noqa: B024 - every hook has a default: a strategy overrides the ones it needs
+    """One trading idea. Subclasses set `strategy_id`, `description` and `Config`, and override hooks.
+
+    Hooks are synchronous and must be quick (they run on the engine's loop): they read the context and
+    return a `Reply`. They never block, sleep, or do I/O."""
+
+    strategy_id: ClassVar[str]
+    description: ClassVar[str]
+    Config: ClassVar[type[StrategyConfig]] = StrategyConfig
+
+    def __init__(self, config: StrategyConfig) -> None:
+        self.config = config
+
+    def on_start(self, ctx: StrategyContext) -> Reply:
+        return Reply()
+
+    def on_book(self, ctx: StrategyContext, market: Market) -> Reply:
+        """Once per evaluation cycle for each market that is warm and open (its book may have changed)."""
+        return Reply()
+
+    def on_timer(self, ctx: StrategyContext) -> Reply:
+        """Once per evaluation cycle, after every `on_book`."""
+        return Reply()
+
+    def on_order(self, ctx: StrategyContext, update: OrderUpdate) -> Reply:
+        return Reply()
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> Reply:
+        return Reply()
+
+    def on_stop(self, ctx: StrategyContext) -> None:
+        return None
