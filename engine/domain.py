@@ -67,6 +67,10 @@ class EngineState(StrEnum):
     STOPPED = "STOPPED"
 
 
+# The states in which new risk may be taken.
+TRADING_STATES = frozenset({EngineState.RUNNING, EngineState.RESUMING})
+
+
 _FEE_QUANT = Decimal("0.00001")
 
 

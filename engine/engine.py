@@ -47,7 +47,17 @@ from engine.commands import (
     SetMode,
 )
 from engine.config import Settings
-from engine.domain import EngineState, Fill, Market, Mode, OrderRequest, OrderType, Outcome, Side
+from engine.domain import (
+    TRADING_STATES,
+    EngineState,
+    Fill,
+    Market,
+    Mode,
+    OrderRequest,
+    OrderType,
+    Outcome,
+    Side,
+)
 from engine.execution.firewall import Firewall, FirewallLimits
 from engine.execution.orders import FOREIGN, Order, OrderState, Transition
 from engine.feeds.events import (
@@ -132,7 +142,6 @@ STORE_BACKLOG_MAX = 4_000
 HOUSEKEEPING_S = 0.25  # real-time chores: the kill-switch file, proposals' time to live
 DRAIN_TIMEOUT_S = 10.0  # on stop: how long to wait for the venue to confirm the cancels
 RECHECK_S = 3.0  # a start reconciliation that disagrees is checked once more after this (real time)
-TRADING_STATES = frozenset({EngineState.RUNNING, EngineState.RESUMING})
 
 
 def _epoch_ms() -> int:
@@ -924,7 +933,7 @@ class Engine:
     def _transition(self, order: Order, to: OrderState, ts: int, cause: str) -> None:
         t = order.move(to, ts, cause)
         if order.strategy_id in self._by_id:
-            self._heard.append((order.strategy_id, OrderUpdate(order_view(order), t.state_from.value, cause, ts)))
+            self._heard.append((order.strategy_id, OrderUpdate(order_view(order), t.state_from, cause, ts)))
         if to.working:
             self.working[order.client_order_id] = order
         else:
@@ -1543,9 +1552,9 @@ class Engine:
         """Ask every strategy about this market; record each one's verdict and act on its reply."""
         for strategy in self.strategies:
             reply = strategy.on_book(self.contexts[strategy.strategy_id], ms.market)
-            await self._handle_reply(strategy.strategy_id, reply, now, ms)
+            await self._handle_reply(strategy.strategy_id, reply, now)
 
-    async def _handle_reply(self, sid: str, reply: Reply, now: int, ms: MarketState | None = None) -> None:
+    async def _handle_reply(self, sid: str, reply: Reply, now: int) -> None:
         """A strategy's answer: cancels of its own orders first, then each verdict is recorded, and an
         intent it carries goes through the risk layers to become a proposal (or a recorded refusal)."""
         intents: dict[str, list[Intent]] = {}
@@ -1558,10 +1567,8 @@ class Engine:
                 first = action.legs[0].condition_id
                 intents.setdefault(first, []).append(action)
         for verdict in reply.verdicts:
-            target = self.markets.get(verdict.condition_id) if ms is None else ms
-            if target is None or target.market.condition_id != verdict.condition_id:
-                target = self.markets[verdict.condition_id]
-            await self._record_verdict(sid, target, verdict, intents.pop(verdict.condition_id, []), now)
+            ms = self.markets[verdict.condition_id]
+            await self._record_verdict(sid, ms, verdict, intents.pop(verdict.condition_id, []), now)
         for cid, left in intents.items():  # an intent without a verdict still gets one
             for intent in left:
                 await self._record_verdict(

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from engine.book import OrderBook
-from engine.domain import EngineState, Market
+from engine.domain import TRADING_STATES, Market
 from engine.execution.orders import Order, OrderState
 from engine.risk.sizing import Exposure
 from engine.strategies.base import Budget, NotTradable, OrderView, Refusal
@@ -21,7 +21,6 @@ from engine.strategies.base import Budget, NotTradable, OrderView, Refusal
 if TYPE_CHECKING:
     from engine.engine import Engine
 
-TRADING_STATES = (EngineState.RUNNING, EngineState.RESUMING)
 IN_FLIGHT = (OrderState.SUBMITTED, OrderState.UNKNOWN)
 
 
@@ -36,7 +35,7 @@ def order_view(order: Order) -> OrderView:
         price=r.price,
         size=r.size,
         filled=order.filled,
-        state=order.state.value,
+        state=order.state,
         order_type=r.order_type,
         created_ts=order.created_ts,
         cancel_requested=order.cancel_requested,

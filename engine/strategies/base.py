@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.book import OrderBook
 from engine.domain import Fill, Market, OrderType, Outcome, Side
+from engine.execution.orders import OrderState
 from engine.refusal import Refusal
 from engine.risk.sizing import Exposure
 from engine.units import ONE
@@ -159,18 +160,18 @@ class OrderView:
     price: int
     size: int
     filled: int
-    state: str  # engine.domain OrderState value
+    state: OrderState
     order_type: OrderType
     created_ts: int
     cancel_requested: bool
 
     @property
     def resting(self) -> bool:
-        return self.state in ("LIVE", "PARTIALLY_FILLED") and not self.cancel_requested
+        return self.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) and not self.cancel_requested
 
     @property
     def in_flight(self) -> bool:
-        return self.state in ("SUBMITTED", "UNKNOWN")
+        return self.state in (OrderState.SUBMITTED, OrderState.UNKNOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +179,7 @@ class OrderUpdate:
     """An order of this strategy changed state (sent, acknowledged, filled, cancelled, rejected...)."""
 
     order: OrderView
-    previous: str
+    previous: OrderState
     cause: str
     ts: int
 
