@@ -29,6 +29,10 @@ MarketsOpt = Annotated[Path | None, typer.Option("--markets", help="replay marke
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLite file to write (store.path)")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="seed for latency jitter and ids")]
 LogOpt = Annotated[str | None, typer.Option("--log-level", help="debug | info | warning | error")]
+StrategiesOpt = Annotated[
+    str | None,
+    typer.Option("--strategies", help="run exactly these strategies, comma-separated (see `bigearn-tui strategies`)"),
+]
 
 
 def _fail(message: str) -> None:
@@ -43,7 +47,10 @@ def _settings(config: Path | None, **flags: Any) -> Settings:
         "live": "venue.live",
     }
     exchange = flags.pop("exchange", None)
+    chosen = flags.pop("strategies", None)
     overrides = {keys[k]: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
+    if chosen is not None:
+        overrides.update(_strategy_overrides(chosen))
     if exchange:
         overrides.update(_exchange_urls(exchange))
     try:
@@ -51,6 +58,20 @@ def _settings(config: Path | None, **flags: Any) -> Settings:
     except ConfigError as exc:
         _fail(str(exc))
         raise  # unreachable: _fail exits
+
+
+def _strategy_overrides(chosen: str) -> dict[str, bool]:
+    """`--strategies a,b`: exactly those run, every other strategy is off."""
+    from engine.strategies.registry import AVAILABLE
+
+    names = [n.strip() for n in chosen.split(",") if n.strip()]
+    unknown = [n for n in names if n not in AVAILABLE]
+    if unknown or not names:
+        _fail(
+            f"--strategies {chosen!r}: accepted: a comma-separated list of {', '.join(AVAILABLE)}"
+            + (f" ({', '.join(unknown)} unknown)" if unknown else "")
+        )
+    return {f"strategies.{name}.enabled": name in names for name in AVAILABLE}
 
 
 def _exchange_urls(base: str) -> dict[str, str]:
@@ -96,12 +117,13 @@ def main_command(
     log_level: LogOpt = None,
     live: Annotated[bool | None, typer.Option("--live", help="with --venue polymarket: send real orders (asks you to type LIVE)")] = None,
     exchange: Annotated[str | None, typer.Option("--exchange", help="base URL of a Polymarket-protocol exchange, e.g. the local sim-exchange")] = None,
+    strategies: StrategiesOpt = None,
 ) -> None:
     """Open the console (default) or run the engine headless (--no-ui)."""
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(config, mode=mode, venue=venue, speed=speed, data=data, markets=markets, db=db, seed=seed,
-                         log_level=log_level, live=live, exchange=exchange)
+                         log_level=log_level, live=live, exchange=exchange, strategies=strategies)
     if no_ui:
         summary = _headless(settings, control=True)
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
@@ -123,12 +145,13 @@ def replay(
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary object")] = False,
     venue: Annotated[str, typer.Option("--venue", help="replay (recorded books) | sim (synthetic market)")] = "replay",
+    strategies: StrategiesOpt = None,
 ) -> None:
     """Replay recorded books (or a synthetic market) to the end, headless, and summarise the run."""
     if venue not in ("replay", "sim"):
         _fail(f"--venue = {venue!r}: accepted: 'replay' or 'sim' (a batch run needs data with an end)")
     settings = _settings(config, mode=mode, venue=venue, speed=speed, data=data, markets=markets, db=db, seed=seed,
-                         log_level=log_level)
+                         log_level=log_level, strategies=strategies)
     summary = _headless(settings, control=False)
     if json_out:
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
@@ -136,6 +159,25 @@ def replay(
     width = max(len(k) for k in summary)
     for key, value in summary.items():
         typer.echo(f"{key:<{width}}  {value}")
+
+
+@app.command("strategies")
+def strategies_command(
+    json_out: Annotated[bool, typer.Option("--json", help="print the list as JSON")] = False,
+) -> None:
+    """List every available strategy: its name, what it does, and its [strategies.<name>] keys."""
+    from engine.strategies.registry import describe
+
+    rows = describe()
+    if json_out:
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    for row in rows:
+        typer.echo(f"{row['name']}: {row['description']}")
+        for key in row["keys"]:
+            typer.echo(f"    {key['key']:<20} default {key['default']!r:<8} {key['accepted']}: {key['doc']}")
+        typer.echo("")
+    typer.echo("Configure in config.toml as [strategies.<name>]; --strategies a,b runs exactly those.")
 
 
 SocketOpt = Annotated[str | None, typer.Option("--socket", help="control socket of the engine (default: from config)")]
@@ -160,8 +202,9 @@ def attach(config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
 
 @app.command()
 def ctl(
-    action: Annotated[str, typer.Argument(help="status | approve ID | reject ID | halt [REASON] | resume | cancel-all | mode MODE | arm LIVE")],
-    arg: Annotated[str | None, typer.Argument(help="proposal id (its tail is enough), halt reason or mode")] = None,
+    action: Annotated[str, typer.Argument(help="status | approve ID | reject ID | halt [REASON] | resume | cancel-all | mode MODE | arm LIVE | strategy pause|resume NAME | revoke MANDATE")],
+    arg: Annotated[str | None, typer.Argument(help="proposal id (its tail is enough), halt reason, mode, or pause|resume")] = None,
+    name: Annotated[str | None, typer.Argument(help="with strategy: the strategy's name")] = None,
     config: ConfigOpt = None,
     socket_path: SocketOpt = None,
 ) -> None:
@@ -177,11 +220,17 @@ def ctl(
         "cancel-all": {"type": "cancel_all"},
         "mode": {"type": "set_mode", "mode": arg},
         "arm": {"type": "arm_live", "confirmation": arg or ""},
+        "strategy": {"type": f"{arg}_strategy", "strategy_id": name},
+        "revoke": {"type": "revoke_mandate", "mandate_id": arg},
     }
     if action not in bodies:
         _fail(f"ctl {action!r}: accepted: {', '.join(bodies)}")
-    if action in ("approve", "reject", "mode", "arm") and not arg:
-        needs = {"mode": "semi, auto or observe", "arm": "the word LIVE"}.get(action, "a proposal id")
+    if action == "strategy" and (arg not in ("pause", "resume") or not name):
+        _fail("ctl strategy: accepted: strategy pause NAME | strategy resume NAME")
+    if action in ("approve", "reject", "mode", "arm", "revoke") and not arg:
+        needs = {"mode": "semi, auto or observe", "arm": "the word LIVE", "revoke": "a mandate id"}.get(
+            action, "a proposal or mandate id"
+        )
         _fail(f"ctl {action} needs an argument ({needs})")
     path = _socket(config, socket_path)
 

@@ -29,6 +29,10 @@ class StrategyBooks:
             book = self.books[strategy_id] = Portfolio(Decimal(0))
         return book
 
+    def holders(self, token_id: str) -> tuple[tuple[str, int], ...]:
+        """Who holds a token: (strategy id, shares) for each book with shares of it."""
+        return tuple((sid, n) for sid, book in self.books.items() if (n := book.held(token_id)) > 0)
+
     def apply_fill(self, strategy_id: str, fill: Fill) -> None:
         self.book(strategy_id).apply_fill(fill)
 

@@ -59,7 +59,43 @@ class ArmLive:
     actor: str = "operator"
 
 
-Command = Approve | Reject | EditSize | Halt | Resume | CancelAll | SetMode | ArmLive
+@dataclass(frozen=True, slots=True)
+class PauseStrategy:
+    """Stop one strategy taking new risk (its exits may still go); its buys are cancelled."""
+
+    strategy_id: str
+    reason: str = "paused by the operator"
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeStrategy:
+    strategy_id: str
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeMandate:
+    """Withdraw a quoting mandate: its orders are cancelled at once. (Approve and Reject take a pending
+    mandate's id like a proposal's.)"""
+
+    mandate_id: str
+    actor: str = "operator"
+
+
+Command = (
+    Approve
+    | Reject
+    | EditSize
+    | Halt
+    | Resume
+    | CancelAll
+    | SetMode
+    | ArmLive
+    | PauseStrategy
+    | ResumeStrategy
+    | RevokeMandate
+)
 
 
 @dataclass(frozen=True, slots=True)

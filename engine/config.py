@@ -39,6 +39,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -764,6 +765,8 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    # [strategies.<name>] tables: each strategy's validated config (engine.strategies.registry lists them).
+    strategies: dict[str, Any] = Field(default_factory=lambda: _strategy_defaults())
 
     # Where the settings were loaded from; not a setting, so not dumped and not compared.
     _config_path: Path | None = PrivateAttr(default=None)
@@ -791,6 +794,33 @@ class Settings(BaseSettings):
 
     __hash__ = None  # type: ignore[assignment]  # sections hold dicts, so never hashable anyway
 
+    @field_validator("strategies", mode="before")
+    @classmethod
+    def _typed_strategies(cls, value: Any) -> dict[str, Any]:
+        """Every available strategy gets its config (defaults unless a table says otherwise)."""
+        if not isinstance(value, Mapping):
+            raise ValueError("strategies: accepted: a table of strategy name -> its settings")
+        merged = _strategy_defaults()
+        for name, table in value.items():
+            model = _strategy_model(name)
+            if model is None:
+                raise ValueError(
+                    f"strategies.{_name(str(name))}: unknown strategy; available: {', '.join(merged)}"
+                )
+            merged[name] = table if isinstance(table, model) else model.model_validate(table)
+        return merged
+
+    @model_validator(mode="after")
+    def _budgets_fit(self) -> "Settings":
+        problem = _budget_problem(self.strategies)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    def enabled_strategies(self) -> list[str]:
+        """Names of the strategies this run starts, in the registry's order."""
+        return [name for name, cfg in self.strategies.items() if cfg.enabled]
+
     @property
     def config_path(self) -> Path | None:
         """The config file these settings were read from, or None (defaults only / built directly)."""
@@ -811,7 +841,11 @@ class Settings(BaseSettings):
 
 
 def _sections() -> dict[str, type[_Section]]:
-    return {name: cast(type[_Section], field.annotation) for name, field in Settings.model_fields.items()}
+    return {
+        name: cast(type[_Section], field.annotation)
+        for name, field in Settings.model_fields.items()
+        if name != STRATEGIES
+    }
 
 
 def _accepted(field: FieldInfo) -> str:
@@ -862,12 +896,108 @@ class _Value:
     source: str
 
 
+# --------------------------------------------------------------------------------------------
+# Strategies: their settings models live with each strategy (engine.strategies.registry); imported when
+# settings are validated, so a strategy module may itself use engine.config.
+
+STRATEGIES = "strategies"
+
+
+def _strategy_classes() -> Mapping[str, Any]:
+    from engine.strategies.registry import AVAILABLE
+
+    return AVAILABLE
+
+
+def _strategy_defaults() -> dict[str, Any]:
+    return {name: cls.Config() for name, cls in _strategy_classes().items()}
+
+
+def _strategy_model(name: str) -> Any:
+    cls = _strategy_classes().get(name)
+    return None if cls is None else cls.Config
+
+
+def _budget_problem(configs: Mapping[str, Any]) -> str | None:
+    enabled = {name: cfg.budget_pct for name, cfg in configs.items() if cfg.enabled}
+    total = sum(enabled.values())
+    if total <= 100 + 1e-9:
+        return None
+    parts = ", ".join(f"{name} {pct:g}" for name, pct in enabled.items())
+    return (
+        f"strategies: the enabled strategies' budget_pct add up to {total:g} ({parts}); accepted: a total of"
+        " at most 100, so no two strategies can spend the same dollars"
+    )
+
+
+def _strategy_key(name: str, key: str, source: str) -> _Problem | None:
+    """None if strategies.<name>.<key> exists, else why not."""
+    classes = _strategy_classes()
+    if name not in classes:
+        shown = _name(f"{STRATEGIES}.{name}")
+        return _Problem(
+            shown, source, f"{shown} (from {source}): unknown strategy; available: {', '.join(classes)}"
+        )
+    fields = classes[name].Config.model_fields
+    if key in fields:
+        return None
+    shown = _name(f"{STRATEGIES}.{name}.{key}")
+    return _Problem(
+        shown,
+        source,
+        f"{shown} (from {source}): unknown key; accepted keys in [{STRATEGIES}.{name}]: {', '.join(fields)}",
+    )
+
+
+def _coerce_strategy_text(name: str, key: str, text: str) -> Any:
+    annotation = _strategy_classes()[name].Config.model_fields[key].annotation
+    return _coerce_as(annotation, text)
+
+
+def _validate_strategies(
+    tables: dict[str, dict[str, _Value]], problems: list[_Problem]
+) -> dict[str, Any] | None:
+    """Each strategy's table through its own model: one problem per bad key, naming it and what is accepted."""
+    out: dict[str, Any] = {}
+    for name, items in tables.items():
+        model = _strategy_model(name)
+        try:
+            out[name] = model.model_validate({k: v.value for k, v in items.items()})
+        except ValidationError as exc:
+            for error in exc.errors():
+                key = str(error["loc"][0]) if error["loc"] else "?"
+                item = items.get(key)
+                field = model.model_fields.get(key)
+                if item is None or field is None:  # pragma: no cover - keys are checked when read
+                    problems.append(_Problem(f"{STRATEGIES}.{name}", "?", _one_line(str(error["msg"]))))
+                    continue
+                extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+                dotted = f"{STRATEGIES}.{name}.{key}"
+                problems.append(
+                    _Problem(
+                        dotted,
+                        item.source,
+                        f"{dotted} = {_shown(item.value)} (from {item.source}): accepted: {extra.get('accepted', '')}",
+                    )
+                )
+    if problems:
+        return None
+    merged = _strategy_defaults()
+    merged.update(out)
+    problem = _budget_problem(merged)
+    if problem is not None:
+        sources = sorted({v.source for items in tables.values() for v in items.values()})
+        problems.append(_Problem(STRATEGIES, ", ".join(sources) or "defaults", problem))
+        return None
+    return merged
+
+
 def _unknown_section(section: str, source: str) -> _Problem:
     shown = _name(section)
     return _Problem(
         shown,
         source,
-        f"{shown} (from {source}): unknown section; accepted sections: {', '.join(_sections())}",
+        f"{shown} (from {source}): unknown section; accepted sections: {', '.join([*_sections(), STRATEGIES])}",
     )
 
 
@@ -893,7 +1023,10 @@ def _coerce_text(section: str, key: str, text: str) -> Any:
     Whatever cannot be read is returned unchanged, so validation reports it with the field's
     accepted text instead of a parser message.
     """
-    annotation = _sections()[section].model_fields[key].annotation
+    return _coerce_as(_sections()[section].model_fields[key].annotation, text)
+
+
+def _coerce_as(annotation: Any, text: str) -> Any:
     stripped = text.strip()
     if annotation is bool:
         return {"true": True, "1": True, "false": False, "0": False}.get(stripped.lower(), text)
@@ -954,6 +1087,9 @@ def _read_file(path: Path, layer: dict[tuple[str, str], _Value], problems: list[
 
     sections = _sections()
     for section, table in data.items():
+        if section == STRATEGIES:
+            _read_strategy_tables(table, source, layer, problems)
+            continue
         if section in sections and not isinstance(table, dict):
             problems.append(
                 _Problem(
@@ -974,6 +1110,33 @@ def _read_file(path: Path, layer: dict[tuple[str, str], _Value], problems: list[
                 layer[(section, key)] = _Value(value, source)
 
 
+def _read_strategy_tables(
+    table: Any, source: str, layer: dict[tuple[str, str], _Value], problems: list[_Problem]
+) -> None:
+    """`[strategies.<name>]` tables: each key lands in the layer as ("strategies", "<name>.<key>")."""
+    if not isinstance(table, dict) or not all(isinstance(t, dict) for t in table.values()):
+        problems.append(
+            _Problem(
+                STRATEGIES,
+                source,
+                f"{STRATEGIES} (from {source}): accepted: [{STRATEGIES}.<name>] tables of a strategy's settings"
+                f" (available: {', '.join(_strategy_classes())})",
+            )
+        )
+        return
+    for name, keys in table.items():
+        if not keys:
+            unknown = _strategy_key(str(name), "enabled", source)
+            if unknown is not None:
+                problems.append(unknown)
+        for key, value in keys.items():
+            unknown = _strategy_key(str(name), str(key), source)
+            if unknown is not None:
+                problems.append(unknown)
+            else:
+                layer[(STRATEGIES, f"{name}.{key}")] = _Value(value, source)
+
+
 def _read_env(env: Mapping[str, str], layer: dict[tuple[str, str], _Value], problems: list[_Problem]) -> None:
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX):
@@ -985,6 +1148,16 @@ def _read_env(env: Mapping[str, str], layer: dict[tuple[str, str], _Value], prob
         shown = _name(name)
         source = f"env {shown}"
         parts = name[len(ENV_PREFIX) :].split(ENV_DELIMITER)
+        if len(parts) == 3 and parts[0].lower() == STRATEGIES and all(parts):
+            sname, key = parts[1].lower(), parts[2].lower()
+            unknown = _strategy_key(sname, key, source)
+            if unknown is not None:
+                problems.append(unknown)
+            else:
+                layer[(STRATEGIES, f"{sname}.{key}")] = _Value(
+                    _coerce_strategy_text(sname, key, env[name]), source
+                )
+            continue
         if len(parts) != 2 or not all(parts):
             problems.append(
                 _Problem(
@@ -1013,6 +1186,16 @@ def _read_overrides(
             continue
         source = f"cli --{_name(str(dotted))}"
         section, _, key = str(dotted).partition(".")
+        if section == STRATEGIES:
+            sname, _, skey = key.partition(".")
+            unknown = _strategy_key(sname, skey, source)
+            if unknown is not None:
+                problems.append(unknown)
+            else:
+                layer[(STRATEGIES, key)] = _Value(
+                    _coerce_strategy_text(sname, skey, value) if isinstance(value, str) else value, source
+                )
+            continue
         unknown = _unknown_key(section, key, source)
         if unknown is not None:
             problems.append(unknown)
@@ -1063,8 +1246,17 @@ def load_settings(
         effective.update(layer)
 
     data: dict[str, dict[str, Any]] = {}
+    strategy_tables: dict[str, dict[str, _Value]] = {}
     for (section, key), item in effective.items():
-        data.setdefault(section, {})[key] = item.value
+        if section == STRATEGIES:
+            sname, _, skey = key.partition(".")
+            strategy_tables.setdefault(sname, {})[skey] = item
+        else:
+            data.setdefault(section, {})[key] = item.value
+    if not problems:
+        strategies = _validate_strategies(strategy_tables, problems)
+        if strategies is not None:
+            data[STRATEGIES] = strategies
 
     settings: Settings | None = None
     try:

@@ -41,8 +41,11 @@ from engine.commands import (
     CommandResult,
     EditSize,
     Halt,
+    PauseStrategy,
     Reject,
     Resume,
+    ResumeStrategy,
+    RevokeMandate,
     SetMode,
 )
 from engine.domain import Mode
@@ -167,6 +170,9 @@ def command_to_wire(cmd: Command) -> dict[str, Any]:
         CancelAll: "cancel_all",
         SetMode: "set_mode",
         ArmLive: "arm_live",
+        PauseStrategy: "pause_strategy",
+        ResumeStrategy: "resume_strategy",
+        RevokeMandate: "revoke_mandate",
     }[type(cmd)]
     body = {"type": kind, **dataclasses.asdict(cmd)}
     del body["actor"]  # who sent it is the sender's to say (WIRE_ACTORS), not the command object's
@@ -202,11 +208,18 @@ def command_from_wire(body: dict[str, Any]) -> Command:
             return SetMode(Mode(body["mode"]), actor=actor)
         if kind == "arm_live":
             return ArmLive(str(body["confirmation"]), actor=actor)
+        if kind == "pause_strategy":
+            reason = str(body.get("reason") or f"paused via {actor}")
+            return PauseStrategy(str(body["strategy_id"]), reason=reason, actor=actor)
+        if kind == "resume_strategy":
+            return ResumeStrategy(str(body["strategy_id"]), actor=actor)
+        if kind == "revoke_mandate":
+            return RevokeMandate(str(body["mandate_id"]), actor=actor)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"command {kind!r}: missing or invalid field {exc}") from exc
     raise ValueError(
         f"unknown command type {kind!r}: accepted: approve, reject, edit_size, halt, resume, "
-        "cancel_all, set_mode, arm_live"
+        "cancel_all, set_mode, arm_live, pause_strategy, resume_strategy, revoke_mandate"
     )
 
 
@@ -260,7 +273,7 @@ class ControlServer:
             self.path.unlink()
 
     def _resolve(self, proposal_id: str) -> str:
-        ids = list(self.engine.proposals)
+        ids = [*self.engine.proposals, *self.engine.mandates.by_id]
         if proposal_id in ids:
             return proposal_id
         matches = [p for p in ids if p.endswith(proposal_id)]
@@ -324,8 +337,9 @@ class ControlServer:
         if op == "command":
             try:
                 body = dict(req.get("command") or {})
-                if "proposal_id" in body:
-                    body["proposal_id"] = self._resolve(str(body["proposal_id"]))
+                for key in ("proposal_id", "mandate_id"):
+                    if key in body:
+                        body[key] = self._resolve(str(body[key]))
                 cmd = command_from_wire(body)
             except ValueError as exc:
                 return {"ok": False, "message": str(exc)}

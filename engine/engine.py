@@ -42,8 +42,11 @@ from engine.commands import (
     CommandResult,
     EditSize,
     Halt,
+    PauseStrategy,
     Reject,
     Resume,
+    ResumeStrategy,
+    RevokeMandate,
     SetMode,
 )
 from engine.config import Settings
@@ -69,7 +72,9 @@ from engine.feeds.events import (
     TickSizeChange,
 )
 from engine.logs import log_event
+from engine.mandates import Mandate, Mandates, MandateStatus
 from engine.portfolio import Portfolio
+from engine.read_model import mandate_proposal_rows, mandate_rows, strategy_rows
 from engine.recovery import STATE_VERSION, LedgerState, load_ledger
 from engine.refusal import Refusal
 from engine.risk.breakers import (
@@ -85,6 +90,7 @@ from engine.risk.breakers import (
 from engine.risk.exposure import ClusterMap, ExposureBook, ExposureLimits
 from engine.risk.market_state import MarketStateLimits, MarketStates, Phase, ZonePolicy
 from engine.risk.sizing import SizingLimits
+from engine.risk.strategy_limits import PauseKind, StrategyLimits, StrategyPause
 from engine.snapshot import (
     BookLadder,
     BreakerState,
@@ -99,7 +105,19 @@ from engine.snapshot import (
 )
 from engine.steps import run_steps, run_steps_yielding
 from engine.store import Store
-from engine.strategies.base import Cancel, Intent, OrderUpdate, Reply, Strategy, StrategyConfig, Verdict
+from engine.strategies.base import (
+    Budget,
+    Cancel,
+    Intent,
+    IntentKind,
+    MandateRequest,
+    OrderUpdate,
+    Reply,
+    Strategy,
+    StrategyServices,
+    Verdict,
+)
+from engine.strategies.registry import AVAILABLE
 from engine.strategies.value import ValueStrategy
 from engine.strategy_context import EngineContext, order_view
 from engine.supervisor import Supervisor, describe
@@ -297,19 +315,24 @@ class Engine:
         self.pending: dict[str, Proposal] = {}
         self.calibration = Calibration()
         self.limits = self._limits()
-        # The book of strategies: today's value bets first, then any others (each its own orders and P&L).
-        value = ValueStrategy(
-            StrategyConfig(enabled=True),
-            brain=self.brain,
-            limits=self.limits,
-            requote_min_ticks=settings.execution.requote_min_ticks,
+        # The book of strategies: those enabled in [strategies.<name>] (value bets by default), then any given
+        # in code (tests, embedding). Each has its own orders, positions, P&L, budget and loss pauses.
+        services = StrategyServices(
+            brain=self.brain, limits=self.limits, requote_min_ticks=settings.execution.requote_min_ticks
         )
-        self.strategies: list[Strategy] = [value, *strategies]
+        configured = [
+            AVAILABLE[name].create(settings.strategies[name], services) for name in settings.enabled_strategies()
+        ]
+        self.strategies: list[Strategy] = [*configured, *strategies]
         ids = [st.strategy_id for st in self.strategies]
         if len(set(ids)) != len(ids):
             raise ValueError(f"strategies: ids must be unique, got {ids}")
         self.contexts = {sid: EngineContext(self, sid) for sid in ids}
         self._by_id = {st.strategy_id: st for st in self.strategies}
+        self.strategy_limits = StrategyLimits({st.strategy_id: st.config for st in self.strategies})
+        self.last_decision: dict[str, str] = {}  # per strategy: its latest verdict, for the Strategies pane
+        self.mandates = Mandates()  # quoting mandates (engine/mandates.py)
+        self.proposal_ttl_ms = int(settings.engine.proposal_ttl_s * 1000)
         # What happened to strategies' orders, delivered to their hooks once the event that caused it is done.
         self._heard: deque[tuple[str, OrderUpdate | Fill]] = deque()
         self.accounts = StrategyBooks(ids)  # positions and P&L per strategy
@@ -356,6 +379,7 @@ class Engine:
         self._last_market_ts: int | None = None
         self._cancel_all_pending = False
         self._cancel_markets: set[str] = set()
+        self._cancel_orders: set[str] = set()  # single orders to withdraw (a paused strategy's buys)
 
     # --- setup -----------------------------------------------------------------------------------
     def _limits(self) -> SizingLimits:
@@ -555,6 +579,7 @@ class Engine:
             base = saved.get("collateral_base")
             self._collateral_base = None if base is None else Decimal(base)
             self._equity_history.extend(float(x) for x in saved.get("equity_history", ()))
+            self.strategy_limits.restore(saved.get("strategies") or {})
             halt = saved.get("halt")
             if halt:
                 self._halt(halt["reason"], "restart", kind=halt.get("kind", "MANUAL"), record=False)
@@ -571,6 +596,7 @@ class Engine:
             "breakers_tripped": self.breakers.tripped(),
             "halted": self.state is EngineState.HALTED,
             "high_water": str(self._high_water),
+            "strategies_paused": sorted(self.strategy_limits.paused),
         }
         for pos in portfolio.positions.values():
             self._store_position(pos)
@@ -624,6 +650,7 @@ class Engine:
             "period_start": {k: [i, str(e)] for k, (i, e) in self._period_start.items()},
             "collateral_base": None if self._collateral_base is None else str(self._collateral_base),
             "equity_history": list(self._equity_history)[-60:],
+            "strategies": self.strategy_limits.export_state(),
         }
 
     def _queue_state(self) -> None:
@@ -639,12 +666,15 @@ class Engine:
             events = self.breakers.check_kill_switch(self.clock.now_ms())
             if events:
                 await self._on_watched_events(events)
-            if self.pending:
+            if self.pending or self.mandates.has_pending():
                 await self._expire_due()
             await asyncio.sleep(HOUSEKEEPING_S)
 
     async def _expire_due(self) -> None:
-        if any(self._wall_ms() >= p.expires_wall for p in self.pending.values()):
+        wall = self._wall_ms()
+        if any(wall >= p.expires_wall for p in self.pending.values()) or any(
+            wall >= m.expires_wall for m in self.mandates.pending()
+        ):
             async with self._lock:
                 self._expire_pending()
 
@@ -653,6 +683,10 @@ class Engine:
         wall = self._wall_ms()
         for p in [p for p in self.pending.values() if wall >= p.expires_wall]:
             self._decide(p, "EXPIRED", "EXPIRE", "ttl", note="time to live ran out")
+            self._touch()
+        for m in [m for m in self.mandates.pending() if wall >= m.expires_wall]:
+            self.mandates.close(m, MandateStatus.EXPIRED, self.clock.now_ms(), "ttl", "time to live ran out")
+            self._mandate_decision(m, "EXPIRE", "ttl")
             self._touch()
 
     def healthy(self) -> bool:
@@ -943,6 +977,8 @@ class Engine:
         if to.terminal:
             # What it held is free again; it no longer counts as live; and, if the venue ever had it, it
             # counts for the fill-rate breaker.
+            if order.proposal_id is not None:
+                self.mandates.forget_order(order.proposal_id, order.client_order_id)
             self.exposure.release(order.client_order_id)
             self.firewall.on_done(order.client_order_id)
             if t.state_from is not OrderState.PENDING:
@@ -1310,16 +1346,17 @@ class Engine:
         self._on_breaker_events(events)
         self._snapshot = None
         self._touch()
-        if self._cancel_all_pending or self._cancel_markets:
+        if self._cancel_all_pending or self._cancel_markets or self._cancel_orders:
             async with self._lock:
                 await self._flush_cancels()
             await self.store.flush()
 
     async def _flush_cancels(self) -> None:
-        """Send the cancels breakers asked for. Safety cancels are never refused for budget."""
+        """Send the cancels breakers and strategy pauses asked for. Safety cancels are never refused for budget."""
         if self._cancel_all_pending:
             self._cancel_all_pending = False
             self._cancel_markets.clear()
+            self._cancel_orders.clear()
             working = list(self.working.values())
             for o in working:
                 o.cancel_requested = True  # orders still in flight are cancelled when they are accepted
@@ -1337,6 +1374,14 @@ class Engine:
                         order=o.client_order_id,
                         market=self.markets[o.request.condition_id].market.slug,
                     )
+        if self._cancel_orders:
+            ids, self._cancel_orders = self._cancel_orders, set()
+            for oid in sorted(ids):
+                o = self.working.get(oid)
+                if o is not None and not o.cancel_requested:
+                    o.cancel_requested = True
+                    await self.venue.cancel(oid)
+                    self._note("strategy paused: cancel", order=oid, strategy=o.strategy_id)
 
     def _feed_ages(self, now: int) -> tuple[dict[str, int], int]:
         """How long since each watched book was known current, and since any was. A venue that knows when its
@@ -1379,9 +1424,10 @@ class Engine:
         return ages, now - self._last_market_ts
 
     def _risk_tick(self, now: int) -> None:
-        """Each cycle: equity and feed into the breakers, market clocks, marks."""
+        """Each cycle: equity and feed into the breakers and each strategy's limits, market clocks, marks."""
         equity = self._equity()
         self._on_breaker_events(self.breakers.on_equity(equity, now))
+        self._strategy_limit_tick(now, equity)
         ages, global_age = self._feed_ages(now)
         self._on_breaker_events(self.breakers.on_feed(ages, global_age, now))
         for change in self.states.update(now):
@@ -1436,8 +1482,9 @@ class Engine:
                 self.state = EngineState.RUNNING
                 self._note("resumed")
             self._risk_tick(now)
-            if self.pending:
+            if self.pending or self.mandates.has_pending():
                 self._expire_pending()
+            await self._lapse_mandates(now)
             if not self._awaiting_reconcile:
                 await self._reconcile(now)
             await self._flush_cancels()
@@ -1471,9 +1518,82 @@ class Engine:
         return len(held) >= self.settings.risk.max_open_positions
 
     def strategy_equity(self, strategy_id: str) -> Decimal:
-        """The bankroll a strategy's sizing sees: its share of the engine's equity."""
-        strategy = self._strategy(strategy_id)
-        return self._equity() * Decimal(str(strategy.config.budget_pct)) / 100
+        """The bankroll a strategy's sizing sees: its budget, its share of the engine's equity."""
+        self._strategy(strategy_id)
+        return self.strategy_limits.limit(strategy_id, self._equity())
+
+    def strategy_committed(self, strategy_id: str) -> Decimal:
+        """What a strategy has spoken for: the cost of what it holds, the unfilled part of its working buys,
+        and its buys waiting for the operator (a proposal reserves, so two cannot both count on one dollar)."""
+        committed = sum((p.cost for p in self.accounts.book(strategy_id).open_positions()), Decimal(0))
+        for o in self.working.values():
+            if o.strategy_id == strategy_id and o.request.side is Side.BUY:
+                committed += notional(o.request.price, max(0, o.request.size - o.filled))
+        for p in self.pending.values():
+            if p.strategy_id == strategy_id and p.side is Side.BUY:
+                committed += notional(p.price, p.size)
+        return committed
+
+    def _strategy_refusal(self, strategy_id: str, request: OrderRequest, reduces: bool) -> Refusal | None:
+        if strategy_id not in self._by_id:
+            return None  # an adopted order's strategy is no longer configured: the global layers judged it
+        paused = self.strategy_limits.block(strategy_id, reduces=reduces)
+        if paused is not None or reduces:
+            return paused
+        cost = notional(request.price, request.size)
+        return self.strategy_limits.budget_refusal(
+            strategy_id, cost, self._equity(), self.strategy_committed(strategy_id)
+        )
+
+    def strategy_budget(self, strategy_id: str) -> Budget:
+        return Budget(self.strategy_equity(strategy_id), self.strategy_committed(strategy_id))
+
+    def strategy_pnl(self, strategy_id: str) -> Decimal:
+        """Realized and unrealized P&L after fees: the book's cash (it starts at 0) plus its holdings marked."""
+        book = self.accounts.book(strategy_id)
+        pnl = book.cash
+        for pos in book.open_positions():
+            mark = self.mark(pos.token_id)
+            pnl += pos.cost if mark is None else mark * pos.size / 1_000_000
+        return pnl
+
+    def _strategy_limit_tick(self, now: int, equity: Decimal) -> None:
+        """Each cycle: every strategy's P&L against its own daily-loss and drawdown limits."""
+        for st in self.strategies:
+            pause = self.strategy_limits.on_pnl(st.strategy_id, self.strategy_pnl(st.strategy_id), equity, now)
+            if pause is not None:
+                self._paused(pause)
+
+    def _paused(self, pause: StrategyPause) -> None:
+        """A strategy stops taking new risk: its buys waiting for approval are rejected and its working buys
+        cancelled (sent by `_flush_cancels`); its exits may still go. Durable at once, like a breaker trip."""
+        sid = pause.strategy_id
+        self.store.add_halt(
+            run_id=self.run_id,
+            ts=pause.ts,
+            kind=pause.halt_kind,
+            reason=f"{sid}: {pause.reason}",
+            trigger_value=pause.value if pause.kind is not PauseKind.MANUAL else None,
+            threshold=pause.threshold if pause.kind is not PauseKind.MANUAL else None,
+            action=f"pause {sid}: no new risk, its buys cancelled",
+        )
+        self.halts.append(
+            {"kind": pause.halt_kind, "reason": f"{sid}: {pause.reason}", "ts": pause.ts,
+             "actor": pause.by, "strategy": sid}
+        )  # fmt: skip
+        for p in [p for p in self.pending.values() if p.strategy_id == sid and p.side is Side.BUY]:
+            self._decide(p, "REJECTED", "REJECT", pause.by, note=f"strategy {sid} paused")
+        for o in self.working.values():
+            if o.strategy_id == sid and o.request.side is Side.BUY and not o.cancel_requested:
+                self._cancel_orders.add(o.client_order_id)
+        for m in [m for m in self.mandates.open() if m.strategy_id == sid]:
+            self.mandates.close(m, MandateStatus.ENDED, pause.ts, pause.by, f"strategy {sid} paused")
+            self._mandate_decision(m, "ENDED", pause.by, note=f"strategy {sid} paused")
+            self._cancel_orders.update(oid for oid in m.orders if oid in self.working)
+        self.store.request_flush()
+        self._queue_state()
+        self._note("STRATEGY PAUSED", logging.WARNING, strategy=sid, kind=pause.kind.value, reason=pause.reason,
+                   by=pause.by)  # fmt: skip
 
     def _strategy(self, strategy_id: str) -> Strategy:
         strategy = self._by_id.get(strategy_id)
@@ -1505,6 +1625,10 @@ class Engine:
             refusal = Refusal("MAX_POSITIONS", limit, limit, f"limit {limit} markets held or in flight")
             return "SKIP_MAX_POSITIONS", refusal, 0, "", gates
         reduces = leg.side is Side.SELL
+        paused = self.strategy_limits.block(intent.strategy_id, reduces=reduces)
+        _record_gate(gates, "strategy", paused)
+        if paused is not None:
+            return "SKIP_STRATEGY_PAUSED", paused, 0, "", gates
         block = self.breakers.block(now, cid, reduces=reduces)
         _record_gate(gates, "breakers", block)
         if block is not None:
@@ -1531,6 +1655,14 @@ class Engine:
         gates.append(("headroom", size / 1_000_000, room.shares / 1_000_000, size <= room.shares))
         if room.shares < size:
             size, binding = room.shares, room.binding
+        # The strategy's own budget: what it has committed (held, working, proposed) leaves this much room.
+        free = self.strategy_limits.budget_room(
+            intent.strategy_id, equity, self.strategy_committed(intent.strategy_id)
+        )
+        fits = floor_size(int(free.scaleb(10) // price))
+        gates.append(("budget", size / 1_000_000, fits / 1_000_000, size <= fits))
+        if fits < size:
+            size, binding = fits, "budget"
         # Too small once cut? Both sides in USDC: what is left against the smallest order the market takes.
         smallest = notional(price, market.min_order_size)
         if not leg.post_only:
@@ -1539,12 +1671,13 @@ class Engine:
         if size < market.min_order_size or left < smallest:
             ratchet = binding == "ratchet"
             code = "SIZE_RATCHET" if ratchet else f"NO_ROOM_{binding.upper()}"
+            left_room = free if binding == "budget" else room.rooms.get(binding, 0)
             detail = (
                 f"x{mult:g} near close"
                 if ratchet
-                else f"{binding} room {room.rooms.get(binding, 0):.2f} USDC"
+                else f"{binding} room {left_room:.2f} USDC"
             ) + f" leaves {qty_to_str(size)} shares, below the smallest order"
-            decision = "SKIP_MARKET_STATE" if ratchet else "SKIP_EXPOSURE"
+            decision = {"ratchet": "SKIP_MARKET_STATE", "budget": "SKIP_BUDGET"}.get(binding, "SKIP_EXPOSURE")
             return decision, Refusal(code, float(left), float(smallest), detail), 0, binding, gates
         return "PROPOSE", None, size, binding, gates
 
@@ -1561,6 +1694,8 @@ class Engine:
         for action in reply.actions:
             if isinstance(action, Cancel):
                 await self._strategy_cancel(sid, action, now)
+            elif isinstance(action, MandateRequest):
+                self._request_mandate(sid, action, now)
             else:
                 if action.strategy_id != sid:
                     raise ValueError(f"strategy {sid} returned an intent for {action.strategy_id}")
@@ -1616,6 +1751,7 @@ class Engine:
                 reason = refusal.text()
                 details["refusal"] = refusal.as_dict()
         self._count_decision(ms, decision, verdict.edge)
+        self.last_decision[sid] = f"{market.slug}: {decision}"
         self._note_blocked(ms, sid, intent, decision, refusal, now)
         if refusal is not None and decision != "SKIP_CLOSED":
             self.refusals[refusal.code] = self.refusals.get(refusal.code, 0) + 1
@@ -1641,6 +1777,14 @@ class Engine:
             details=details,
         )
         if intent is not None and decision == "PROPOSE":
+            if intent.kind is IntentKind.QUOTE and self.mode is Mode.SEMI:
+                mandate = self.mandates.active_for(sid, cid)
+                if mandate is not None:
+                    outside = mandate.covers(intent, self._held_by(sid, market))
+                    if outside is None:
+                        await self._send_quote(mandate, ms, intent, size)
+                        return
+                    details["mandate"] = {"id": mandate.mandate_id, "outside": outside.as_dict()}
             await self._propose(ms, intent, now, f"{cid}:{now}", size, binding, details.get("risk", []))
 
     def _note_blocked(
@@ -1873,7 +2017,9 @@ class Engine:
         p.client_order_id = request.client_order_id
         return await self._send(request, p)
 
-    async def _send(self, request: OrderRequest, proposal: Proposal | None) -> str | None:
+    async def _send(
+        self, request: OrderRequest, proposal: Proposal | None, mandate: Mandate | None = None
+    ) -> str | None:
         """Every order goes out here: the firewall (breakers, market state and caps as guards, then the order
         rules), the reservation of its cash or shares, then write-ahead: the intent is committed before the
         venue sees the order. Returns the refusal's text when it may not go."""
@@ -1889,6 +2035,13 @@ class Engine:
                 "firewall adjusted", order=request.client_order_id, changes=", ".join(verdict.adjustments)
             )
         request = verdict.request
+        origin = proposal or mandate
+        if origin is not None:
+            # The strategy's pause and budget as they stand now: an approval may come long after the proposal.
+            mine = self._strategy_refusal(origin.strategy_id, request, reduces)
+            if mine is not None:
+                self.firewall.on_done(request.client_order_id)
+                return self._refuse(proposal, mine, "strategy")
         admission = self.exposure.admit(request, bankroll=self._equity())
         if not admission.ok:
             self.firewall.on_done(request.client_order_id)
@@ -1896,10 +2049,12 @@ class Engine:
         order = Order(
             request=request,
             created_ts=now,
-            proposal_id=proposal.proposal_id if proposal else None,
-            strategy_id=proposal.strategy_id if proposal else FOREIGN,
+            proposal_id=proposal.proposal_id if proposal else mandate.mandate_id if mandate else None,
+            strategy_id=origin.strategy_id if origin else FOREIGN,
             updated_ts=now,
         )
+        if mandate is not None:
+            mandate.orders.add(request.client_order_id)
         self.orders[request.client_order_id] = order
         self.counters["orders"] += 1
         self._count_for(order.strategy_id, "orders")
@@ -1966,7 +2121,7 @@ class Engine:
                 self._note("cancel", order=order.client_order_id, reason=reason)
 
     # --- P&L -----------------------------------------------------------------------------------
-    def _mark(self, token_id: str) -> Decimal | None:
+    def mark(self, token_id: str) -> Decimal | None:
         cid, outcome = self.token_index[token_id]
         ms = self.markets[cid]
         if ms.yes_payout is not None:
@@ -1976,7 +2131,7 @@ class Engine:
     def _equity(self) -> Decimal:
         equity = self.portfolio.cash
         for pos in self.portfolio.open_positions():
-            mark = self._mark(pos.token_id)
+            mark = self.mark(pos.token_id)
             equity += pos.cost if mark is None else mark * pos.size / 1_000_000
         return equity
 
@@ -2120,6 +2275,8 @@ class Engine:
                 self._decide(p, "REJECTED", "REJECT", command.actor, note="cancel all")
             self._note("cancel all", orders=len(working), by=command.actor)
             return CommandResult(True, f"cancel requested for {len(working)} orders")
+        if isinstance(command, PauseStrategy | ResumeStrategy):
+            return await self._strategy_command(command)
         if isinstance(command, ArmLive):
             if command.confirmation != "LIVE":
                 return CommandResult(False, "not armed: type LIVE exactly to allow real orders")
@@ -2148,6 +2305,10 @@ class Engine:
             )
             self._note("mode", mode=self.mode.value, by=command.actor)
             return CommandResult(True, f"mode {self.mode.value}")
+        if isinstance(command, RevokeMandate) or (
+            command.proposal_id in self.mandates.by_id and not isinstance(command, EditSize)
+        ):
+            return await self._mandate_command(command)
         p = self.proposals.get(command.proposal_id)
         if p is None:
             return CommandResult(False, f"no proposal {command.proposal_id}")
@@ -2195,6 +2356,164 @@ class Engine:
                 return CommandResult(False, f"approved {p.proposal_id}, but the order was refused: {refused}")
             return CommandResult(True, f"approved {p.proposal_id}")
         return CommandResult(False, f"unknown command {command!r}")
+
+    # --- quoting mandates ------------------------------------------------------------------------------
+    def active_mandates(self, strategy_id: str) -> int:
+        return self.mandates.count_active(strategy_id)
+
+    def _held_by(self, strategy_id: str, market: Market) -> dict[Outcome, int]:
+        book = self.accounts.book(strategy_id)
+        return {o: book.held(market.token(o)) for o in Outcome}
+
+    def _store_mandate(self, m: Mandate) -> None:
+        r = m.request
+        self.store.save_mandate(
+            id=m.mandate_id,
+            run_id=self.run_id,
+            ts=m.created_ts,
+            strategy_id=r.strategy_id,
+            condition_id=r.condition_id,
+            sides=",".join(f"{side.value}:{outcome.value}" for outcome, side in r.sides),
+            max_order_size=Decimal(r.max_order_size).scaleb(-6),
+            max_inventory=Decimal(r.max_inventory).scaleb(-6),
+            band_low=Decimal(r.band_low).scaleb(-4),
+            band_high=Decimal(r.band_high).scaleb(-4),
+            lifetime_s=r.lifetime_s,
+            status=m.status.value,
+            decided_ts=m.decided_ts,
+            decided_by=m.decided_by,
+            expires_ts=m.expires_ts,
+            ended_ts=m.ended_ts,
+            ended_by=m.ended_by,
+            reason=m.reason,
+            rationale={"summary": r.rationale.summary, **r.rationale.numbers},
+        )
+
+    def _mandate_decision(self, m: Mandate, action: str, actor: str, note: str = "") -> None:
+        self._store_mandate(m)
+        self.store.add_decision(
+            proposal_id=m.mandate_id, ts=self.clock.now_ms(), action=action, actor=actor, size=None, note=note
+        )
+        self._note(f"mandate {action.lower()}", id=m.mandate_id, strategy=m.strategy_id,
+                   market=self.markets[m.condition_id].market.slug, by=actor, note=note)  # fmt: skip
+
+    def _request_mandate(self, sid: str, req: MandateRequest, now: int) -> None:
+        """A strategy asks for a mandate: pending for the operator in semi mode, granted at once in auto,
+        recorded only in observe. One open mandate per strategy and market; a paused strategy gets none."""
+        if req.strategy_id != sid:
+            raise ValueError(f"strategy {sid} asked a mandate for {req.strategy_id}")
+        if req.condition_id not in self.markets:
+            raise ValueError(f"strategy {sid} asked a mandate for unknown market {req.condition_id}")
+        if self.mandates.open_for(sid, req.condition_id) is not None:
+            return
+        if sid in self.strategy_limits.paused:
+            self._note("mandate not asked: strategy paused", strategy=sid)
+            return
+        ttl_ms = int(self.settings.engine.proposal_ttl_s * 1000)
+        m = Mandate(self._next_id("M"), req, now, self._wall_ms() + ttl_ms)
+        self.mandates.add(m)
+        self.counters["mandates"] = self.counters.get("mandates", 0) + 1
+        self._mandate_decision(m, "REQUEST", sid, note=req.bounds())
+        if self.mode is Mode.AUTO:
+            self.mandates.activate(m, now, "auto")
+            self._mandate_decision(m, "APPROVE", "auto")
+        elif self.mode is Mode.OBSERVE:
+            self.mandates.close(m, MandateStatus.OBSERVED, now, "engine", "observe mode")
+            self._mandate_decision(m, "OBSERVE", "engine")
+
+    async def _send_quote(self, m: Mandate, ms: MarketState, intent: Intent, size: int) -> None:
+        """A requote inside an active mandate: no proposal, the order goes straight to `_send` (the firewall,
+        exposure and the strategy's budget all judge it there)."""
+        leg = intent.legs[0]
+        expiration = None
+        if leg.order_type is OrderType.GTD:
+            x = self.settings.execution
+            lifetime = leg.expiry_s or x.gtd_lifetime_s
+            expiration = self.clock.now_ms() // 1000 + x.gtd_security_buffer_s + lifetime
+        request = OrderRequest(
+            client_order_id=self._next_id("O"),
+            condition_id=ms.market.condition_id,
+            token_id=ms.market.token(leg.outcome),
+            outcome=leg.outcome,
+            side=leg.side,
+            price=leg.price,
+            size=size,
+            order_type=leg.order_type,
+            post_only=leg.post_only,
+            expiration=expiration,
+        )
+        self.counters["mandate_orders"] = self.counters.get("mandate_orders", 0) + 1
+        await self._send(request, None, mandate=m)
+
+    async def _end_mandate(self, m: Mandate, status: MandateStatus, actor: str, reason: str) -> int:
+        """Close a mandate and cancel every order still working under it; returns how many."""
+        now = self.clock.now_ms()
+        self.mandates.close(m, status, now, actor, reason)
+        self._mandate_decision(m, status.value, actor, note=reason)
+        n = 0
+        for oid in sorted(m.orders):
+            o = self.working.get(oid)
+            if o is not None and not o.cancel_requested:
+                o.cancel_requested = True
+                await self.venue.cancel(oid)
+                n += 1
+        self.store.request_flush()
+        return n
+
+    async def _lapse_mandates(self, now: int) -> None:
+        """Active mandates whose lifetime ran out (engine time) end, and their orders are withdrawn."""
+        for m in list(self.mandates.open()):
+            if m.status is MandateStatus.ACTIVE and m.expires_ts is not None and now >= m.expires_ts:
+                await self._end_mandate(m, MandateStatus.EXPIRED, "ttl", "its lifetime ran out")
+
+    async def _mandate_command(self, command: Approve | Reject | RevokeMandate) -> CommandResult:
+        m = self.mandates.by_id.get(getattr(command, "mandate_id", None) or getattr(command, "proposal_id", ""))
+        if m is None:
+            return CommandResult(False, "no such mandate")
+        if isinstance(command, RevokeMandate):
+            if m.status is not MandateStatus.ACTIVE:
+                return CommandResult(False, f"mandate {m.mandate_id} is {m.status.value}")
+            n = await self._end_mandate(m, MandateStatus.REVOKED, command.actor, "revoked")
+            return CommandResult(True, f"revoked {m.mandate_id}: {n} orders cancelled")
+        if m.status is not MandateStatus.PENDING:
+            return CommandResult(False, f"mandate {m.mandate_id} is {m.status.value}")
+        now = self.clock.now_ms()
+        if isinstance(command, Reject):
+            self.mandates.close(m, MandateStatus.REJECTED, now, command.actor, command.note or "rejected")
+            self._mandate_decision(m, "REJECT", command.actor, note=command.note)
+            return CommandResult(True, f"rejected {m.mandate_id}")
+        if self.state not in TRADING_STATES:
+            return CommandResult(False, f"{self.state.value}: approvals are disabled")
+        if self._wall_ms() >= m.expires_wall:
+            self.mandates.close(m, MandateStatus.EXPIRED, now, "ttl", "time to live ran out")
+            self._mandate_decision(m, "EXPIRE", "ttl")
+            return CommandResult(False, f"mandate {m.mandate_id} expired")
+        if m.strategy_id in self.strategy_limits.paused:
+            return CommandResult(False, f"{m.strategy_id} is paused: resume it first")
+        self.mandates.activate(m, now, command.actor)
+        self._mandate_decision(m, "APPROVE", command.actor)
+        return CommandResult(True, f"approved mandate {m.mandate_id}")
+
+    async def _strategy_command(self, command: PauseStrategy | ResumeStrategy) -> CommandResult:
+        sid = command.strategy_id
+        if sid not in self._by_id:
+            return CommandResult(False, f"no running strategy {sid!r} (running: {', '.join(self._by_id)})")
+        now = self.clock.now_ms()
+        if isinstance(command, PauseStrategy):
+            pause = self.strategy_limits.pause(sid, command.reason, now, command.actor)
+            if pause is None:
+                return CommandResult(False, f"{sid} is already paused: {self.strategy_limits.paused[sid].reason}")
+            self._paused(pause)
+            await self._flush_cancels()
+            return CommandResult(True, f"{sid} paused: no new risk, its buys cancelled")
+        lifted = self.strategy_limits.resume(sid, self.strategy_pnl(sid), now)
+        if lifted is None:
+            return CommandResult(False, f"{sid} is not paused")
+        self.store.resume_halts(run_id=self.run_id, ts=now, by=command.actor, kind=lifted.halt_kind)
+        self.store.request_flush()
+        self._queue_state()
+        self._note("strategy resumed", strategy=sid, was=lifted.kind.value, by=command.actor)
+        return CommandResult(True, f"{sid} resumed")
 
     # --- read model ----------------------------------------------------------------------------
     def snapshot(self, force: bool = False) -> EngineSnapshot:
@@ -2328,13 +2647,15 @@ class Engine:
                 expires_wall=p.expires_wall,
                 status=p.status,
                 reason=p.reason,
+                strategy_id=p.strategy_id,
                 **self._refusal_fields(p.refusal),
             )
             for p in self._recent_proposals(50)
-        ) + tuple(self.blocked.values())
+        )
+        proposals = mandate_proposal_rows(self) + proposals + tuple(self.blocked.values())
         positions = []
         for pos in self.portfolio.open_positions():
-            mark = self._mark(pos.token_id)
+            mark = self.mark(pos.token_id)
             value = None if mark is None else mark * pos.size / 1_000_000
             m = self.markets[pos.condition_id].market
             positions.append(
@@ -2349,6 +2670,7 @@ class Engine:
                     unrealized=Decimal(0) if value is None else value - pos.cost,
                     realized=pos.realized - pos.fees,
                     opened_ts=pos.opened_ts,
+                    holders=self.accounts.holders(pos.token_id),
                 )
             )
         orders = tuple(
@@ -2364,6 +2686,7 @@ class Engine:
                 state=o.state.value,
                 order_type=o.request.order_type.value,
                 created_ts=o.created_ts,
+                strategy_id=o.strategy_id,
             )
             for o in working
         )
@@ -2420,6 +2743,8 @@ class Engine:
             log=tuple(self._log_lines)[-50:],
             counters={**self.counters, "log_lines": self._log_count},
             live_armed=self.live_armed,
+            strategies=strategy_rows(self, equity),
+            mandates=mandate_rows(self),
         )
         self._snapshot = snap
         return snap
@@ -2506,5 +2831,5 @@ class Engine:
             "error": self.error,
             "account": self.account if self.resumes else None,
             "restored": dict(self.restored),
-            "strategies": self.accounts.summary(self._mark, self.strategy_counts),
+            "strategies": self.accounts.summary(self.mark, self.strategy_counts),
         }

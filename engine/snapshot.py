@@ -68,6 +68,9 @@ class ProposalRow:
     reason_value: float = 0.0
     reason_threshold: float = 0.0
     expires_wall: int = 0  # unix ms, real time: a pending proposal's time to live counts in the operator's time
+    strategy_id: str = ""  # the strategy that asked
+    kind: str = "ORDER"  # ORDER: one order to send | MANDATE: a quoting mandate (bounds below, no single order)
+    bounds: str = ""  # a mandate's bounds in one line: sides, max order, max inventory, band, lifetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class PositionRow:
     unrealized: Decimal
     realized: Decimal
     opened_ts: int
+    holders: tuple[tuple[str, int], ...] = ()  # (strategy id, shares it holds), for the per-strategy filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,38 @@ class OrderRow:
     state: str
     order_type: str
     created_ts: int
+    strategy_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyRow:
+    """One strategy: whether it runs, its budget and what it holds, its P&L, what it last decided."""
+
+    strategy_id: str
+    description: str
+    state: str  # RUNNING | PAUSED | OFF (available, not enabled)
+    reason: str  # why it is paused (the limit, or who paused it)
+    budget: Decimal  # its share of equity, USDC
+    committed: Decimal  # held cost + working buys + proposed buys, USDC
+    open_orders: int
+    positions: int
+    realized: Decimal
+    unrealized: Decimal
+    fees: Decimal
+    last_decision: str  # its latest verdict, "market: DECISION"
+    mandates: int = 0  # active quoting mandates
+
+
+@dataclass(frozen=True, slots=True)
+class MandateRow:
+    mandate_id: str
+    strategy_id: str
+    condition_id: str
+    title: str
+    status: str  # PENDING | ACTIVE | REVOKED | EXPIRED | REJECTED | ENDED
+    bounds: str  # one line: sides, max order, max inventory, band, lifetime
+    orders: int  # working orders placed under it
+    expires_ts: int  # engine clock: when an ACTIVE mandate lapses
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +210,8 @@ class EngineSnapshot:
     counters: dict[str, int]
     live_armed: bool = True  # False only on a LIVE venue until the operator types LIVE
     error: str = ""  # ERROR: what failed, in one line
+    strategies: tuple[StrategyRow, ...] = ()  # every available strategy, running ones first
+    mandates: tuple[MandateRow, ...] = ()  # quoting mandates: pending and active, then the latest ended
 
     @property
     def halted(self) -> bool:

@@ -16,7 +16,7 @@ from engine.book import OrderBook
 from engine.domain import TRADING_STATES, Market
 from engine.execution.orders import Order, OrderState
 from engine.risk.sizing import Exposure
-from engine.strategies.base import Budget, NotTradable, OrderView, Refusal
+from engine.strategies.base import Budget, MandateView, NotTradable, OrderView, Refusal
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -136,7 +136,11 @@ class EngineContext:
         return self._e.accounts.book(self.strategy_id).held(token_id)
 
     def budget(self) -> Budget:
-        return self._e.accounts.budget(self.strategy_id)
+        return self._e.strategy_budget(self.strategy_id)
+
+    def mandate(self, condition_id: str) -> MandateView | None:
+        m = self._e.mandates.open_for(self.strategy_id, condition_id)
+        return None if m is None else m.view()
 
     def equity(self) -> Decimal:
         return self._e.strategy_equity(self.strategy_id)

@@ -71,9 +71,14 @@ class NoScalper(Strategy):
 def run_pair(tmp_path: Path) -> tuple[dict, dict[str, list[dict]], NoScalper]:
     books, markets = write_dataset(tmp_path, seconds=200, markets_count=2)
     zones = {"all": {"low": 0.01, "high": 0.99, "strategies": ["value_betting", "no_scalper"]}}
-    overrides = {"engine.mode": "auto", "risk.max_open_positions": 10, "zones.bands": zones}
+    overrides = {
+        "engine.mode": "auto",
+        "risk.max_open_positions": 10,
+        "zones.bands": zones,
+        "strategies.value.budget_pct": 60,  # the two shares add up to the whole bankroll, not more
+    }
     settings = settings_for(tmp_path, books, markets, **overrides)
-    scalper = NoScalper(StrategyConfig(enabled=True))
+    scalper = NoScalper(StrategyConfig(enabled=True, budget_pct=40.0))
 
     async def main() -> tuple[dict, dict[str, list[dict]]]:
         rt = await build(settings, brain=FixedBrain(), strategies=[scalper], ttl_on_engine_clock=True)

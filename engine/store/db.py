@@ -398,11 +398,27 @@ _HALTS = Table(
     ),
 )  # fmt: skip
 
+_MANDATES = Table(
+    "mandates",
+    (
+        C("id"), C("run_id"), C("ts", "int"), C("strategy_id"), C("condition_id"), C("sides"),
+        C("max_order_size", "money"), C("max_inventory", "money"), C("band_low", "money"),
+        C("band_high", "money"), C("lifetime_s", "int"), C("status"), C("decided_ts", "int", True),
+        C("decided_by", "text", True), C("expires_ts", "int", True), C("ended_ts", "int", True),
+        C("ended_by", "text", True), C("reason", default=""), C("rationale_json", "json", default="{}"),
+    ),
+    conflict=_upsert_all("id", (
+        "id", "run_id", "ts", "strategy_id", "condition_id", "sides", "max_order_size", "max_inventory",
+        "band_low", "band_high", "lifetime_s", "status", "decided_ts", "decided_by", "expires_ts", "ended_ts",
+        "ended_by", "reason", "rationale_json",
+    )),
+)  # fmt: skip
+
 # Insert order inside a flush: parents before children so a reader never sees an orphan that is
 # about to be explained by the same transaction (foreign keys are off, this is for humans/tools).
 TABLES: tuple[Table, ...] = (
-    _RUNS, _ACCOUNTS, _MARKETS, _EVALUATIONS, _PROPOSALS, _DECISIONS, _ORDER_INTENTS, _ORDER_EVENTS, _FILLS,
-    _SETTLEMENTS, _POSITIONS, _PNL_SNAPSHOTS, _HALTS, _ENGINE_STATE,
+    _RUNS, _ACCOUNTS, _MARKETS, _EVALUATIONS, _MANDATES, _PROPOSALS, _DECISIONS, _ORDER_INTENTS, _ORDER_EVENTS,
+    _FILLS, _SETTLEMENTS, _POSITIONS, _PNL_SNAPSHOTS, _HALTS, _ENGINE_STATE,
 )  # fmt: skip
 _TABLE_NAMES: frozenset[str] = frozenset(t.name for t in TABLES) | {"schema_version"}
 
@@ -874,6 +890,10 @@ class Store:
                 key=proposal_id,
             )
         )
+
+    def save_mandate(self, **cols: Any) -> None:
+        """The mandate's whole row, as it stands now (one row per mandate, replaced as it moves)."""
+        self._append("mandates", cols)
 
     def add_decision(self, **cols: Any) -> None:
         self._append("decisions", cols)

@@ -24,8 +24,8 @@ from engine.book import OrderBook
 from engine.domain import Fill, Market, OrderType, Outcome, Side
 from engine.execution.orders import OrderState
 from engine.refusal import Refusal
-from engine.risk.sizing import Exposure
-from engine.units import ONE
+from engine.risk.sizing import Exposure, SizingLimits
+from engine.units import ONE, px_to_str, qty_to_str
 
 
 class IntentKind(StrEnum):
@@ -107,7 +107,53 @@ class Cancel:
     reason: str
 
 
-Action = Intent | Cancel
+@dataclass(frozen=True, slots=True)
+class MandateRequest:
+    """Leave to requote one market without asking each time (semi mode): the sides the strategy may quote, its
+    largest order, the most it may hold of either token, a band of YES-terms prices, and a lifetime. The
+    operator approves it like a proposal. While it is active, an intent of kind QUOTE inside it goes out
+    without a proposal (still through every risk layer); one outside it becomes a proposal."""
+
+    strategy_id: str
+    condition_id: str
+    sides: tuple[tuple[Outcome, Side], ...]
+    max_order_size: int  # shares, 1e-6 units
+    max_inventory: int  # shares of either token the strategy may hold, 1e-6 units
+    band_low: int  # YES-terms price, 1e-4 units (a NO leg at p counts as 1 - p)
+    band_high: int
+    lifetime_s: int
+    rationale: Rationale
+
+    def __post_init__(self) -> None:
+        if not self.sides:
+            raise ValueError("mandate sides: at least one (outcome, side) pair")
+        if self.max_order_size <= 0 or self.max_inventory <= 0:
+            raise ValueError("mandate max_order_size and max_inventory: shares > 0 (1e-6 units)")
+        if not 0 < self.band_low <= self.band_high < ONE:
+            raise ValueError(
+                f"mandate band: 0 < band_low <= band_high < {ONE} in 1e-4 units, got {self.band_low}..{self.band_high}"
+            )
+        if self.lifetime_s <= 0:
+            raise ValueError("mandate lifetime_s: seconds > 0")
+
+    def bounds(self) -> str:
+        """The bounds in one line, as the operator reads them."""
+        sides = " ".join(f"{side.value} {outcome.value}" for outcome, side in self.sides)
+        return (
+            f"{sides}; order <= {qty_to_str(self.max_order_size)}; hold <= {qty_to_str(self.max_inventory)};"
+            f" YES {px_to_str(self.band_low)}-{px_to_str(self.band_high)}; {self.lifetime_s}s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MandateView:
+    mandate_id: str
+    status: str  # PENDING | ACTIVE
+    request: MandateRequest
+    expires_ts: int | None  # ACTIVE: engine time it lapses
+
+
+Action = Intent | Cancel | MandateRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,32 +290,59 @@ class StrategyContext(Protocol):
 
     def budget(self) -> Budget: ...
 
+    def mandate(self, condition_id: str) -> MandateView | None:
+        """This strategy's pending or active quoting mandate in a market, if any."""
+        ...
+
     def equity(self) -> Decimal:
         """This strategy's budget limit as the bankroll its sizing sees."""
         ...
 
 
+def setting(default: Any, doc: str, accepted: str, **bounds: Any) -> Any:
+    """A strategy setting: its default, what it does, and the accepted text its one-line error shows."""
+    return Field(default, description=doc, json_schema_extra={"accepted": accepted}, **bounds)
+
+
 class StrategyConfig(BaseModel):
-    """Settings every strategy has. A strategy's own keys go in a subclass; unknown keys are refused."""
+    """Settings every strategy has (`[strategies.<name>]`). A strategy's own keys go in a subclass; unknown
+    keys are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    enabled: bool = Field(False, description="run this strategy")
-    budget_pct: float = Field(
-        100.0, gt=0, le=100, description="share of the bankroll this strategy may commit, percent"
-    )
-    max_daily_loss_pct: float = Field(
+    enabled: bool = setting(False, "run this strategy", "true or false")
+    budget_pct: float = setting(
         100.0,
+        "share of the bankroll this strategy may commit (held positions, working buys and proposals), percent;"
+        " the enabled strategies' shares may add up to at most 100",
+        "a number of percent, > 0 and <= 100",
         gt=0,
         le=100,
-        description="pause this strategy when its day's loss reaches this share of its budget",
     )
-    max_drawdown_pct: float = Field(
+    max_daily_loss_pct: float = setting(
         100.0,
+        "pause this strategy's new risk when its loss since the day began reaches this share of its budget",
+        "a number of percent, > 0 and <= 100",
         gt=0,
         le=100,
-        description="pause this strategy when it is this far below its own high-water mark",
     )
+    max_drawdown_pct: float = setting(
+        100.0,
+        "pause this strategy's new risk when its P&L falls this share of its budget below its own best",
+        "a number of percent, > 0 and <= 100",
+        gt=0,
+        le=100,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyServices:
+    """What the engine lends a strategy when it builds it: the brain, the sizing limits, execution settings.
+    Read-only; a strategy takes what its `create` needs."""
+
+    brain: Any  # engine.brains.base.Brain
+    limits: SizingLimits
+    requote_min_ticks: int
 
 
 class Strategy(ABC):  # noqa: B024 - every hook has a default: a strategy overrides the ones it needs
@@ -284,6 +357,11 @@ class Strategy(ABC):  # noqa: B024 - every hook has a default: a strategy overri
 
     def __init__(self, config: StrategyConfig) -> None:
         self.config = config
+
+    @classmethod
+    def create(cls, config: StrategyConfig, services: StrategyServices) -> Strategy:
+        """Build the strategy from its validated config; override to take what it needs from `services`."""
+        return cls(config)
 
     def on_start(self, ctx: StrategyContext) -> Reply:
         return Reply()

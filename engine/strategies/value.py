@@ -25,14 +25,23 @@ from engine.strategies.base import (
     Strategy,
     StrategyConfig,
     StrategyContext,
+    StrategyServices,
     Verdict,
+    setting,
 )
 from engine.units import px_to_str, qty_to_str
+
+
+class ValueConfig(StrategyConfig):
+    """Value bets are today's default path, so the strategy runs unless `[strategies.value] enabled = false`."""
+
+    enabled: bool = setting(True, "run this strategy", "true or false")
 
 
 class ValueStrategy(Strategy):
     strategy_id = "value"
     description = "value bets from the brain's calibrated probability, Kelly-sized behind gates, with exits"
+    Config = ValueConfig
 
     def __init__(
         self, config: StrategyConfig, *, brain: Brain, limits: SizingLimits, requote_min_ticks: int
@@ -41,6 +50,15 @@ class ValueStrategy(Strategy):
         self.brain = brain
         self.limits = limits
         self.requote_min_ticks = requote_min_ticks
+
+    @classmethod
+    def create(cls, config: StrategyConfig, services: StrategyServices) -> ValueStrategy:
+        return cls(
+            config,
+            brain=services.brain,
+            limits=services.limits,
+            requote_min_ticks=services.requote_min_ticks,
+        )
 
     def on_book(self, ctx: StrategyContext, market: Market) -> Reply:
         cid = market.condition_id
