@@ -156,7 +156,13 @@ LADDERS_PER_STEP = 25  # book ladders built per step of a stepwise snapshot (~0.
 COMMIT_INTERVAL_S = 0.5  # group commit: what is queued reaches the database within this (real time)
 # Backpressure: a cycle that finds more rows than this waiting for the group commit writes them first, so a
 # replay at --speed max cannot outrun the disk and grow memory (bench/soak.py); live rates never get near.
-STORE_BACKLOG_MAX = 4_000
+STORE_BACKLOG_MAX = 1_000
+# In memory, a run keeps its working orders and pending proposals, and only the latest finished ones (for the
+# screen, `ctl` ids and late venue reports): the ledger holds them all. A finished order is kept at least an
+# hour of engine time, far beyond any venue's late report on it.
+KEEP_FINISHED_ORDERS = 2_000
+KEEP_FINISHED_ORDERS_MS = 3_600_000
+KEEP_DECIDED_PROPOSALS = 500
 HOUSEKEEPING_S = 0.25  # real-time chores: the kill-switch file, proposals' time to live
 DRAIN_TIMEOUT_S = 10.0  # on stop: how long to wait for the venue to confirm the cancels
 RECHECK_S = 3.0  # a start reconciliation that disagrees is checked once more after this (real time)
@@ -1482,6 +1488,7 @@ class Engine:
                 self.state = EngineState.RUNNING
                 self._note("resumed")
             self._risk_tick(now)
+            self._prune_history(now)
             if self.pending or self.mandates.has_pending():
                 self._expire_pending()
             await self._lapse_mandates(now)
@@ -1507,6 +1514,26 @@ class Engine:
                 await self._handle_reply(sid, strategy.on_timer(self.contexts[sid]), now)
             await self._tell_strategies()
             self._touch()
+
+    def _prune_history(self, now: int) -> None:
+        """Forget the oldest finished orders and decided proposals beyond what the screen and late reports need
+        (both dicts keep creation order, so the oldest come first)."""
+        extra = len(self.orders) - len(self.working) - KEEP_FINISHED_ORDERS
+        if extra > 0:
+            cutoff = now - KEEP_FINISHED_ORDERS_MS
+            doomed = []
+            for oid, o in self.orders.items():
+                if len(doomed) >= extra or o.updated_ts > cutoff:
+                    break  # the rest are younger still (near enough: created in order, finished soon after)
+                if not (o.state.working or o.state is OrderState.PENDING):
+                    doomed.append(oid)
+            for oid in doomed:
+                del self.orders[oid]
+        extra = len(self.proposals) - len(self.pending) - KEEP_DECIDED_PROPOSALS
+        if extra > 0:
+            gone = [pid for pid, p in self.proposals.items() if p.status != "PENDING"][:extra]
+            for pid in gone:
+                del self.proposals[pid]
 
     def _at_position_limit(self, market: Market) -> bool:
         """A new market may not open once max_open_positions are held or being bought (an order in flight

@@ -70,8 +70,15 @@ def test_repo_config_toml_is_exactly_the_defaults() -> None:
 
 def test_repo_config_toml_documents_every_key() -> None:
     data = tomllib.loads(REPO_CONFIG.read_text(encoding="utf-8"))
+    strategies = data.pop("strategies")
     in_file = {f"{section}.{key}" for section, table in data.items() for key in table}
     assert in_file == {key for key, _, _ in describe_keys()}
+    # Every available strategy has its table with every one of its keys.
+    from engine.strategies.registry import AVAILABLE
+
+    assert {name: set(table) for name, table in strategies.items()} == {
+        name: set(cls.Config.model_fields) for name, cls in AVAILABLE.items()
+    }
 
 
 def test_default_path_is_the_repo_config() -> None:
