@@ -22,8 +22,9 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -110,6 +111,7 @@ from engine.strategies.base import (
     Cancel,
     Intent,
     IntentKind,
+    Leg,
     MandateRequest,
     OrderUpdate,
     Reply,
@@ -217,6 +219,13 @@ class Proposal:
     rationale: dict[str, Any] = field(
         default_factory=dict
     )  # the strategy's numbers, stored with the proposal
+    # A multi-leg intent's other legs, sized by the risk layers like the first: all go, or none.
+    extra_legs: tuple[Leg, ...] = ()
+    client_order_ids: tuple[str, ...] = ()  # every leg's order, once sent
+
+
+def _leg_text(market: Market, leg: Leg) -> str:
+    return f"{leg.side.value} {market.label(leg.outcome)} {px_to_str(leg.price)} x{qty_to_str(leg.size)}"
 
 
 def _record_gate(
@@ -1561,7 +1570,9 @@ class Engine:
                 committed += notional(p.price, p.size)
         return committed
 
-    def _strategy_refusal(self, strategy_id: str, request: OrderRequest, reduces: bool) -> Refusal | None:
+    def _strategy_refusal(
+        self, strategy_id: str, request: OrderRequest, reduces: bool, reserved: Decimal = Decimal(0)
+    ) -> Refusal | None:
         if strategy_id not in self._by_id:
             return None  # an adopted order's strategy is no longer configured: the global layers judged it
         paused = self.strategy_limits.block(strategy_id, reduces=reduces)
@@ -1569,7 +1580,7 @@ class Engine:
             return paused
         cost = notional(request.price, request.size)
         return self.strategy_limits.budget_refusal(
-            strategy_id, cost, self._equity(), self.strategy_committed(strategy_id)
+            strategy_id, cost, self._equity(), self.strategy_committed(strategy_id) + reserved
         )
 
     def strategy_budget(self, strategy_id: str) -> Budget:
@@ -1629,23 +1640,59 @@ class Engine:
         return strategy
 
     def _risk(
-        self, ms: MarketState, intent: Intent, now: int, equity: Decimal
+        self, intent: Intent, now: int, equity: Decimal
+    ) -> tuple[str, Refusal | None, tuple[int, ...], str, list[tuple[str, float, float, bool]]]:
+        """Every leg through the risk layers (`_risk_leg`); the intent passes only if every leg does. Legs cut
+        by a cap are all scaled to the smallest fraction, so a hedge stays a hedge. Returns (decision,
+        refusal, size per leg, binding cap, gates)."""
+        gates: list[tuple[str, float, float, bool]] = []
+        sizes: list[int] = []
+        multi = len(intent.legs) > 1
+        reserved = Decimal(0)  # what the earlier legs of this intent already take from the strategy's budget
+        binding = ""
+        tightest: Fraction | None = None
+        for i, leg in enumerate(intent.legs):
+            ms = self.markets.get(leg.condition_id)
+            if ms is None:
+                refusal = Refusal("UNKNOWN_MARKET", 0, 0, f"leg {i + 1}: {leg.condition_id} is not watched")
+                return "SKIP_UNKNOWN_MARKET", refusal, (), "", gates
+            decision, refusal, size, why, leg_gates = self._risk_leg(ms, intent, leg, now, equity, reserved)
+            gates.extend((f"leg{i + 1}.{g[0]}", *g[1:]) if multi else g for g in leg_gates)  # type: ignore[misc]
+            if refusal is not None:
+                if multi:
+                    refusal = replace(refusal, detail=f"leg {i + 1} of {len(intent.legs)}: {refusal.detail}")
+                return decision, refusal, (), why, gates
+            cut = Fraction(size, leg.size)
+            if not multi or (cut < 1 and (tightest is None or cut < tightest)):
+                tightest, binding = cut, why  # the cap that cut the most names the intent's binding cap
+            sizes.append(size)
+            if leg.side is Side.BUY:
+                reserved += notional(leg.price, size)
+        if multi and any(s < leg.size for s, leg in zip(sizes, intent.legs, strict=True)):
+            ratio = tightest if tightest is not None else Fraction(1)
+            sizes = [floor_size(int(leg.size * ratio)) for leg in intent.legs]
+            for i, (s, leg) in enumerate(zip(sizes, intent.legs, strict=True)):
+                smallest = self.markets[leg.condition_id].market.min_order_size
+                if s < smallest:
+                    refusal = Refusal(
+                        "MULTI_LEG_TOO_SMALL",
+                        s / 1e6,
+                        smallest / 1e6,
+                        f"leg {i + 1}: scaled with the others to x{float(ratio):.3g} ({binding}) it is below the"
+                        " smallest order",
+                    )
+                    return "SKIP_EXPOSURE", refusal, (), binding, gates
+        return "PROPOSE", None, tuple(sizes), binding, gates
+
+    def _risk_leg(
+        self, ms: MarketState, intent: Intent, leg: Leg, now: int, equity: Decimal, reserved: Decimal
     ) -> tuple[str, Refusal | None, int, str, list[tuple[str, float, float, bool]]]:
-        """The layers after the strategy, in order: open-position limit, breakers, market state, price zone,
-        size ratchet, exposure headroom, minimums. Returns (decision, refusal, size, binding cap, gates)."""
+        """One leg through the layers after the strategy, in order: open-position limit, the strategy's pause,
+        breakers, market state, price zone, size ratchet, exposure headroom, the strategy's budget (less
+        `reserved` by earlier legs), minimums. Returns (decision, refusal, size, binding cap, gates)."""
         market = ms.market
         cid = market.condition_id
         gates: list[tuple[str, float, float, bool]] = []
-        if len(intent.legs) != 1:
-            n = len(intent.legs)
-            return (
-                "SKIP_MULTI_LEG",
-                Refusal("MULTI_LEG", n, 1, "multi-leg intents are not executed yet"),
-                0,
-                "",
-                gates,
-            )
-        leg = intent.legs[0]
         rationale = intent.rationale
         if leg.side is Side.BUY and self._at_position_limit(market):
             limit = self.settings.risk.max_open_positions
@@ -1684,7 +1731,7 @@ class Engine:
             size, binding = room.shares, room.binding
         # The strategy's own budget: what it has committed (held, working, proposed) leaves this much room.
         free = self.strategy_limits.budget_room(
-            intent.strategy_id, equity, self.strategy_committed(intent.strategy_id)
+            intent.strategy_id, equity, self.strategy_committed(intent.strategy_id) + reserved
         )
         fits = floor_size(int(free.scaleb(10) // price))
         gates.append(("budget", size / 1_000_000, fits / 1_000_000, size <= fits))
@@ -1769,9 +1816,10 @@ class Engine:
         if verdict.p_hat is not None and ms.book.mid().value is not None:
             self.calibration.record(cid, verdict.p_hat, ms.book.mid().value)
         intent = intents[0] if intents else None
-        size, binding = 0, ""
+        sizes: tuple[int, ...] = ()
+        binding = ""
         if intent is not None and decision == "PROPOSE":
-            decision, refusal, size, binding, risk_gates = self._risk(ms, intent, now, self._equity())
+            decision, refusal, sizes, binding, risk_gates = self._risk(intent, now, self._equity())
             if risk_gates:
                 details["risk"] = risk_gates
             if refusal is not None:
@@ -1809,10 +1857,10 @@ class Engine:
                 if mandate is not None:
                     outside = mandate.covers(intent, self._held_by(sid, market))
                     if outside is None:
-                        await self._send_quote(mandate, ms, intent, size)
+                        await self._send_quote(mandate, intent, sizes)
                         return
                     details["mandate"] = {"id": mandate.mandate_id, "outside": outside.as_dict()}
-            await self._propose(ms, intent, now, f"{cid}:{now}", size, binding, details.get("risk", []))
+            await self._propose(ms, intent, now, f"{cid}:{now}", sizes, binding, details.get("risk", []))
 
     def _note_blocked(
         self,
@@ -1884,11 +1932,13 @@ class Engine:
         intent: Intent,
         now: int,
         key: str,
-        size: int,
+        sizes: tuple[int, ...],
         binding: str,
         risk_gates: list[tuple[str, float, float, bool]],
     ) -> None:
         leg, r = intent.legs[0], intent.rationale
+        size = sizes[0]
+        extra = tuple(replace(lg, size=n) for lg, n in zip(intent.legs[1:], sizes[1:], strict=True))
         p = Proposal(
             proposal_id=self._next_id("P"),
             created_ts=now,
@@ -1911,8 +1961,12 @@ class Engine:
             evaluation_key=key,
             binding_cap=binding,
             strategy_id=intent.strategy_id,
+            extra_legs=extra,
         )
         p.rationale = {"evaluation": key, "summary": r.summary, **r.numbers, "risk": risk_gates}
+        if extra:
+            legs = (replace(leg, size=size), *extra)
+            p.rationale["legs"] = [_leg_text(self.markets[lg.condition_id].market, lg) for lg in legs]
         self.proposals[p.proposal_id] = p
         self.pending[p.proposal_id] = p
         self.counters["proposals"] += 1
@@ -2025,6 +2079,9 @@ class Engine:
                 Refusal("VENUE_STALE_BOOK", 1, 0, "the venue reports the book stale at send time"),
                 "stale book",
             )
+        if p.extra_legs:
+            first = Leg(m.condition_id, p.outcome, p.side, p.price, p.size, p.order_type, p.post_only)
+            return await self._send_legs([first, *p.extra_legs], p, None)
         expiration = None
         if p.order_type is OrderType.GTD:
             x = self.settings.execution
@@ -2346,6 +2403,10 @@ class Engine:
             self._note("rejected", id=p.proposal_id, by=command.actor)
             return CommandResult(True, f"rejected {p.proposal_id}")
         if isinstance(command, EditSize):
+            if p.extra_legs:
+                return CommandResult(
+                    False, f"{p.proposal_id} has {1 + len(p.extra_legs)} legs that go together: approve or reject it"
+                )
             size = floor_size(command.size)
             if not p.market.min_order_size <= size <= p.max_size:
                 return CommandResult(
@@ -2448,29 +2509,75 @@ class Engine:
             self.mandates.close(m, MandateStatus.OBSERVED, now, "engine", "observe mode")
             self._mandate_decision(m, "OBSERVE", "engine")
 
-    async def _send_quote(self, m: Mandate, ms: MarketState, intent: Intent, size: int) -> None:
-        """A requote inside an active mandate: no proposal, the order goes straight to `_send` (the firewall,
-        exposure and the strategy's budget all judge it there)."""
-        leg = intent.legs[0]
+    async def _send_quote(self, m: Mandate, intent: Intent, sizes: tuple[int, ...]) -> None:
+        """A requote inside an active mandate: no proposal, the orders go straight to `_send_legs` (the
+        firewall, exposure and the strategy's budget all judge them there)."""
+        legs = [replace(leg, size=n) for leg, n in zip(intent.legs, sizes, strict=True)]
+        self.counters["mandate_orders"] = self.counters.get("mandate_orders", 0) + len(legs)
+        await self._send_legs(legs, None, m)
+
+    def _leg_request(self, leg: Leg) -> OrderRequest:
+        market = self.markets[leg.condition_id].market
         expiration = None
         if leg.order_type is OrderType.GTD:
             x = self.settings.execution
             lifetime = leg.expiry_s or x.gtd_lifetime_s
             expiration = self.clock.now_ms() // 1000 + x.gtd_security_buffer_s + lifetime
-        request = OrderRequest(
+        return OrderRequest(
             client_order_id=self._next_id("O"),
-            condition_id=ms.market.condition_id,
-            token_id=ms.market.token(leg.outcome),
+            condition_id=leg.condition_id,
+            token_id=market.token(leg.outcome),
             outcome=leg.outcome,
             side=leg.side,
             price=leg.price,
-            size=size,
+            size=leg.size,
             order_type=leg.order_type,
             post_only=leg.post_only,
             expiration=expiration,
         )
-        self.counters["mandate_orders"] = self.counters.get("mandate_orders", 0) + 1
-        await self._send(request, None, mandate=m)
+
+    async def _send_legs(self, legs: list[Leg], proposal: Proposal | None, mandate: Mandate | None) -> str | None:
+        """Send an intent's legs: all or none. Every leg is checked first against what can be known without
+        sending (the strategy's pause and budget, the exposure caps, a stale book); then they go one by one, and
+        if a later leg is still refused, the legs already sent are cancelled at once and it is logged loudly."""
+        requests = [self._leg_request(leg) for leg in legs]
+        if proposal is not None:
+            proposal.client_order_id = requests[0].client_order_id
+            proposal.client_order_ids = tuple(r.client_order_id for r in requests)
+        if len(requests) > 1:
+            sid = (proposal or mandate).strategy_id  # type: ignore[union-attr]
+            reserved = Decimal(0)
+            for i, r in enumerate(requests):
+                reduces = self.exposure.reduces(r)
+                refusal = self._strategy_refusal(sid, r, reduces, reserved)
+                if refusal is None:
+                    check = self.exposure.check(r, bankroll=self._equity())
+                    refusal = None if check.ok else Refusal.of(check)
+                if refusal is None and self.is_stale(r.condition_id, self.clock.now_ms()):
+                    refusal = Refusal("VENUE_STALE_BOOK", 1, 0, "the venue reports the book stale at send time")
+                if refusal is not None:
+                    refusal = replace(refusal, detail=f"leg {i + 1} of {len(requests)}: {refusal.detail}")
+                    return self._refuse(proposal, refusal, "multi-leg check")
+                if r.side is Side.BUY:
+                    reserved += notional(r.price, r.size)
+        sent: list[str] = []
+        for i, request in enumerate(requests):
+            refused = await self._send(request, proposal, mandate)
+            if refused is None and request.client_order_id in self.orders:
+                sent.append(request.client_order_id)
+                continue
+            if refused is None:
+                refused = "not sent"
+            if sent:
+                for oid in sent:
+                    o = self.working.get(oid)
+                    if o is not None and not o.cancel_requested:
+                        o.cancel_requested = True
+                        await self.venue.cancel(oid)
+                self._note("multi-leg broken: earlier legs cancelled", logging.ERROR, leg=i + 1,
+                           legs=len(requests), cancelled=",".join(sent), reason=refused)  # fmt: skip
+            return refused
+        return None
 
     async def _end_mandate(self, m: Mandate, status: MandateStatus, actor: str, reason: str) -> int:
         """Close a mandate and cancel every order still working under it; returns how many."""
@@ -2675,6 +2782,7 @@ class Engine:
                 status=p.status,
                 reason=p.reason,
                 strategy_id=p.strategy_id,
+                legs=" | ".join(p.rationale.get("legs", ())),
                 **self._refusal_fields(p.refusal),
             )
             for p in self._recent_proposals(50)

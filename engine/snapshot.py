@@ -71,6 +71,7 @@ class ProposalRow:
     strategy_id: str = ""  # the strategy that asked
     kind: str = "ORDER"  # ORDER: one order to send | MANDATE: a quoting mandate (bounds below, no single order)
     bounds: str = ""  # a mandate's bounds in one line: sides, max order, max inventory, band, lifetime
+    legs: str = ""  # a multi-leg proposal: every leg, "BUY Up 0.45 x10 | BUY Down 0.5 x10" (all go or none)
 
 
 @dataclass(frozen=True, slots=True)
