@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -75,7 +75,7 @@ from engine.feeds.events import (
 from engine.logs import log_event
 from engine.mandates import Mandate, Mandates, MandateStatus
 from engine.portfolio import Portfolio
-from engine.read_model import mandate_proposal_rows, mandate_rows, strategy_rows
+from engine.read_model import run_summary, snapshot_steps
 from engine.recovery import STATE_VERSION, LedgerState, load_ledger
 from engine.refusal import Refusal
 from engine.risk.breakers import (
@@ -93,16 +93,9 @@ from engine.risk.market_state import MarketStateLimits, MarketStates, Phase, Zon
 from engine.risk.sizing import SizingLimits
 from engine.risk.strategy_limits import PauseKind, StrategyLimits, StrategyPause
 from engine.snapshot import (
-    BookLadder,
-    BreakerState,
     EngineSnapshot,
-    FeedHealth,
     MarketRow,
-    OrderRow,
-    PnLView,
-    PositionRow,
     ProposalRow,
-    RiskView,
 )
 from engine.steps import run_steps, run_steps_yielding
 from engine.store import Store
@@ -124,7 +117,9 @@ from engine.strategies.value import ValueStrategy
 from engine.strategy_context import EngineContext, order_view
 from engine.supervisor import Supervisor, describe
 from engine.units import (
+    DAY_MS,
     ONE,
+    WEEK_MS,
     floor_size,
     notional,
     px_from_decimal,
@@ -151,10 +146,6 @@ from engine.venues.base import (
 )
 
 EVALUATIONS_PER_YIELD = 4
-DAY_MS = 86_400_000
-WEEK_MS = 7 * DAY_MS
-LADDER_DEPTH = 12
-LADDERS_PER_STEP = 25  # book ladders built per step of a stepwise snapshot (~0.3 ms)
 COMMIT_INTERVAL_S = 0.5  # group commit: what is queued reaches the database within this (real time)
 # Backpressure: a cycle that finds more rows than this waiting for the group commit writes them first, so a
 # replay at --speed max cannot outrun the disk and grow memory (bench/soak.py); live rates never get near.
@@ -2666,7 +2657,7 @@ class Engine:
         if not self._snapshot_due(now):
             assert self._snapshot is not None
             return self._snapshot
-        return await run_steps_yielding(self._snapshot_steps(full=False))
+        return await run_steps_yielding(snapshot_steps(self, full=False))
 
     def _snapshot_due(self, force: bool) -> bool:
         if self._snapshot is None:
@@ -2675,296 +2666,8 @@ class Engine:
         return self._dirty and (force or self._wall() - self._snapshot_wall >= cap)
 
     def _build_snapshot(self, full: bool = True) -> EngineSnapshot:
-        return run_steps(self._snapshot_steps(full))
-
-    def _recent_proposals(self, n: int) -> list[Proposal]:
-        """Every pending proposal, then the most recently decided ones, at most `n` in all."""
-        shown = list(self.pending.values())[:n]
-        for pid in reversed(self.proposals):  # insertion order: newest first, stop as soon as full
-            if len(shown) >= n:
-                break
-            p = self.proposals[pid]
-            if p.status != "PENDING":
-                shown.append(p)
-        return shown
-
-    def _market_row(self, cid: str, ms: MarketState, now: int) -> MarketRow:
-        b = ms.book
-        m = ms.market
-        return MarketRow(
-            condition_id=cid,
-            title=m.question or m.slug,
-            state=ms.phase,
-            mid=b.mid().value,
-            best_bid=b.best_bid,
-            best_ask=b.best_ask,
-            spread=b.spread(),
-            depth_usdc=b.depth_usdc(self.limits.depth_band),
-            score=ms.last_edge,
-            last_decision=ms.last_decision,
-            yes_position=self.portfolio.held(m.yes_token),
-            no_position=self.portfolio.held(m.no_token),
-            book_age_ms=None if ms.first_ts is None else now - b.ts,
-            tick=ms.tick,
-            time_to_close_s=None if m.end_ts is None else (m.end_ts - now) / 1000,
-        )
-
-    def _market_rows(self, now: int, full: bool) -> tuple[MarketRow, ...]:
-        """The Markets pane's rows. With many markets only a slice is rebuilt per snapshot (round robin), plus
-        every market we hold or work an order in: a row costs ~35 us of Python, and rebuilding 100 of them in
-        one go stalls the engine loop for several ms, while a row that is one publish period old is not."""
-        per = self.settings.engine.snapshot_market_slice
-        cache = self._row_cache
-        markets = self.markets
-        if full or per == 0 or len(markets) <= per:
-            cache.clear()
-            cache.update((cid, self._market_row(cid, ms, now)) for cid, ms in markets.items())
-        else:
-            order = list(markets)
-            start = self._row_cursor % len(order)
-            fresh = set(order[start : start + per]) | set(order[: max(0, start + per - len(order))])
-            fresh.update(o.request.condition_id for o in self.working.values())
-            fresh.update(p.condition_id for p in self.portfolio.open_positions())
-            fresh.update(cid for cid in markets if cid not in cache)
-            self._row_cursor = start + per
-            for cid in fresh:
-                cache[cid] = self._market_row(cid, markets[cid], now)
-        return tuple(cache[cid] for cid in markets)
-
-    def _snapshot_steps(self, full: bool) -> Generator[None, None, EngineSnapshot]:
-        """Build the next snapshot, pausing (yield) between steps of a fraction of a millisecond each. Run to
-        the end at once by `snapshot()`, or across loop iterations by `snapshot_stepwise()`."""
-        # Changes from here on belong to the next snapshot.
-        self._dirty = False
-        self._snapshot_wall = self._wall()
-        now = self.clock.now_ms()
-        books: dict[str, BookLadder] = {}
-        working = list(self.working.values())
-        rows = self._market_rows(now, full)
-        yield
-        for i, (cid, ms) in enumerate(list(self.markets.items())):
-            if i and i % LADDERS_PER_STEP == 0:
-                yield
-                working = list(self.working.values())
-            b = ms.book
-            ours = []
-            for o in working:
-                if o.request.condition_id == cid:
-                    r = o.request
-                    is_bid = (r.side is Side.BUY) == (r.outcome is Outcome.YES)
-                    ours.append((is_bid, r.price if r.outcome is Outcome.YES else ONE - r.price, o.remaining))
-            top_bids, top_asks = b.top_levels(LADDER_DEPTH)
-            books[cid] = BookLadder(cid, tuple(top_bids), tuple(top_asks), tuple(ours), b.ts)
-        yield
-        # The last step reads the money and the state together: proposals, positions, orders, P&L and risk.
-        working = list(self.working.values())
-        proposals = tuple(
-            ProposalRow(
-                proposal_id=p.proposal_id,
-                condition_id=p.market.condition_id,
-                title=p.market.question or p.market.slug,
-                outcome=p.market.label(p.outcome),
-                side=p.side.value,
-                price=p.price,
-                size=p.size,
-                order_type=p.order_type.value,
-                post_only=p.post_only,
-                p_hat=p.p_hat,
-                ci_low=p.ci_low,
-                ci_high=p.ci_high,
-                edge_net=p.edge_net,
-                kelly=p.kelly,
-                binding_cap=p.binding_cap,
-                expected_slippage_bps=p.expected_slippage_bps,
-                created_ts=p.created_ts,
-                expires_ts=p.expires_ts,
-                expires_wall=p.expires_wall,
-                status=p.status,
-                reason=p.reason,
-                strategy_id=p.strategy_id,
-                legs=" | ".join(p.rationale.get("legs", ())),
-                **self._refusal_fields(p.refusal),
-            )
-            for p in self._recent_proposals(50)
-        )
-        proposals = mandate_proposal_rows(self) + proposals + tuple(self.blocked.values())
-        positions = []
-        for pos in self.portfolio.open_positions():
-            mark = self.mark(pos.token_id)
-            value = None if mark is None else mark * pos.size / 1_000_000
-            m = self.markets[pos.condition_id].market
-            positions.append(
-                PositionRow(
-                    token_id=pos.token_id,
-                    condition_id=pos.condition_id,
-                    title=m.question or m.slug,
-                    outcome=m.label(pos.outcome),
-                    size=pos.size,
-                    avg_price=pos.avg_price,
-                    mark=mark,
-                    unrealized=Decimal(0) if value is None else value - pos.cost,
-                    realized=pos.realized - pos.fees,
-                    opened_ts=pos.opened_ts,
-                    holders=self.accounts.holders(pos.token_id),
-                )
-            )
-        orders = tuple(
-            OrderRow(
-                client_order_id=o.client_order_id,
-                condition_id=o.request.condition_id,
-                title=self.markets[o.request.condition_id].market.slug,
-                outcome=o.request.outcome.value,
-                side=o.request.side.value,
-                price=o.request.price,
-                size=o.request.size,
-                filled=o.filled,
-                state=o.state.value,
-                order_type=o.request.order_type.value,
-                created_ts=o.created_ts,
-                strategy_id=o.strategy_id,
-            )
-            for o in working
-        )
-        equity = self._equity()
-        self._high_water = max(self._high_water, equity)
-        realized = self.portfolio.realized_pnl
-        unrealized = sum((p.unrealized for p in positions), Decimal(0))
-        day = self._period_pnl("day", DAY_MS, now, equity)
-        week = self._period_pnl("week", WEEK_MS, now, equity)
-        bankroll = self.settings.bankroll.starting_usdc
-        risk = self._risk_view(now, equity)
-        ages = [
-            now - ms.book.ts for ms in self.markets.values() if ms.phase == "OPEN" and ms.first_ts is not None
-        ]
-        stale_ms = self.settings.breakers.stale_feed_s * 1000
-        wall = self._wall()
-        self._msg_window.append((wall, self.counters["market_events"]))
-        t0, n0 = self._msg_window[0]
-        rate = (self.counters["market_events"] - n0) / (wall - t0) if wall > t0 else 0.0
-        self._seq += 1
-        snap = EngineSnapshot(
-            seq=self._seq,
-            ts=now,
-            mode=self.mode.value,
-            venue=self.venue.kind,
-            state=self.state.value,
-            halt_reason=self.halt_reason,
-            error=self.error,
-            bankroll=bankroll,
-            markets=tuple(rows),
-            books=books,
-            proposals=proposals,
-            positions=tuple(positions),
-            orders=orders,
-            pnl=PnLView(
-                equity=equity,
-                cash=self.portfolio.cash,
-                realized=realized,
-                unrealized=unrealized,
-                fees=self.portfolio.fees,
-                day=day,
-                week=week,
-                high_water=self._high_water,
-                drawdown=float((self._high_water - equity) / self._high_water) if self._high_water else 0.0,
-                history=tuple(self._equity_history),
-            ),
-            risk=risk,
-            feed=FeedHealth(
-                messages_per_s=rate,
-                oldest_book_age_ms=max(ages) if ages else None,
-                books=len(ages),
-                stale_books=self._stale_count(now, ages, stale_ms),
-            ),
-            log=tuple(self._log_lines)[-50:],
-            counters={**self.counters, "log_lines": self._log_count},
-            live_armed=self.live_armed,
-            strategies=strategy_rows(self, equity),
-            mandates=mandate_rows(self),
-        )
-        self._snapshot = snap
-        return snap
-
-    def _stale_count(self, now: int, ages: list[int], stale_ms: float) -> int:
-        """Books not known current: the venue's word where it has one (a quiet live book is not stale)."""
-        if getattr(self.venue, "stale_markets", None) is not None:
-            return sum(
-                1 for cid, ms in self.markets.items() if ms.phase == "OPEN" and self.is_stale(cid, now)
-            )
-        return sum(1 for a in ages if a > stale_ms)
-
-    def _risk_view(self, now: int, equity: Decimal) -> RiskView:
-        """The Risk pane's numbers, from the same objects that decide: the breakers (loss from the day's and
-        week's starting equity, streak, drawdown) and the exposure book (caps at today's equity)."""
-        b = self.breakers
-        r = self.settings.risk
-        lim = b.limits
-        bankroll = self.settings.bankroll.starting_usdc
-        clusters = self.exposure.clusters_exposure()
-        largest = max(clusters.items(), key=lambda kv: (kv[1], kv[0]), default=("", Decimal(0)))
-        started = b.high_water is not None  # the breakers have seen equity (the first cycle ran)
-        manual = BreakerState(
-            "manual",
-            "TRIPPED" if self.state is EngineState.HALTED and self.halt_kind == "MANUAL" else "OK",
-            1.0 if self.halt_kind == "MANUAL" else 0.0,
-            0.0,
-            "halt until resumed, no orders",
-        )
-        return RiskView(
-            exposure=self.exposure.aggregate_exposure(),
-            exposure_cap=equity * Decimal(repr(r.max_aggregate_pct)),
-            day_loss=b.day_loss,
-            day_limit=b.day_limit if started else bankroll * Decimal(repr(lim.max_daily_loss_pct)),
-            week_loss=b.week_loss,
-            week_limit=b.week_limit if started else bankroll * Decimal(repr(lim.max_weekly_loss_pct)),
-            consecutive_losses=b.consecutive_losses,
-            max_consecutive_losses=lim.max_consecutive_losses,
-            largest_cluster=largest[0],
-            largest_cluster_exposure=largest[1],
-            cluster_cap=equity * Decimal(repr(r.max_cluster_pct)),
-            breakers=(manual, *b.views(now)),
-            drawdown=b.drawdown,
-            max_drawdown=lim.max_drawdown_pct,
-            reduce_only=b.reduce_only_mode,
-        )
+        return run_steps(snapshot_steps(self, full))
 
     # --- summary -------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        p = self.portfolio
-        identity = p.fill_cash_flows + p.settlement_payouts - p.fees
-        return {
-            "markets": len(self.markets),
-            "events": getattr(self.venue, "lines_processed", self.counters["market_events"]),
-            "evaluations": self.counters["evaluations"],
-            "proposals": self.counters["proposals"],
-            "orders": self.counters["orders"],
-            "fills": self.counters["fills"],
-            "fees": str(p.fees),
-            "realized_pnl": str(p.realized_pnl),
-            "open_positions": len(p.open_positions()),
-            "halts": [dict(h) for h in self.halts],
-            "brier_model": None
-            if self.calibration.brier_model is None
-            else round(self.calibration.brier_model, 6),
-            "brier_market": None
-            if self.calibration.brier_market is None
-            else round(self.calibration.brier_market, 6),
-            "db": self.store.path,
-            "mode": self.mode.value,
-            "venue": self.venue.kind,
-            "seed": self.settings.engine.seed,
-            "scored_evaluations": self.calibration.n,
-            "rejections": self.counters["rejections"],
-            "settlements": self.counters["settlements"],
-            "cash": str(p.cash),
-            "fill_cash_flows": str(p.fill_cash_flows),
-            "settlement_payouts": str(p.settlement_payouts),
-            "pnl_identity_ok": identity == p.realized_pnl,
-            "decisions": dict(sorted(self.decisions.items())),
-            "refusals": dict(sorted(self.refusals.items())),
-            "orders_refused": self.counters.get("orders_refused", 0),
-            "state": self.state.value,
-            "error": self.error,
-            "account": self.account if self.resumes else None,
-            "restored": dict(self.restored),
-            "strategies": self.accounts.summary(self.mark, self.strategy_counts),
-        }
+        return run_summary(self)

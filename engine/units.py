@@ -359,3 +359,7 @@ __all__ = [
     "strict_uint",
     "tick_from_str",
 ]
+
+
+DAY_MS = 86_400_000  # a day on the engine clock
+WEEK_MS = 7 * DAY_MS

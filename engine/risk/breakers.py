@@ -31,9 +31,8 @@ from typing import Any
 
 from engine.domain import OrderRequest
 from engine.snapshot import BreakerState
+from engine.units import DAY_MS, WEEK_MS
 
-DAY_MS = 86_400_000
-WEEK_MS = 7 * DAY_MS
 _MONDAY_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday; weeks start on Monday 00:00 UTC
 
 DAILY_LOSS = "daily_loss"

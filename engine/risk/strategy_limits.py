@@ -17,8 +17,7 @@ from typing import Any
 
 from engine.refusal import Refusal
 from engine.strategies.base import StrategyConfig
-
-DAY_MS = 86_400_000
+from engine.units import DAY_MS
 
 
 class PauseKind(StrEnum):
