@@ -376,8 +376,22 @@ def status_of(snap: EngineSnapshot) -> dict[str, Any]:
                 "edge": round(p.edge_net, 4),
                 "expires_ts": p.expires_ts,
                 "expires_wall": p.expires_wall,
+                "strategy": p.strategy_id,
+                **({"kind": p.kind, "bounds": p.bounds} if p.kind != "ORDER" else {}),
+                **({"legs": p.legs} if p.legs else {}),
             }
             for p in snap.pending_proposals
+        ],
+        "strategies": {
+            s.strategy_id: {"state": s.state, **({"reason": s.reason} if s.state == "PAUSED" else {})}
+            for s in snap.strategies
+            if s.state != "OFF"
+        },
+        "mandates": [
+            {"id": m.mandate_id, "strategy": m.strategy_id, "market": m.title, "status": m.status,
+             "bounds": m.bounds, "orders": m.orders}  # fmt: skip
+            for m in snap.mandates
+            if m.status in ("PENDING", "ACTIVE")
         ],
     }
 

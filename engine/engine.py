@@ -2592,9 +2592,10 @@ class Engine:
                 await self._end_mandate(m, MandateStatus.EXPIRED, "ttl", "its lifetime ran out")
 
     async def _mandate_command(self, command: Approve | Reject | RevokeMandate) -> CommandResult:
-        m = self.mandates.by_id.get(getattr(command, "mandate_id", None) or getattr(command, "proposal_id", ""))
+        mid = command.mandate_id if isinstance(command, RevokeMandate) else command.proposal_id
+        m = self.mandates.by_id.get(mid)
         if m is None:
-            return CommandResult(False, "no such mandate")
+            return CommandResult(False, f"no mandate {mid}")
         if isinstance(command, RevokeMandate):
             if m.status is not MandateStatus.ACTIVE:
                 return CommandResult(False, f"mandate {m.mandate_id} is {m.status.value}")
