@@ -129,7 +129,9 @@ from engine.units import (
 )
 from engine.venues.base import (
     FillReversed,
+    HasAccount,
     KnownOrder,
+    KnowsStaleBooks,
     OrderAccepted,
     OrderAdopted,
     OrderCancelled,
@@ -138,6 +140,10 @@ from engine.venues.base import (
     OrderLost,
     OrderRejected,
     OrderUnknown,
+    PreparesOrders,
+    Reconcilable,
+    RecordedData,
+    Resumable,
     ResumeRequest,
     Settled,
     Venue,
@@ -262,7 +268,7 @@ class Engine:
         self.failure: BaseException | None = None
         # Whose money this is. A venue with an account of its own (paper, live) is resumed from the ledger on
         # a restart; a replay's account is its own run and starts afresh.
-        venue_account = getattr(venue, "account", "") or ""
+        venue_account = venue.account if isinstance(venue, HasAccount) else ""
         self.account = venue_account or f"{venue.kind.lower()}:{self.run_id}"
         self.resumes = bool(venue_account)
         self.restored: dict[str, Any] = {}  # what a restart brought back, for the summary and the log
@@ -370,7 +376,7 @@ class Engine:
         self._unreconciled: set[str] = set()
         self._row_cursor = 0
         # Real money needs an explicit human step: a LIVE venue sends nothing until ArmLive("LIVE").
-        self.live_armed = getattr(venue, "kind", "") != "LIVE"
+        self.live_armed = venue.kind != "LIVE"
         self._snapshot_wall = 0.0
         self._dirty = True
         self._log_lines: deque[str] = deque(maxlen=200)
@@ -452,13 +458,12 @@ class Engine:
             markets=len(self.markets),
             account=self.account if self.resumes else "-",
         )
-        resume = getattr(self.venue, "resume", None)
-        if self.resumes and resume is not None:
+        if self.resumes and isinstance(self.venue, Resumable):
             # Nothing new until the venue has said what it holds and the ledger agrees (VenueReconciled).
             self._awaiting_reconcile = True
             if self.state is EngineState.RUNNING:
                 self.state = EngineState.RECONCILING
-            resume(self._resume_request(ledger, now))
+            self.venue.resume(self._resume_request(ledger, now))
         # A kill-switch file present at start halts before the first order could exist.
         self._on_breaker_events(self.breakers.evaluate(now))
         await self._flush_cancels()
@@ -783,9 +788,8 @@ class Engine:
     def _hold_data(self) -> None:
         """A recorded venue reads no further once the engine stops or fails (its time still passes for the
         cancels under way); a live feed simply keeps coming until the venue stops."""
-        hold = getattr(self.venue, "hold_data", None)
-        if hold is not None:
-            hold()
+        if isinstance(self.venue, RecordedData):
+            self.venue.hold_data()
 
     async def _safety_action(self) -> None:
         """After a failure: cancel everything, make the ledger durable as far as it can be, stop the venue."""
@@ -1247,7 +1251,7 @@ class Engine:
                 f"{len(event.foreign)} orders at the venue this ledger does not know: {listed}", "reconcile"
             )
         diffs = self._ledger_vs_venue(event.positions, event.cash)
-        if diffs and not self._rechecked and getattr(self.venue, "venue_state", None) is not None:
+        if diffs and not self._rechecked and isinstance(self.venue, Reconcilable):
             self._rechecked = True
             self._note(
                 "ledger and venue differ: checking again", logging.WARNING, diffs="; ".join(diffs)[:300]
@@ -1258,7 +1262,7 @@ class Engine:
 
     async def _recheck(self) -> None:
         await asyncio.sleep(self.recheck_s)
-        state = await self.venue.venue_state()  # type: ignore[attr-defined]
+        state = await self.venue.venue_state()
         async with self._lock:
             self._finish_reconcile(self._ledger_vs_venue(state.positions, state.cash))
             self._touch()
@@ -1396,8 +1400,8 @@ class Engine:
         book is current though nothing changed: its time is renewed; a recording's is left as recorded).
         A market with no data yet is watched only if the venue says it should have some."""
         stale_ms = self.breakers.limits.stale_market_ms
-        if getattr(self.venue, "stale_markets", None) is not None:
-            recorded = getattr(self.venue, "recorded", False)
+        if isinstance(self.venue, KnowsStaleBooks):
+            recorded = isinstance(self.venue, RecordedData) and self.venue.recorded
             ages: dict[str, int] = {}
             for cid, ms in self.markets.items():
                 if ms.phase != "OPEN":
@@ -1449,12 +1453,11 @@ class Engine:
         reconciliation breaker. A difference counts only when it is seen at two checks in a row: a fill
         or a cancel in flight between venue and engine is not a mismatch."""
         interval_ms = int(self.settings.breakers.reconcile_interval_s * 1000)
-        venue_state = getattr(self.venue, "venue_state", None)
-        if venue_state is None or interval_ms <= 0 or now - self._last_reconcile < interval_ms:
+        if not isinstance(self.venue, Reconcilable) or interval_ms <= 0 or now - self._last_reconcile < interval_ms:
             return
         self._last_reconcile = now
         try:
-            state = await venue_state()
+            state = await self.venue.venue_state()
         except Exception as exc:  # noqa: BLE001 - an unreachable venue is the stale/rejection breakers' job
             self._note("reconciliation failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             return
@@ -2027,11 +2030,10 @@ class Engine:
         """The venue knows when its copy of a book can't be trusted (live: unsynced after a reconnect or a gap,
         or silent too long; recorded: quiet beyond the recording's cadence); no order is built or sent from
         such a book."""
-        stale_markets = getattr(self.venue, "stale_markets", None)
-        if stale_markets is None:
+        if not isinstance(self.venue, KnowsStaleBooks):
             return False
         if self._stale_cache[0] != now:
-            self._stale_cache = (now, frozenset(stale_markets(now)))
+            self._stale_cache = (now, frozenset(self.venue.stale_markets(now)))
         return condition_id in self._stale_cache[1]
 
     def _refuse(self, p: Proposal | None, refusal: Refusal, what: str) -> str:
@@ -2133,12 +2135,11 @@ class Engine:
         self.orders[request.client_order_id] = order
         self.counters["orders"] += 1
         self._count_for(order.strategy_id, "orders")
-        prepare = getattr(self.venue, "prepare", None)
-        if prepare is not None:
+        if isinstance(self.venue, PreparesOrders):
             # The venue's own id for the order (on Polymarket its EIP-712 hash) is known before it is sent and
             # written ahead with the intent, so that after a crash the order can be looked up by it.
             try:
-                order.venue_order_id = await prepare(request)
+                order.venue_order_id = await self.venue.prepare(request)
             except Exception as exc:  # the venue cannot build it (precision, signing): nothing was sent
                 self._store_order(order)
                 self._transition(order, OrderState.FAILED, self.clock.now_ms(), f"not built: {exc}")

@@ -27,6 +27,7 @@ from engine.snapshot import (
 )
 from engine.strategies.registry import AVAILABLE
 from engine.units import DAY_MS, ONE, WEEK_MS
+from engine.venues.base import KnowsStaleBooks, RecordedData
 
 if TYPE_CHECKING:
     from engine.engine import Engine, MarketState, Proposal
@@ -343,7 +344,7 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
 
 def stale_count(e: Engine, now: int, ages: list[int], stale_ms: float) -> int:
     """Books not known current: the venue's word where it has one (a quiet live book is not stale)."""
-    if getattr(e.venue, "stale_markets", None) is not None:
+    if isinstance(e.venue, KnowsStaleBooks):
         return sum(
             1 for cid, ms in e.markets.items() if ms.phase == "OPEN" and e.is_stale(cid, now)
         )
@@ -390,7 +391,7 @@ def run_summary(e: Engine) -> dict[str, Any]:
     identity = p.fill_cash_flows + p.settlement_payouts - p.fees
     return {
         "markets": len(e.markets),
-        "events": getattr(e.venue, "lines_processed", e.counters["market_events"]),
+        "events": e.venue.lines_processed if isinstance(e.venue, RecordedData) else e.counters["market_events"],
         "evaluations": e.counters["evaluations"],
         "proposals": e.counters["proposals"],
         "orders": e.counters["orders"],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from engine.domain import Fill, Market, OrderRequest, Outcome
 from engine.feeds.events import MarketEvent
@@ -198,3 +199,51 @@ class Venue(Protocol):
 
     async def run(self, sink: EventSink) -> None:
         """Deliver market data and order events to `sink` until the data ends or the task is cancelled."""
+
+
+# --- optional capabilities ----------------------------------------------------------------------------
+# What only some venues can do. The engine asks `isinstance(venue, Capability)` once, instead of reaching for
+# attributes by name, so a venue that grows a capability gets the engine's use of it by its type.
+
+
+@runtime_checkable
+class HasAccount(Protocol):
+    """Its money is an account of its own (paper, live): the engine resumes it from the ledger on a restart."""
+
+    @property
+    def account(self) -> str: ...
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    def resume(self, request: ResumeRequest) -> None:
+        """Take what the ledger says the account holds and has working, and report back a VenueReconciled."""
+
+
+@runtime_checkable
+class KnowsStaleBooks(Protocol):
+    def stale_markets(self, now_ms: int) -> Iterable[str]:
+        """Markets whose book it cannot vouch for now (unsynced, silent, or quiet beyond a recording's
+        cadence)."""
+
+
+@runtime_checkable
+class RecordedData(Protocol):
+    """Books read from a recording: quiet is as recorded, not stale; it reads no further once told to hold."""
+
+    recorded: bool
+    lines_processed: int
+
+    def hold_data(self) -> None: ...
+
+
+@runtime_checkable
+class Reconcilable(Protocol):
+    async def venue_state(self) -> VenueState:
+        """What the venue itself says we hold and have working."""
+
+
+@runtime_checkable
+class PreparesOrders(Protocol):
+    async def prepare(self, request: OrderRequest) -> str:
+        """The venue's own id for an order (on Polymarket its EIP-712 hash), known before it is sent."""
