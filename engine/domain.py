@@ -200,3 +200,23 @@ class Estimate:
         if outcome is Outcome.YES:
             return self.p_hat, self.ci_low, self.ci_high
         return 1 - self.p_hat, 1 - self.ci_high, 1 - self.ci_low
+
+
+class ProposalStatus(StrEnum):
+    """Where a proposal stands. PENDING waits for the operator; every other status is final."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    OBSERVED = "OBSERVED"  # observe mode: recorded, never sent
+    REFUSED = "REFUSED"  # approved, but a rule refused its order at send time
+    FAILED = "FAILED"
+
+
+class MarketPhase(StrEnum):
+    """A watched market's life as the engine sees it (its trading phase by the clock is risk.market_state)."""
+
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"  # trading ended, not yet resolved
+    RESOLVED = "RESOLVED"

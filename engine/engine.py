@@ -56,10 +56,12 @@ from engine.domain import (
     EngineState,
     Fill,
     Market,
+    MarketPhase,
     Mode,
     OrderRequest,
     OrderType,
     Outcome,
+    ProposalStatus,
     Side,
 )
 from engine.execution.firewall import Firewall, FirewallLimits
@@ -176,7 +178,7 @@ class MarketState:
     market: Market
     book: OrderBook = field(default_factory=OrderBook)
     tick: int = 100
-    phase: str = "OPEN"  # OPEN | CLOSED | RESOLVED
+    phase: MarketPhase = MarketPhase.OPEN
     first_ts: int | None = None
     last_event_ts: int = 0  # the feed's last word on this book, a line that changed nothing included
     updates: int = 0
@@ -207,7 +209,7 @@ class Proposal:
     expires_ts: int  # engine time, for the record
     expires_wall: int  # the operator's time (unix ms, real): the time to live counts here, whatever the speed
     evaluation_key: str
-    status: str = "PENDING"  # PENDING | APPROVED | REJECTED | EXPIRED | OBSERVED | REFUSED | FAILED
+    status: ProposalStatus = ProposalStatus.PENDING
     client_order_id: str | None = None
     binding_cap: str = ""  # what limited the size last (a sizing cap, the ratchet, an exposure limit)
     reason: str = ""  # why it ended as it did (refusal code with value and threshold, a note, a cause)
@@ -528,7 +530,7 @@ class Engine:
             ms = self.markets.get(cid)
             if ms is not None and ms.yes_payout is None:
                 ms.yes_payout = payout
-                ms.phase = "RESOLVED"
+                ms.phase = MarketPhase.RESOLVED
                 self.exposure.set_mark(ms.market.yes_token, payout)
                 self.exposure.set_mark(ms.market.no_token, 1 - payout)
         portfolio = Portfolio(ledger.starting_cash)
@@ -693,7 +695,7 @@ class Engine:
         """Proposals whose time to live ran out in the operator's time (checked every cycle and in real time)."""
         wall = self._wall_ms()
         for p in [p for p in self.pending.values() if wall >= p.expires_wall]:
-            self._decide(p, "EXPIRED", "EXPIRE", "ttl", note="time to live ran out")
+            self._decide(p, ProposalStatus.EXPIRED, "EXPIRE", "ttl", note="time to live ran out")
             self._touch()
         for m in [m for m in self.mandates.pending() if wall >= m.expires_wall]:
             self.mandates.close(m, MandateStatus.EXPIRED, self.clock.now_ms(), "ttl", "time to live ran out")
@@ -815,7 +817,7 @@ class Engine:
         self._hold_data()
         async with self._lock:
             for p in list(self.pending.values()):
-                self._decide(p, "EXPIRED", "EXPIRE", "engine", note=f"engine stopping ({reason})")
+                self._decide(p, ProposalStatus.EXPIRED, "EXPIRE", "engine", note=f"engine stopping ({reason})")
             if self.working:
                 for o in self.working.values():
                     o.cancel_requested = True
@@ -921,15 +923,15 @@ class Engine:
             elif isinstance(event, TickSizeChange):
                 ms.tick = event.new_tick
             elif isinstance(event, MarketClosed):
-                ms.phase = "CLOSED"
+                ms.phase = MarketPhase.CLOSED
                 self.states.on_closed(event.condition_id, event.ts)
                 self._forget_blocked(event.condition_id)
                 for p in list(self.pending.values()):
                     if p.market.condition_id == event.condition_id:
-                        self._decide(p, "EXPIRED", "EXPIRE", "engine", note="market closed")
+                        self._decide(p, ProposalStatus.EXPIRED, "EXPIRE", "engine", note="market closed")
                 self._note("market closed", market=ms.market.slug)
             elif isinstance(event, MarketResolved):
-                ms.phase = "RESOLVED"
+                ms.phase = MarketPhase.RESOLVED
                 ms.yes_payout = event.yes_payout
                 self.states.on_resolved(event.condition_id, event.ts)
                 self._forget_blocked(event.condition_id)
@@ -1404,7 +1406,7 @@ class Engine:
             recorded = isinstance(self.venue, RecordedData) and self.venue.recorded
             ages: dict[str, int] = {}
             for cid, ms in self.markets.items():
-                if ms.phase != "OPEN":
+                if ms.phase is not MarketPhase.OPEN:
                     continue
                 if self.is_stale(cid, now):
                     ages[cid] = (
@@ -1427,7 +1429,7 @@ class Engine:
         ages = {
             cid: now - ms.book.ts
             for cid, ms in self.markets.items()
-            if ms.phase == "OPEN" and ms.first_ts is not None
+            if ms.phase is MarketPhase.OPEN and ms.first_ts is not None
         }
         if not ages or self._last_market_ts is None:
             return ages, 0  # nothing is being watched: nothing can be stale
@@ -1502,7 +1504,7 @@ class Engine:
             active = [
                 ms
                 for ms in self.markets.values()
-                if ms.phase == "OPEN" and ms.first_ts is not None and now - ms.first_ts >= warm_ms
+                if ms.phase is MarketPhase.OPEN and ms.first_ts is not None and now - ms.first_ts >= warm_ms
             ]
             active = active[: self.settings.engine.max_active_markets]
             for i, ms in enumerate(active, start=1):
@@ -1534,7 +1536,7 @@ class Engine:
                 del self.orders[oid]
         extra = len(self.proposals) - len(self.pending) - KEEP_DECIDED_PROPOSALS
         if extra > 0:
-            gone = [pid for pid, p in self.proposals.items() if p.status != "PENDING"][:extra]
+            gone = [pid for pid, p in self.proposals.items() if p.status is not ProposalStatus.PENDING][:extra]
             for pid in gone:
                 del self.proposals[pid]
 
@@ -1614,7 +1616,7 @@ class Engine:
              "actor": pause.by, "strategy": sid}
         )  # fmt: skip
         for p in [p for p in self.pending.values() if p.strategy_id == sid and p.side is Side.BUY]:
-            self._decide(p, "REJECTED", "REJECT", pause.by, note=f"strategy {sid} paused")
+            self._decide(p, ProposalStatus.REJECTED, "REJECT", pause.by, note=f"strategy {sid} paused")
         for o in self.working.values():
             if o.strategy_id == sid and o.request.side is Side.BUY and not o.cancel_requested:
                 self._cancel_orders.add(o.client_order_id)
@@ -1988,7 +1990,7 @@ class Engine:
             expected_slippage_bps=r.expected_slippage_bps,
             expires_ts=p.expires_ts,
             expires_wall=p.expires_wall,
-            status=p.status,
+            status=p.status.value,
             rationale=p.rationale,
         )
         self._note(
@@ -2004,13 +2006,13 @@ class Engine:
             cap=binding,
         )
         if self.mode is Mode.AUTO:
-            self._decide(p, "APPROVED", "APPROVE", "auto")
+            self._decide(p, ProposalStatus.APPROVED, "APPROVE", "auto")
             await self._execute_proposal(p)
         elif self.mode is Mode.OBSERVE:
-            self._decide(p, "OBSERVED", "OBSERVE", "engine")
+            self._decide(p, ProposalStatus.OBSERVED, "OBSERVE", "engine")
 
     def _decide(
-        self, p: Proposal, status: str, action: str, actor: str, size: int | None = None, note: str = ""
+        self, p: Proposal, status: ProposalStatus, action: str, actor: str, size: int | None = None, note: str = ""
     ) -> None:
         p.status = status
         if note:
@@ -2043,7 +2045,7 @@ class Engine:
         self.counters["orders_refused"] = self.counters.get("orders_refused", 0) + 1
         if p is not None:
             p.refusal = refusal
-            self._decide(p, "REFUSED", "REFUSE", "engine", note=text)
+            self._decide(p, ProposalStatus.REFUSED, "REFUSE", "engine", note=text)
         self._note(
             f"order refused: {what}",
             logging.WARNING,
@@ -2186,7 +2188,7 @@ class Engine:
             reason = ""
             if order.client_order_id in stale:
                 reason = "stale"
-            elif ms.phase != "OPEN":
+            elif ms.phase is not MarketPhase.OPEN:
                 reason = "market closed"
             if reason:
                 if not self.firewall.cancel([order.client_order_id], now).allowed:
@@ -2348,7 +2350,7 @@ class Engine:
                 o.cancel_requested = True  # orders still in flight are cancelled when they are accepted
             await self.venue.cancel_all()
             for p in list(self.pending.values()):
-                self._decide(p, "REJECTED", "REJECT", command.actor, note="cancel all")
+                self._decide(p, ProposalStatus.REJECTED, "REJECT", command.actor, note="cancel all")
             self._note("cancel all", orders=len(working), by=command.actor)
             return CommandResult(True, f"cancel requested for {len(working)} orders")
         if isinstance(command, PauseStrategy | ResumeStrategy):
@@ -2388,10 +2390,10 @@ class Engine:
         p = self.proposals.get(command.proposal_id)
         if p is None:
             return CommandResult(False, f"no proposal {command.proposal_id}")
-        if p.status != "PENDING":
+        if p.status is not ProposalStatus.PENDING:
             return CommandResult(False, f"proposal {p.proposal_id} is {p.status}")
         if isinstance(command, Reject):
-            self._decide(p, "REJECTED", "REJECT", command.actor, note=command.note)
+            self._decide(p, ProposalStatus.REJECTED, "REJECT", command.actor, note=command.note)
             self._note("rejected", id=p.proposal_id, by=command.actor)
             return CommandResult(True, f"rejected {p.proposal_id}")
         if isinstance(command, EditSize):
@@ -2424,13 +2426,13 @@ class Engine:
                 why = self.error if self.state is EngineState.ERROR else "the venue's word is not in yet"
                 return CommandResult(False, f"{self.state.value} ({why}): approvals are disabled")
             if self._wall_ms() >= p.expires_wall:
-                self._decide(p, "EXPIRED", "EXPIRE", "ttl", note="time to live ran out")
+                self._decide(p, ProposalStatus.EXPIRED, "EXPIRE", "ttl", note="time to live ran out")
                 return CommandResult(False, f"proposal {p.proposal_id} expired")
             if self.is_stale(p.market.condition_id, self.clock.now_ms()):
                 return CommandResult(
                     False, f"{p.market.slug}: the book is stale; approve again once it is fresh"
                 )
-            self._decide(p, "APPROVED", "APPROVE", command.actor, size=p.size)
+            self._decide(p, ProposalStatus.APPROVED, "APPROVE", command.actor, size=p.size)
             refused = await self._execute_proposal(p)
             if refused:
                 return CommandResult(False, f"approved {p.proposal_id}, but the order was refused: {refused}")

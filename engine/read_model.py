@@ -10,7 +10,7 @@ from collections.abc import Generator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from engine.domain import EngineState, Outcome, Side
+from engine.domain import EngineState, MarketPhase, Outcome, ProposalStatus, Side
 from engine.snapshot import (
     BookLadder,
     BreakerState,
@@ -142,7 +142,7 @@ def recent_proposals(e: Engine, n: int) -> list[Proposal]:
         if len(shown) >= n:
             break
         p = e.proposals[pid]
-        if p.status != "PENDING":
+        if p.status is not ProposalStatus.PENDING:
             shown.append(p)
     return shown
 
@@ -152,7 +152,7 @@ def market_row(e: Engine, cid: str, ms: MarketState, now: int) -> MarketRow:
     return MarketRow(
         condition_id=cid,
         title=m.question or m.slug,
-        state=ms.phase,
+        state=ms.phase.value,
         mid=b.mid().value,
         best_bid=b.best_bid,
         best_ask=b.best_ask,
@@ -237,7 +237,7 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
             created_ts=p.created_ts,
             expires_ts=p.expires_ts,
             expires_wall=p.expires_wall,
-            status=p.status,
+            status=p.status.value,
             reason=p.reason,
             strategy_id=p.strategy_id,
             legs=" | ".join(p.rationale.get("legs", ())),
@@ -292,7 +292,7 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
     bankroll = e.settings.bankroll.starting_usdc
     risk = risk_view(e, now, equity)
     ages = [
-        now - ms.book.ts for ms in e.markets.values() if ms.phase == "OPEN" and ms.first_ts is not None
+        now - ms.book.ts for ms in e.markets.values() if ms.phase is MarketPhase.OPEN and ms.first_ts is not None
     ]
     stale_ms = e.settings.breakers.stale_feed_s * 1000
     wall = e._wall()
@@ -346,7 +346,7 @@ def stale_count(e: Engine, now: int, ages: list[int], stale_ms: float) -> int:
     """Books not known current: the venue's word where it has one (a quiet live book is not stale)."""
     if isinstance(e.venue, KnowsStaleBooks):
         return sum(
-            1 for cid, ms in e.markets.items() if ms.phase == "OPEN" and e.is_stale(cid, now)
+            1 for cid, ms in e.markets.items() if ms.phase is MarketPhase.OPEN and e.is_stale(cid, now)
         )
     return sum(1 for a in ages if a > stale_ms)
 
