@@ -17,7 +17,7 @@ from engine.execution.firewall import (
     Firewall,
     FirewallLimits,
     MutationBudget,
-    Rejection,
+    Refusal,
     chunks,
     gtd_expiration,
     should_requote,
@@ -102,12 +102,12 @@ def test_a_guard_refusal_is_reported_with_its_value_and_nothing_is_spent() -> No
 
     def halted(r: OrderRequest, now: int):
         seen.append((r.client_order_id, now))
-        return Rejection("BREAKER_DAILY_LOSS", 0.06, 0.05, "day loss")
+        return Refusal("BREAKER_DAILY_LOSS", 0.06, 0.05, "day loss")
 
     fw = Firewall(OPEN, guards=[lambda r, now: None, halted])
     r = req()
     v = approve(fw, r)
-    assert not v.ok and v.rejection == Rejection("BREAKER_DAILY_LOSS", 0.06, 0.05, "day loss")
+    assert not v.ok and v.rejection == Refusal("BREAKER_DAILY_LOSS", 0.06, 0.05, "day loss")
     assert seen == [(r.client_order_id, NOW)]
     assert fw.budget.used(NOW) == 0 and not fw.live
 

@@ -33,13 +33,15 @@ from typing import Any, Protocol, TypeVar
 
 from engine.book import Impact, OrderBook
 from engine.domain import Market, OrderRequest, OrderType, Side
+from engine.refusal import Refusal
 from engine.units import VALID_TICKS, ceil_to_tick, clamp_price, floor_size, floor_to_tick, notional
 
 T = TypeVar("T")
 
 
-class Refusal(Protocol):
-    """What a guard returns to stop an order: a code and the value that decided it."""
+class RefusalLike(Protocol):
+    """What a guard returns to stop an order: a code and the value that decided it (engine.refusal.Refusal,
+    or a layer's richer record of the same shape: a breaker's block, an exposure admission)."""
 
     @property
     def code(self) -> str: ...
@@ -54,15 +56,7 @@ class Refusal(Protocol):
     def detail(self) -> str: ...
 
 
-Guard = Callable[[OrderRequest, int], Refusal | None]
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    code: str
-    value: float
-    threshold: float
-    detail: str = ""
+Guard = Callable[[OrderRequest, int], RefusalLike | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +65,7 @@ class Verdict:
 
     ok: bool
     request: OrderRequest
-    rejection: Rejection | None = None
+    rejection: Refusal | None = None
     adjustments: tuple[str, ...] = ()
     walk: Impact | None = None  # the fresh book walk of a marketable order
 
@@ -218,7 +212,7 @@ class Firewall:
 
         def reject(code: str, value: float, threshold: float, detail: str = "") -> Verdict:
             return Verdict(
-                False, request, Rejection(code, float(value), float(threshold), detail), tuple(adjustments)
+                False, request, Refusal(code, float(value), float(threshold), detail), tuple(adjustments)
             )
 
         if request.client_order_id in self._seen:
@@ -317,7 +311,7 @@ class Firewall:
         verdict = self.check(request, market=market, tick=tick, book=book, now=now)
         if verdict.ok and not self.commit(verdict.request, now):
             used = self.budget.used(now)
-            rejection = Rejection(
+            rejection = Refusal(
                 "RATE_BUDGET", used, self.limits.mutations_per_min - self.limits.cancel_reserve
             )
             return Verdict(False, request, rejection, verdict.adjustments)
@@ -358,14 +352,14 @@ class Firewall:
         """The order reached a terminal state: it no longer counts as live."""
         self.live.pop(client_order_id, None)
 
-    def check_requote(self, client_order_id: str, target_price: int, tick: int) -> Rejection | None:
+    def check_requote(self, client_order_id: str, target_price: int, tick: int) -> Refusal | None:
         """Refuse a cancel/replace whose target is within `requote_min_ticks` of where the order rests."""
         live = self.live.get(client_order_id)
         if live is None:
             return None
         moved = abs(target_price - live.request.price)
         if not should_requote(live.request.price, target_price, tick, self.limits.requote_min_ticks):
-            return Rejection(
+            return Refusal(
                 "DEBOUNCED", moved / tick, self.limits.requote_min_ticks, "target moved too little"
             )
         return None
@@ -386,7 +380,7 @@ __all__ = [
     "LiveOrder",
     "MutationBudget",
     "Refusal",
-    "Rejection",
+    "RefusalLike",
     "Verdict",
     "chunks",
     "gtd_expiration",

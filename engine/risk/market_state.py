@@ -42,6 +42,7 @@ from enum import StrEnum
 from typing import Any
 
 from engine.domain import Market, OrderRequest
+from engine.refusal import Refusal
 from engine.units import px_from_float
 
 HOUR_MS = 3_600_000
@@ -120,14 +121,6 @@ class PhaseChange:
     new: Phase
     ts: int
     cause: str  # "clock" | "closed" | "proposal" | "resolved"
-
-
-@dataclass(frozen=True, slots=True)
-class StateBlock:
-    code: str
-    value: float
-    threshold: float
-    detail: str = ""
 
 
 @dataclass(slots=True)
@@ -256,10 +249,10 @@ class MarketStates:
         steps = self.limits.short_ratchet if m.short else self.limits.ratchet
         return min((mult for t, mult in steps if left <= t), default=1.0)
 
-    def check(self, condition_id: str, now: int, *, maker: bool, reduces: bool) -> StateBlock | None:
+    def check(self, condition_id: str, now: int, *, maker: bool, reduces: bool) -> Refusal | None:
         """Why this market refuses an order now, or None. `maker`: a resting order that adds risk."""
         if condition_id not in self._m:
-            return StateBlock("MARKET_UNKNOWN", 0, 0, condition_id)
+            return Refusal("MARKET_UNKNOWN", 0, 0, condition_id)
         phase = self.phase(condition_id, now)
         allowed = ALLOWED[phase]
         left = self._m[condition_id].end_ts
@@ -267,26 +260,26 @@ class MarketStates:
         if reduces:
             if allowed.reduce:
                 return None
-            return StateBlock(f"MARKET_{phase.value}", left_ms, 0, "no orders once trading is over")
+            return Refusal(f"MARKET_{phase.value}", left_ms, 0, "no orders once trading is over")
         if maker and not allowed.new_maker:
-            return StateBlock(
+            return Refusal(
                 f"MARKET_{phase.value}",
                 left_ms,
                 self.close_window_ms(condition_id),
                 "no new maker quotes this close to the end",
             )
         if not allowed.new_taker:
-            return StateBlock(f"MARKET_{phase.value}", left_ms, 0, "no orders once trading is over")
+            return Refusal(f"MARKET_{phase.value}", left_ms, 0, "no orders once trading is over")
         if self.size_multiplier(condition_id, now) <= 0:
-            return StateBlock("SIZE_RATCHET", left_ms, 0, "size ratchet is 0 this close to the end")
+            return Refusal("SIZE_RATCHET", left_ms, 0, "size ratchet is 0 this close to the end")
         return None
 
     def guard(
         self, reduces: Callable[[OrderRequest], bool]
-    ) -> Callable[[OrderRequest, int], StateBlock | None]:
+    ) -> Callable[[OrderRequest, int], Refusal | None]:
         """A firewall guard: resting orders count as maker quotes."""
 
-        def check(request: OrderRequest, now: int) -> StateBlock | None:
+        def check(request: OrderRequest, now: int) -> Refusal | None:
             r = reduces(request)
             return self.check(request.condition_id, now, maker=request.order_type.rests and not r, reduces=r)
 
@@ -379,24 +372,24 @@ class ZonePolicy:
                 return z
         return None
 
-    def check(self, price: int, strategy: str, *, prob: float | None = None) -> StateBlock | None:
+    def check(self, price: int, strategy: str, *, prob: float | None = None) -> Refusal | None:
         """May `strategy` buy a token at `price`? `prob`: the conservative probability of that token."""
         z = self.zone(price)
         if z is None:
             if strategy in self.outside:
                 return None
-            return StateBlock("ZONE_OUTSIDE", price, 0, f"{strategy} at {price} is outside every price zone")
+            return Refusal("ZONE_OUTSIDE", price, 0, f"{strategy} at {price} is outside every price zone")
         directional = strategy in self.directional
         if directional and not z.directional:
-            return StateBlock("ZONE_DIRECTIONAL_PROHIBITED", price, z.low, f"no directional bets in {z.name}")
+            return Refusal("ZONE_DIRECTIONAL_PROHIBITED", price, z.low, f"no directional bets in {z.name}")
         if strategy not in z.strategies:
-            return StateBlock("ZONE_STRATEGY", price, z.low, f"{strategy} is not allowed in {z.name}")
+            return Refusal("ZONE_STRATEGY", price, z.low, f"{strategy} is not allowed in {z.name}")
         if (
             directional
             and z.min_directional_prob is not None
             and (prob is None or prob <= z.min_directional_prob)
         ):
-            return StateBlock(
+            return Refusal(
                 "ZONE_MIN_PROB",
                 -1.0 if prob is None else prob,
                 z.min_directional_prob,
@@ -416,7 +409,7 @@ __all__ = [
     "MarketStates",
     "Phase",
     "PhaseChange",
-    "StateBlock",
+    "Refusal",
     "Zone",
     "ZonePolicy",
 ]
