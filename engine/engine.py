@@ -27,8 +27,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-import orjson
-
 from engine.accounting import StrategyBooks
 from engine.analytics.calibration import Calibration
 from engine.book import OrderBook
@@ -65,7 +63,7 @@ from engine.domain import (
     Side,
 )
 from engine.execution.firewall import Firewall, FirewallLimits
-from engine.execution.orders import FOREIGN, Order, OrderState, Transition
+from engine.execution.orders import FOREIGN, Order, OrderState
 from engine.feeds.events import (
     BookDeltas,
     BookSnapshot,
@@ -77,9 +75,11 @@ from engine.feeds.events import (
 from engine.logs import log_event
 from engine.mandates import Mandate, Mandates, MandateStatus
 from engine.portfolio import Portfolio
+from engine.proposals import Proposal, leg_text
 from engine.read_model import run_summary, snapshot_steps
-from engine.recovery import STATE_VERSION, LedgerState, load_ledger
+from engine.recovery import LedgerState, load_ledger
 from engine.refusal import Refusal
+from engine.restore import restore, resume_request, state_doc
 from engine.risk.breakers import (
     RECONCILE as RECONCILE_BREAKER,
 )
@@ -124,15 +124,12 @@ from engine.units import (
     WEEK_MS,
     floor_size,
     notional,
-    px_from_decimal,
     px_to_str,
-    qty_from_decimal,
     qty_to_str,
 )
 from engine.venues.base import (
     FillReversed,
     HasAccount,
-    KnownOrder,
     KnowsStaleBooks,
     OrderAccepted,
     OrderAdopted,
@@ -146,7 +143,6 @@ from engine.venues.base import (
     Reconcilable,
     RecordedData,
     Resumable,
-    ResumeRequest,
     Settled,
     Venue,
     VenueEvent,
@@ -186,45 +182,6 @@ class MarketState:
     last_edge: float | None = None  # the sizer's last conservative edge; None when it never got that far
     cluster: str = ""
     yes_payout: Decimal | None = None
-
-
-@dataclass(slots=True)
-class Proposal:
-    proposal_id: str
-    created_ts: int
-    market: Market
-    outcome: Outcome
-    side: Side
-    price: int
-    size: int
-    max_size: int
-    order_type: OrderType
-    post_only: bool
-    p_hat: float
-    ci_low: float
-    ci_high: float
-    edge_net: float
-    kelly: float
-    expected_slippage_bps: float
-    expires_ts: int  # engine time, for the record
-    expires_wall: int  # the operator's time (unix ms, real): the time to live counts here, whatever the speed
-    evaluation_key: str
-    status: ProposalStatus = ProposalStatus.PENDING
-    client_order_id: str | None = None
-    binding_cap: str = ""  # what limited the size last (a sizing cap, the ratchet, an exposure limit)
-    reason: str = ""  # why it ended as it did (refusal code with value and threshold, a note, a cause)
-    refusal: Refusal | None = None  # the rule that refused its order
-    strategy_id: str = "value"
-    rationale: dict[str, Any] = field(
-        default_factory=dict
-    )  # the strategy's numbers, stored with the proposal
-    # A multi-leg intent's other legs, sized by the risk layers like the first: all go, or none.
-    extra_legs: tuple[Leg, ...] = ()
-    client_order_ids: tuple[str, ...] = ()  # every leg's order, once sent
-
-
-def _leg_text(market: Market, leg: Leg) -> str:
-    return f"{leg.side.value} {market.label(leg.outcome)} {px_to_str(leg.price)} x{qty_to_str(leg.size)}"
 
 
 def _record_gate(
@@ -448,7 +405,7 @@ class Engine:
             account=self.account, created_ts=now, starting_cash=starting, venue_cash_start=None
         )
         if ledger is not None:
-            self._restore(ledger, now)
+            restore(self, ledger, now)
         for cid, ms in self.markets.items():
             ms.cluster = self.exposure.cluster(cid)  # final once every market has joined its clusters
             self._store_market(ms, now)
@@ -465,7 +422,7 @@ class Engine:
             self._awaiting_reconcile = True
             if self.state is EngineState.RUNNING:
                 self.state = EngineState.RECONCILING
-            self.venue.resume(self._resume_request(ledger, now))
+            self.venue.resume(resume_request(self, ledger, now))
         # A kill-switch file present at start halts before the first order could exist.
         self._on_breaker_events(self.breakers.evaluate(now))
         await self._flush_cancels()
@@ -477,199 +434,10 @@ class Engine:
         self.supervisor.spawn(self._housekeeping(), "housekeeping")
         self._started = True
 
-    def _resume_request(self, ledger: LedgerState | None, now: int) -> ResumeRequest:
-        """What the venue must reconcile: every order the ledger holds as possibly working, its positions."""
-        held = {p.token_id: p.size for p in self.portfolio.positions.values()}
-        fill_ids: dict[str, set[str]] = {}
-        for f in ledger.fills if ledger is not None else ():
-            fill_ids.setdefault(f.client_order_id, set()).add(f.trade_id)
-        known = tuple(
-            KnownOrder(
-                o.request,
-                o.venue_order_id,
-                o.filled,
-                o.state.value,
-                frozenset(fill_ids.get(o.client_order_id, ())),
-            )
-            for o in self.working.values()
-        )
-        referenced = {p.condition_id for p in self.portfolio.positions.values()}
-        referenced |= {o.request.condition_id for o in self.working.values()}
-        since = ledger.since_ms if ledger is not None else now
-        window = since - 600_000  # the venue reads trades back from a little before `since`
-        recent = (
-            frozenset(f.trade_id for f in ledger.fills if f.ts >= window)
-            if ledger is not None
-            else frozenset()
-        )
-        return ResumeRequest(
-            known_orders=known,
-            positions=held,
-            cash=self.portfolio.cash,
-            since_ms=since,
-            markets=tuple(self.markets[cid].market for cid in sorted(referenced)),
-            foreign_orders=self.settings.venue.foreign_orders,
-            fill_ids=recent,
-        )
-
-    def _restore(self, ledger: LedgerState, now: int) -> None:
-        """Rebuild the books from the ledger: fills and settlements replayed in order (exact), the orders
-        that may still work, pending proposals still within their time to live, and the saved state
-        (breakers, halt, high-water mark, period baselines)."""
-        referenced = {f.condition_id for f in ledger.fills} | {o.request.condition_id for o in ledger.orders}
-        referenced |= {st.condition_id for st in ledger.settlements}
-        for cid in sorted(referenced - set(self.markets)):
-            # Held or worked in a market the venue no longer lists: kept (no book) so it can be marked,
-            # settled and reconciled.
-            market = ledger.markets[cid]
-            ms = MarketState(market, tick=market.tick, cluster=self.exposure.add_market(market))
-            self.states.add_market(market)
-            self.markets[cid] = ms
-            self.token_index.update({market.token(o): (cid, o) for o in Outcome})
-        for cid, payout in ledger.resolved.items():
-            ms = self.markets.get(cid)
-            if ms is not None and ms.yes_payout is None:
-                ms.yes_payout = payout
-                ms.phase = MarketPhase.RESOLVED
-                self.exposure.set_mark(ms.market.yes_token, payout)
-                self.exposure.set_mark(ms.market.no_token, 1 - payout)
-        portfolio = Portfolio(ledger.starting_cash)
-        for fill in ledger.fills:
-            portfolio.apply_fill(fill)
-            self.accounts.apply_fill(ledger.fill_strategy.get(fill.client_order_id, FOREIGN), fill)
-        for st in ledger.settlements:
-            m = self.markets[st.condition_id].market
-            outcome = m.outcome_of(st.token_id)
-            portfolio.apply_settlement(st.token_id, st.condition_id, outcome, st.size, st.cash, st.ts)
-            self.accounts.apply_settlement(st.token_id, st.condition_id, outcome, st.size, st.cash, st.ts)
-        self.portfolio = portfolio
-        self._fills_total = len(ledger.fills)
-        self.exposure.sync(
-            portfolio.cash, ((p.token_id, p.size, p.cost) for p in portfolio.positions.values())
-        )
-        for order in ledger.orders:
-            # Whatever the ledger last knew, only the venue can say what the order is now. Set, not moved:
-            # a restart is not a venue event, and LIVE -> UNKNOWN is no transition a venue may cause.
-            before = order.state
-            order.state = OrderState.UNKNOWN
-            order.updated_ts = now
-            order.history.append(
-                Transition(order.client_order_id, now, before, OrderState.UNKNOWN, "restart")
-            )
-            self.store.add_order_event(
-                client_order_id=order.client_order_id,
-                ts=now,
-                state_from=before.value,
-                state_to=OrderState.UNKNOWN.value,
-                cause="restart: state to be confirmed by the venue",
-                venue_order_id=order.venue_order_id,
-                detail={"filled": qty_to_str(order.filled)},
-            )
-            self.orders[order.client_order_id] = order
-            self.working[order.client_order_id] = order
-            self.exposure.reserve(order.request, remaining=order.remaining)
-            self.firewall.adopt(order.request, order.created_ts)
-            self._store_order(order)
-        wall = self._wall_ms()
-        kept = expired = 0
-        for row in ledger.pending:
-            p = self._proposal_from_row(row)
-            if p is None or wall >= p.expires_wall:
-                expired += 1
-                self.store.update_proposal_status(row["id"], "EXPIRED", "expired while the engine was down")
-                continue
-            kept += 1
-            self.proposals[p.proposal_id] = p
-            self.pending[p.proposal_id] = p
-        saved = ledger.saved or {}
-        if saved:
-            self.breakers.restore_state(saved.get("breakers", {}))
-            hw = saved.get("high_water")
-            if hw is not None:
-                self._high_water = Decimal(hw)
-            for kind, (index, equity) in saved.get("period_start", {}).items():
-                self._period_start[kind] = (int(index), Decimal(equity))
-            base = saved.get("collateral_base")
-            self._collateral_base = None if base is None else Decimal(base)
-            self._equity_history.extend(float(x) for x in saved.get("equity_history", ()))
-            self.strategy_limits.restore(saved.get("strategies") or {})
-            halt = saved.get("halt")
-            if halt:
-                self._halt(halt["reason"], "restart", kind=halt.get("kind", "MANUAL"), record=False)
-        self.restored = {
-            "runs": len(ledger.runs),
-            "fills": len(ledger.fills),
-            "settlements": len(ledger.settlements),
-            "positions": len(portfolio.open_positions()),
-            "cash": str(portfolio.cash),
-            "realized_pnl": str(portfolio.realized_pnl),
-            "orders": len(ledger.orders),
-            "proposals_pending": kept,
-            "proposals_expired": expired,
-            "breakers_tripped": self.breakers.tripped(),
-            "halted": self.state is EngineState.HALTED,
-            "high_water": str(self._high_water),
-            "strategies_paused": sorted(self.strategy_limits.paused),
-        }
-        for pos in portfolio.positions.values():
-            self._store_position(pos)
-        self._note("ledger restored", **{k: v for k, v in self.restored.items() if k != "breakers_tripped"},
-                   tripped=",".join(self.restored["breakers_tripped"]) or "-")  # fmt: skip
-
-    def _proposal_from_row(self, row: dict[str, Any]) -> Proposal | None:
-        ms = self.markets.get(row["condition_id"])
-        if ms is None or row.get("expires_wall") is None:
-            return None
-        rationale = orjson.loads(row["rationale_json"] or "{}")
-        size = qty_from_decimal(row["size"])
-        return Proposal(
-            proposal_id=row["id"],
-            created_ts=int(row["ts"]),
-            market=ms.market,
-            outcome=Outcome(row["outcome"]),
-            side=Side(row["side"]),
-            price=px_from_decimal(row["price"]),
-            size=size,
-            max_size=size,
-            order_type=OrderType(row["order_type"]),
-            post_only=bool(row["post_only"]),
-            p_hat=float(row["p_hat"] or 0.0),  # NULL: the strategy has no model number
-            ci_low=float(row["ci_low"] or 0.0),  # NULL: the strategy has no model number
-            ci_high=float(row["ci_high"] or 0.0),  # NULL: the strategy has no model number
-            edge_net=float(row["edge_net"] or 0.0),  # NULL: the strategy has no model number
-            kelly=float(row["kelly_fraction"] or 0.0),  # NULL: the strategy has no model number
-            expected_slippage_bps=float(row["expected_slippage_bps"] or 0.0),  # NULL: the strategy has no model number
-            expires_ts=int(row["expires_ts"]),
-            expires_wall=int(row["expires_wall"]),
-            evaluation_key=str(rationale.get("evaluation", "")),
-            binding_cap=row["binding_cap"],
-            strategy_id=row.get("strategy_id") or "value",
-            rationale=rationale,
-        )
-
-    def _state_doc(self) -> dict[str, Any]:
-        """What the next start must not forget (see engine.recovery): saved with every group commit."""
-        halt = None
-        if self.state is EngineState.HALTED:
-            halt = {"reason": self.halt_reason, "kind": self.halt_kind or "MANUAL"}
-        elif self.state is EngineState.ERROR:
-            # The restart is the intervention an ERROR asks for; it comes back halted, for a human to resume.
-            halt = {"reason": f"the previous run ended in ERROR ({self.error})"[:300], "kind": "MANUAL"}
-        return {
-            "version": STATE_VERSION,
-            "halt": halt,
-            "breakers": self.breakers.export_state(),
-            "high_water": str(self._high_water),
-            "period_start": {k: [i, str(e)] for k, (i, e) in self._period_start.items()},
-            "collateral_base": None if self._collateral_base is None else str(self._collateral_base),
-            "equity_history": list(self._equity_history)[-60:],
-            "strategies": self.strategy_limits.export_state(),
-        }
-
     def _queue_state(self) -> None:
         if self.resumes:
             self.store.save_engine_state(
-                account=self.account, run_id=self.run_id, ts=self.clock.now_ms(), state=self._state_doc()
+                account=self.account, run_id=self.run_id, ts=self.clock.now_ms(), state=state_doc(self)
             )
 
     async def _housekeeping(self) -> None:
@@ -1962,7 +1730,7 @@ class Engine:
         p.rationale = {"evaluation": key, "summary": r.summary, **r.numbers, "risk": risk_gates}
         if extra:
             legs = (replace(leg, size=size), *extra)
-            p.rationale["legs"] = [_leg_text(self.markets[lg.condition_id].market, lg) for lg in legs]
+            p.rationale["legs"] = [leg_text(self.markets[lg.condition_id].market, lg) for lg in legs]
         self.proposals[p.proposal_id] = p
         self.pending[p.proposal_id] = p
         self.counters["proposals"] += 1

@@ -30,7 +30,8 @@ from engine.units import DAY_MS, ONE, WEEK_MS
 from engine.venues.base import KnowsStaleBooks, RecordedData
 
 if TYPE_CHECKING:
-    from engine.engine import Engine, MarketState, Proposal
+    from engine.engine import Engine, MarketState
+    from engine.proposals import Proposal
 
 LADDER_DEPTH = 12
 LADDERS_PER_STEP = 25  # book ladders built per step of a stepwise snapshot (~0.3 ms)
