@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from engine.domain import Fill, Liquidity, Market, OrderType, Outcome, Side
 from engine.feeds.events import BookSnapshot
+from engine.restore import state_doc
 from engine.risk.strategy_limits import PauseKind, StrategyLimits
 from engine.runtime import build
 from engine.strategies.base import (
@@ -285,54 +286,56 @@ def test_a_losing_strategy_is_paused_alone_and_its_buys_are_cancelled(tmp_path: 
         engine.venue = venue = RecordingVenue(rt.venue.markets())
         engine.strategy_limits.configs["alpha"] = alpha.config
         await engine.start()
-        cid, other = list(engine.markets)
-        for c in engine.markets:
-            await engine.on_market(BookSnapshot(c, START, list(BOOK_BIDS), list(BOOK_ASKS)))
+        try:
+            cid, other = list(engine.markets)
+            for c in engine.markets:
+                await engine.on_market(BookSnapshot(c, START, list(BOOK_BIDS), list(BOOK_ASKS)))
 
-        def buy(sid: str, market: str, price: int, shares: int) -> Intent:
-            leg = Leg(market, Outcome.YES, Side.BUY, price, shares * 1_000_000, OrderType.GTC, post_only=True)
-            return Intent(sid, (leg,), Rationale("scripted", q_cons=0.5))
+            def buy(sid: str, market: str, price: int, shares: int) -> Intent:
+                leg = Leg(market, Outcome.YES, Side.BUY, price, shares * 1_000_000, OrderType.GTC, post_only=True)
+                return Intent(sid, (leg,), Rationale("scripted", q_cons=0.5))
 
-        alpha.script.append(buy("alpha", cid, 4800, 100))  # 48.00 USDC
-        await engine._cycle()
-        held = venue.sent[-1]
-        await engine.on_venue(OrderAccepted(held.client_order_id, "v1", START))
-        fill = Fill("t1", held.client_order_id, cid, held.token_id, Outcome.YES, Side.BUY, 4800, held.size,
-                    D(0), Liquidity.MAKER, START)  # fmt: skip
-        await engine.on_venue(OrderFilled(fill, 0))
-        alpha.script.append(buy("alpha", other, 4700, 10))  # a working buy, to be cancelled by the pause
-        await engine._cycle()
-        resting = venue.sent[-1].client_order_id
-        await engine.on_venue(OrderAccepted(resting, "v2", START))
-        # YES falls to about 0.11: alpha's 100 shares lose over 30 USDC, beyond 10% of its ~190 budget.
-        assert engine.strategy_limits.paused == {}
-        await engine.on_market(BookSnapshot(cid, START + 1, [(1000, 500_000_000)], [(1200, 500_000_000)]))
-        await engine._cycle()
-        pause = engine.strategy_limits.paused.get("alpha")
-        assert pause is not None and pause.kind is PauseKind.DAILY_LOSS
-        assert engine.orders[resting].cancel_requested  # its buy withdrawn
-        assert any(h["kind"] == "STRATEGY_DAILY_LOSS:alpha" for h in engine.halts)
-        assert engine._state_doc()["strategies"]["paused"]["alpha"]["kind"] == "DAILY_LOSS"  # durable
-        sent = len(venue.sent)
-        alpha.script.append(buy("alpha", other, 4700, 10))
-        beta.script.append(buy("beta", other, 4600, 10))
-        await engine._cycle()
-        assert [r.client_order_id for r in venue.sent[sent:]] and len(venue.sent) == sent + 1
-        assert engine.orders[venue.sent[-1].client_order_id].strategy_id == "beta"  # beta goes on alone
-        assert engine.refusals.get("STRATEGY_PAUSED") == 1
-        snap = engine.snapshot(force=True)
-        row = {r.strategy_id: r for r in snap.strategies}
-        assert row["alpha"].state == "PAUSED" and "DAILY_LOSS" in row["alpha"].reason
-        assert row["beta"].state == "RUNNING"
-        from engine.commands import PauseStrategy, ResumeStrategy
+            alpha.script.append(buy("alpha", cid, 4800, 100))  # 48.00 USDC
+            await engine._cycle()
+            held = venue.sent[-1]
+            await engine.on_venue(OrderAccepted(held.client_order_id, "v1", START))
+            fill = Fill("t1", held.client_order_id, cid, held.token_id, Outcome.YES, Side.BUY, 4800, held.size,
+                        D(0), Liquidity.MAKER, START)  # fmt: skip
+            await engine.on_venue(OrderFilled(fill, 0))
+            alpha.script.append(buy("alpha", other, 4700, 10))  # a working buy, to be cancelled by the pause
+            await engine._cycle()
+            resting = venue.sent[-1].client_order_id
+            await engine.on_venue(OrderAccepted(resting, "v2", START))
+            # YES falls to about 0.11: alpha's 100 shares lose over 30 USDC, beyond 10% of its ~190 budget.
+            assert engine.strategy_limits.paused == {}
+            await engine.on_market(BookSnapshot(cid, START + 1, [(1000, 500_000_000)], [(1200, 500_000_000)]))
+            await engine._cycle()
+            pause = engine.strategy_limits.paused.get("alpha")
+            assert pause is not None and pause.kind is PauseKind.DAILY_LOSS
+            assert engine.orders[resting].cancel_requested  # its buy withdrawn
+            assert any(h["kind"] == "STRATEGY_DAILY_LOSS:alpha" for h in engine.halts)
+            assert state_doc(engine)["strategies"]["paused"]["alpha"]["kind"] == "DAILY_LOSS"  # durable
+            sent = len(venue.sent)
+            alpha.script.append(buy("alpha", other, 4700, 10))
+            beta.script.append(buy("beta", other, 4600, 10))
+            await engine._cycle()
+            assert [r.client_order_id for r in venue.sent[sent:]] and len(venue.sent) == sent + 1
+            assert engine.orders[venue.sent[-1].client_order_id].strategy_id == "beta"  # beta goes on alone
+            assert engine.refusals.get("STRATEGY_PAUSED") == 1
+            snap = engine.snapshot(force=True)
+            row = {r.strategy_id: r for r in snap.strategies}
+            assert row["alpha"].state == "PAUSED" and "DAILY_LOSS" in row["alpha"].reason
+            assert row["beta"].state == "RUNNING"
+            from engine.commands import PauseStrategy, ResumeStrategy
 
-        assert (await engine.execute(ResumeStrategy("alpha"))).ok
-        assert "alpha" not in engine.strategy_limits.paused
-        assert not (await engine.execute(ResumeStrategy("alpha"))).ok  # not paused any more
-        assert (await engine.execute(PauseStrategy("beta", "checking it"))).ok
-        assert engine.strategy_limits.paused["beta"].kind is PauseKind.MANUAL
-        assert not (await engine.execute(PauseStrategy("nobody"))).ok
-        await engine.shutdown()
-        await rt.store.close()
+            assert (await engine.execute(ResumeStrategy("alpha"))).ok
+            assert "alpha" not in engine.strategy_limits.paused
+            assert not (await engine.execute(ResumeStrategy("alpha"))).ok  # not paused any more
+            assert (await engine.execute(PauseStrategy("beta", "checking it"))).ok
+            assert engine.strategy_limits.paused["beta"].kind is PauseKind.MANUAL
+            assert not (await engine.execute(PauseStrategy("nobody"))).ok
+        finally:
+            await engine.shutdown()
+            await rt.store.close()
 
     asyncio.run(main())
