@@ -3,6 +3,9 @@
 The UI never sees individual market messages. It pulls `engine.snapshot()` on a timer, skips it when
 the sequence number has not moved, and hands each pane only its part. Commands go to the engine, and the
 snapshot is pulled again at once so their effect is on screen immediately.
+
+Strategies have a view of their own (key s) in place of Markets and Book; the keys that pause, resume and
+revoke act on its selected rows. Positions and P&L can be narrowed to one strategy (key f).
 """
 
 from __future__ import annotations
@@ -17,27 +20,49 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
-from engine.commands import Approve, ArmLive, CancelAll, Command, EditSize, Halt, Reject, Resume, SetMode
+from engine.commands import (
+    Approve,
+    ArmLive,
+    CancelAll,
+    Command,
+    EditSize,
+    Halt,
+    PauseStrategy,
+    Reject,
+    Resume,
+    ResumeStrategy,
+    RevokeMandate,
+    SetMode,
+)
 from engine.domain import Mode
-from engine.snapshot import EngineSnapshot
+from engine.snapshot import EngineSnapshot, StrategyRow
 from engine.units import SIZE_SCALE
 from widgets.book import BookView
 from widgets.confirm_bar import ConfirmBar
 from widgets.event_log import EventLog
+from widgets.format import clip, clip_middle
 from widgets.key_bar import KeyBar, KeyItem
 from widgets.markets import MarketList
 from widgets.pnl import PnLPane
 from widgets.positions import PositionTable
-from widgets.proposals import ProposalTable
+from widgets.proposals import ProposalTable, detail_line
 from widgets.risk import RiskPane
 from widgets.status_bar import StatusBar
+from widgets.strategies import StrategiesView
 
 from .screens import ArmLiveScreen, HelpScreen, SizeScreen
 
 MODE_CYCLE = {Mode.SEMI: Mode.AUTO, Mode.AUTO: Mode.OBSERVE, Mode.OBSERVE: Mode.SEMI}
+
+# The key bar is one line, sized for 140 columns: it shows the keys of the panes on screen. In the Strategies
+# view (which hides Markets and Book) the market keys and the proposal-editing and mode keys make room for the
+# keys that act on its rows. Every key works in either view; help lists them all.
+STRATEGY_VIEW_KEYS = frozenset({"pause_strategy", "resume_strategy", "revoke_mandate"})
+MARKET_VIEW_KEYS = frozenset({"toggle_outcome", "filter", "edit_size", "cycle_mode"})
 
 
 class ConsoleCommands(Provider):
@@ -55,6 +80,11 @@ class ConsoleCommands(Provider):
         ("Mode: observe (send nothing)", "set_mode('observe')"),
         ("Book: toggle YES/NO", "toggle_outcome"),
         ("Filter markets", "filter"),
+        ("Strategies: show or hide (in place of Markets and Book)", "toggle_strategies"),
+        ("Pause selected strategy", "pause_strategy"),
+        ("Resume selected strategy", "resume_strategy"),
+        ("Revoke selected mandate", "revoke_mandate"),
+        ("Positions and P&L: next strategy (all, each strategy, all)", "strategy_filter"),
         ("Arm LIVE venue (type LIVE)", "arm_live"),
         ("Help: keys", "help"),
         ("Quit", "quit_console"),
@@ -89,6 +119,11 @@ class BigEarnApp(App[int]):
         Binding("m", "cycle_mode", "Mode", id="cycle_mode"),
         Binding("t", "toggle_outcome", "YES/NO", id="toggle_outcome"),
         Binding("slash", "filter", "Filter", id="filter"),
+        Binding("s", "toggle_strategies", "Strategies", id="strategies"),
+        Binding("f", "strategy_filter", "By strategy", id="strategy_filter"),
+        Binding("P", "pause_strategy", "Pause", id="pause_strategy"),
+        Binding("U", "resume_strategy", "Unpause", id="resume_strategy"),
+        Binding("V", "revoke_mandate", "Revoke", id="revoke_mandate"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_console", "Quit", id="quit"),
     ]
@@ -104,11 +139,12 @@ class BigEarnApp(App[int]):
         self._keymap = keymap or {}
         self.live_armed = live_armed
         self.snap: EngineSnapshot | None = None
-        self._binding_state: tuple[bool, bool] | None = None
+        self._binding_state: tuple[bool, bool, bool] | None = None
         self._log_seen = 0
         self._selected: str | None = None
         self.last_result = ""
         self._commands_out = 0
+        self.strategy_filter: str | None = None  # Positions and P&L narrowed to this strategy (key f)
 
     # --- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -121,6 +157,11 @@ class BigEarnApp(App[int]):
             with Vertical(id="book-pane", classes="pane") as v:
                 v.border_title = "Book"
                 yield BookView(id="book")
+        # In place of Markets and Book while the operator works on strategies (key s): the tallest row, at full
+        # width, and the panes that decide (Proposals, Positions, P&L, Risk) stay where they were.
+        strategies = StrategiesView(id="strategies-view")
+        strategies.display = False
+        yield strategies
         with Horizontal(id="row-mid"):
             with Vertical(id="proposals-pane", classes="pane") as v:
                 v.border_title = "Proposals"
@@ -149,6 +190,10 @@ class BigEarnApp(App[int]):
         self.markets = self.query_one(MarketList)
         self.book = self.query_one(BookView)
         self.proposal_table = self.query_one(ProposalTable)
+        self.proposals_pane = self.query_one("#proposals-pane")
+        self.positions_pane = self.query_one("#positions-pane")
+        self.row_top = self.query_one("#row-top")
+        self.strategies_view = self.query_one(StrategiesView)
         self.position_table = self.query_one(PositionTable)
         self.pnl_pane = self.query_one(PnLPane)
         self.risk_pane = self.query_one(RiskPane)
@@ -190,6 +235,7 @@ class BigEarnApp(App[int]):
             self.status.show(snap, live_armed=self.live_armed)  # keeps the snapshot age honest
             if snap.pending_proposals:  # the time left counts down in real seconds even when nothing moves
                 self.proposal_table.update_rows(snap.proposals, snap.ts)
+                self._show_proposal_detail()
             return
         self.snap = snap
         with self.batch_update():
@@ -200,21 +246,67 @@ class BigEarnApp(App[int]):
                 self._selected = markets.selected = snap.markets[0].condition_id
             title = next((m.title for m in snap.markets if m.condition_id == self._selected), "")
             self.book.show(snap.books.get(self._selected or ""), title)
+            self.proposal_table.show_strategy(len(self._strategy_ids(snap)) > 1)
             self.proposal_table.update_rows(snap.proposals, snap.ts)
-            self.position_table.update_rows(snap.positions, snap.orders, snap.ts)
-            self.pnl_pane.show(snap.pnl, snap.bankroll)
+            self._show_proposal_detail()
+            self._show_filtered(snap)
             self.risk_pane.show(snap.risk)
+            if self.strategies_view.display:  # hidden, it waits: it is filled when shown
+                self.strategies_view.show(snap.strategies, snap.mandates, snap.ts)
             self._append_log(snap)
-        state = (snap.halted, bool(snap.pending_proposals))
+        state = (snap.halted, bool(snap.pending_proposals), len(self._strategy_ids(snap)) > 1)
         if state != self._binding_state:  # which keys would do something now
             self._binding_state = state
             self._show_keys()
 
+    @staticmethod
+    def _strategy_ids(snap: EngineSnapshot) -> list[str]:
+        """The strategies of this run, paused ones too (they still hold positions); not those that are off."""
+        return [s.strategy_id for s in snap.strategies if s.state != "OFF"]
+
+    def _show_filtered(self, snap: EngineSnapshot) -> None:
+        """Positions and P&L, narrowed to the filter's strategy; a filter whose strategy is gone is dropped."""
+        row: StrategyRow | None = None
+        if self.strategy_filter is not None:
+            row = next((s for s in snap.strategies if s.strategy_id == self.strategy_filter), None)
+            if row is None:
+                self.strategy_filter = None
+                self._show_filter_titles()
+        sid = None if row is None else row.strategy_id
+        self.position_table.update_rows(snap.positions, snap.orders, snap.ts, sid)
+        self.pnl_pane.show(snap.pnl, snap.bankroll, row)
+
+    def _show_filter_titles(self) -> None:
+        sid = self.strategy_filter
+        self.positions_pane.border_title = Content("Positions" if sid is None else f"Positions: {sid}")
+        self.pnl_pane.border_title = Content("P&L" if sid is None else f"P&L: {sid}")
+
+    _proposal_detail = ""
+
+    def _show_proposal_detail(self) -> None:
+        """A selected MANDATE row's bounds, or a multi-leg row's legs, in full in the Proposals pane's subtitle."""
+        row = self.proposal_table.selected()
+        text = "" if row is None else detail_line(row)
+        if text != self._proposal_detail:
+            self._proposal_detail = text
+            # Content, not a str: a str title is parsed as markup, and a strategy's reason may hold "[...]".
+            self.proposals_pane.border_subtitle = Content(text) if text else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self.proposal_table:
+            self._show_proposal_detail()
+
     def _show_keys(self) -> None:
         items = []
+        strategies_on = self.strategies_view.display
+        several = self.snap is not None and len(self._strategy_ids(self.snap)) > 1
         for b in self.BINDINGS:
             if not isinstance(b, Binding) or not b.show:
                 continue
+            if b.action in (MARKET_VIEW_KEYS if strategies_on else STRATEGY_VIEW_KEYS):
+                continue
+            if b.action == "strategy_filter" and not several:
+                continue  # with one strategy, its rows are all the rows: the key would change nothing
             key = self._keymap.get(b.id or "", b.key)
             shown = b if key == b.key else Binding(key, b.action, b.description)
             enabled = self.check_action(b.action, ()) is True
@@ -285,6 +377,12 @@ class BigEarnApp(App[int]):
         if pid is None or self.snap is None:
             return
         row = next(p for p in self.snap.proposals if p.proposal_id == pid)
+        if row.kind == "MANDATE":
+            self._say(f"mandate {pid[-7:]} has bounds, not a size: approve (a) or reject (r) it as it is")
+            return
+        if row.legs:  # the engine refuses it too; asking for a size first would waste the operator's time
+            self._say(f"{pid[-7:]} has legs that go together: its size is not edited; approve or reject it")
+            return
         value = await self.push_screen_wait(SizeScreen(f"New size (shares) for {pid[-7:]} {row.title[:30]}",
                                                        row.size / SIZE_SCALE))
         if value is not None:
@@ -320,6 +418,7 @@ class BigEarnApp(App[int]):
         self.book.toggle_outcome()
 
     def action_filter(self) -> None:
+        self._show_strategies(False)  # the filter box is in the Markets pane
         self.filter_box.display = True
         self.filter_box.focus()
 
@@ -352,6 +451,107 @@ class BigEarnApp(App[int]):
         self.pull(force=True)
         title = next((m.title for m in self.snap.markets if m.condition_id == self._selected), "") if self.snap else ""
         self.book.show(self.snap.books.get(self._selected) if self.snap else None, title)
+
+    # --- strategies ------------------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        """A key's answer that needs no engine command (nothing selected, nothing to do): on the message line."""
+        self.last_result = text
+        if not self.confirm_bar.asking:
+            self.confirm_bar.show_message(text)
+
+    def action_toggle_strategies(self) -> None:
+        self._show_strategies(not self.strategies_view.display)
+
+    def _show_strategies(self, show: bool) -> None:
+        view = self.strategies_view
+        if show == view.display:
+            return
+        with self.batch_update():
+            self.row_top.display = not show
+            view.display = show
+            if show:
+                if self.snap is not None:
+                    view.show(self.snap.strategies, self.snap.mandates, self.snap.ts)
+                view.strategy_table.focus()
+            elif self.focused is None or view in self.focused.ancestors_with_self:
+                self.markets.focus()
+        self._show_keys()
+
+    def _strategies_on_screen(self, what: str) -> bool:
+        """The strategy keys act on the row under a cursor in the Strategies view. With the view hidden there is
+        no row on screen to act on, and a guess could pause the wrong strategy: the view opens instead."""
+        if self.strategies_view.display:
+            return True
+        self._show_strategies(True)
+        self._say(f"Strategies shown: select the {what}, then press the key again")
+        return False
+
+    def _off(self, row: StrategyRow, verb: str) -> None:
+        self._say(f"{row.strategy_id} is OFF (not enabled in this run): nothing to {verb}; it runs when"
+                  f" [strategies.{row.strategy_id}] enabled = true at start")
+
+    async def action_pause_strategy(self) -> None:
+        if not self._strategies_on_screen("strategy"):
+            return
+        row = self.strategies_view.strategy_table.selected()
+        if row is None:
+            self._say("no strategy to pause")
+        elif row.state == "OFF":
+            self._off(row, "pause")
+        elif row.state == "PAUSED":
+            self._say(f"{row.strategy_id} is already paused: {row.reason}")
+        else:
+            # No question: a pause only takes risk away (its exits may still go), like HALT.
+            await self._command(PauseStrategy(row.strategy_id))
+
+    @work(exclusive=True, group="modal")
+    async def action_resume_strategy(self) -> None:
+        if not self._strategies_on_screen("strategy"):
+            return
+        row = self.strategies_view.strategy_table.selected()
+        if row is None:
+            self._say("no strategy to resume")
+        elif row.state == "OFF":
+            self._off(row, "resume")
+        elif row.state != "PAUSED":
+            self._say(f"{row.strategy_id} is not paused")
+        elif await self.confirm_bar.ask(
+            f"Resume {row.strategy_id}? It takes new risk again. Paused: {clip(row.reason, 50)}"
+        ):
+            await self._command(ResumeStrategy(row.strategy_id))
+
+    @work(exclusive=True, group="modal")
+    async def action_revoke_mandate(self) -> None:
+        if not self._strategies_on_screen("mandate"):
+            return
+        m = self.strategies_view.mandate_table.selected()
+        if m is None:
+            self._say("no mandate to revoke")
+        elif m.status == "PENDING":
+            self._say(f"mandate {m.mandate_id[-7:]} is pending: approve (a) or reject (r) it in Proposals")
+        elif m.status != "ACTIVE":
+            self._say(f"mandate {m.mandate_id[-7:]} is {m.status}: nothing to revoke")
+        elif await self.confirm_bar.ask(
+            f"Revoke mandate {m.mandate_id[-7:]} of {m.strategy_id} in {clip_middle(m.title, 30)}?"
+            f" Its {m.orders} working orders are cancelled."
+        ):
+            # The id asked about, not the row under the cursor now: the list may have moved meanwhile.
+            await self._command(RevokeMandate(m.mandate_id))
+
+    def action_strategy_filter(self) -> None:
+        """all -> each strategy of the run, in the engine's order -> all."""
+        snap = self.snap
+        if snap is None:
+            return
+        ids = self._strategy_ids(snap)
+        current = self.strategy_filter
+        if current in ids:
+            i = ids.index(current) + 1
+            self.strategy_filter = ids[i] if i < len(ids) else None
+        else:
+            self.strategy_filter = ids[0] if ids else None
+        self._show_filter_titles()
+        self._show_filtered(snap)
 
     def action_help(self) -> None:
         keys = [(self._keymap.get(b.id or "", b.key), b.description) for b in self.BINDINGS if isinstance(b, Binding)]

@@ -51,6 +51,10 @@ Safety        H HALT new risk   X cancel ALL orders  (at once, no confirmation)
               R resume (asks to confirm)
 Mode          m cycle SEMI -> AUTO -> OBSERVE (AUTO asks to confirm)
 Markets       enter show in the Book pane   / filter   t Book pane YES / NO
+Strategies    s show / hide (in place of Markets and Book)   P pause selected
+              U resume selected (asks)   V revoke selected mandate (asks)
+              f Positions and P&L: all -> each strategy -> all
+              A pending mandate waits in Proposals: a approve, r reject
 Navigation    tab / shift+tab move between panes   ctrl+p command palette
 Log pane      up down pgup pgdn home scroll back (or the wheel)   end follow
 Quit          q (asks to confirm when orders are open)

@@ -2126,7 +2126,7 @@ class Engine:
         m = Mandate(self._next_id("M"), req, now, self._wall_ms() + ttl_ms)
         self.mandates.add(m)
         self.counters["mandates"] = self.counters.get("mandates", 0) + 1
-        self._mandate_decision(m, "REQUEST", sid, note=req.bounds())
+        self._mandate_decision(m, "REQUEST", sid, note=req.bounds(self.markets[req.condition_id].market.label))
         if self.mode is Mode.AUTO:
             self.mandates.activate(m, now, "auto")
             self._mandate_decision(m, "APPROVE", "auto")

@@ -89,7 +89,7 @@ def mandate_rows(engine: Engine) -> tuple[MandateRow, ...]:
                 condition_id=m.condition_id,
                 title=market.question or market.slug,
                 status=m.status.value,
-                bounds=m.request.bounds(),
+                bounds=m.request.bounds(market.label),
                 orders=sum(1 for oid in m.orders if oid in engine.working),
                 expires_ts=m.expires_ts or 0,
             )
@@ -130,7 +130,7 @@ def mandate_proposal_rows(engine: Engine) -> tuple[ProposalRow, ...]:
                 expires_wall=m.expires_wall,
                 strategy_id=m.strategy_id,
                 kind="MANDATE",
-                bounds=r.bounds(),
+                bounds=r.bounds(market.label),
             )
         )
     return tuple(rows)

@@ -94,7 +94,7 @@ def test_mandate_flow_approve_requote_inside_outside_revoke(tmp_path: Path) -> N
         assert len(pending) == 1
         m = pending[0]
         rows = [p for p in engine.snapshot(force=True).proposals if p.kind == "MANDATE"]
-        assert rows and rows[0].proposal_id == m.mandate_id and "YES 0.4-0.49" in rows[0].bounds
+        assert rows and rows[0].proposal_id == m.mandate_id and "BUY Up; order <= 20; hold <= 60; Up 0.4-0.49" in rows[0].bounds
         await engine._cycle()  # asks only once
         assert len(list(engine.mandates.pending())) == 1
         assert (await engine.execute(Approve(m.mandate_id))).ok

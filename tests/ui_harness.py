@@ -7,7 +7,7 @@ brain with a known estimate, so every screen is reproducible.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,12 @@ def make_runtime(
     brain: Any = None,
     markets_count: int = 3,
     actions: dict[float, Callable[[Any], Awaitable[Any]]] | None = None,
+    strategies: Sequence[Any] = (),
     **overrides: Any,
 ) -> Runtime:
-    """`actions`: simulated second -> coroutine taking the engine (an operator's command at that moment)."""
+    """`actions`: simulated second -> coroutine taking the engine (an operator's command at that moment).
+    `strategies`: strategy instances to run beside the configured ones (`engine.runtime.build`); the enabled
+    strategies' budget_pct must add up to at most 100 (e.g. `**{"strategies.value.budget_pct": 60}`)."""
     books, markets = write_dataset(root, seconds=600, markets_count=markets_count)
     settings = settings_for(root, books, markets, **{"store.path": ":memory:", **overrides})
 
@@ -38,6 +41,7 @@ def make_runtime(
             run_id="snapshot00",
             wall=lambda: FIXED_WALL,
             ttl_on_engine_clock=True,
+            strategies=strategies,
         )
         for offset, action in (actions or {}).items():
             rt.venue.clock.call_at(START + int(offset * 1000), lambda action=action: action(rt.engine))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+from rich.text import Text
+
 from engine.units import ONE, SIZE_SCALE
 
 
@@ -61,6 +63,12 @@ def clip_middle(text: str, width: int) -> str:
         return text
     head = max(4, width // 3)
     return text[:head] + "~" + text[-(width - head - 1):]
+
+
+def cell(text: str) -> Text:
+    """A table cell as plain text. DataTable reads a str cell as markup: a title, note or reason holding
+    "[...]" would lose it, or stop the app on a stray closing tag."""
+    return Text(text, no_wrap=True, end="")
 
 
 def compact_usd(value: float) -> str:

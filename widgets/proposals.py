@@ -1,7 +1,15 @@
 """Pending and recent proposals with the numbers that justified them and, for every one that did not go out,
 why: the rule that refused it with its value and threshold, the operator's note, the expiry (DataTable, keyed
 diff). BLOCKED rows are the sizer's trades a risk layer stopped before they became proposals (latest per
-market). The columns that decide come first (the edge is in "Why"), so a narrow pane still shows them."""
+market). The columns that decide come first (the edge is in "Why"), so a narrow pane still shows them.
+
+A MANDATE row is a strategy asking for leave to requote one market within bounds (no single order): "Trade"
+says MANDATE, "Why" shows its bounds, and the pane's subtitle has them in full while the row is selected.
+A multi-leg proposal (its legs go together or not at all) says how many in "Trade", and lists them in the
+subtitle likewise.
+With more than one strategy running, a short "Strat" column after "Status" says whose each row is (at 100
+columns the status still shows); with one it would say the same name on every row, so it is left out and
+"Why" keeps its width."""
 
 from __future__ import annotations
 
@@ -11,10 +19,12 @@ from collections.abc import Callable
 from textual.widgets import DataTable
 
 from engine.snapshot import ProposalRow
-from widgets.format import clip, clip_middle, px, shares
+from widgets.format import cell, clip, clip_middle, px, shares
 
 COLUMNS = ("ID", "Market", "Trade", "Size", "Status", "Why", "Est [band]", "Kelly", "Slip")
+STRATEGY_COLUMNS = ("ID", "Market", "Trade", "Size", "Status", "Strat", "Why", "Est [band]", "Kelly", "Slip")
 WHY_WIDTH = 26
+STRAT_WIDTH = 6
 
 _BREAKERS = {
     "DAILY_LOSS": "day loss", "WEEKLY_LOSS": "week loss", "DRAWDOWN": "drawdown", "ROLLING_LOSS": "rolling loss",
@@ -81,8 +91,25 @@ def why(p: ProposalRow, now: int, wall_ms: int | None = None) -> str:
         real = p.expires_wall and wall_ms is not None
         remaining = p.expires_wall - wall_ms if real else p.expires_ts - now  # type: ignore[operator]
         left = f" {max(0, remaining) // 1000}s" if p.status == "PENDING" else ""
+        if p.kind == "MANDATE":  # no edge to show: its bounds are what the operator approves
+            return f"{left.strip()} {p.bounds}".strip()
         return f"edge {p.edge_net:+.3f}{left} {p.binding_cap}".rstrip()
     return p.reason
+
+
+def legs(p: ProposalRow) -> int:
+    return p.legs.count("|") + 1 if p.legs else 1
+
+
+def detail_line(p: ProposalRow) -> str:
+    """What a row cannot show in its cells, for the pane's subtitle: a MANDATE row's bounds in full (whose,
+    and the strategy's reason), or every leg of a multi-leg proposal; "" for an ordinary proposal."""
+    if p.kind == "MANDATE":
+        note = f" - {p.reason}" if p.reason else ""
+        return clip_middle(f"mandate {p.proposal_id[-7:]} {p.strategy_id}: {p.bounds}{note}", 120)
+    if p.legs:
+        return clip_middle(f"{p.proposal_id[-7:]} {p.strategy_id}: {legs(p)} legs, all or none: {p.legs}", 120)
+    return ""
 
 
 class ProposalTable(DataTable):
@@ -92,24 +119,48 @@ class ProposalTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._rows: dict[str, tuple[str, ...]] = {}
         self._wall_ms = wall_ms  # injectable so screenshots are deterministic
+        self._columns: tuple[str, ...] = COLUMNS
+        self.proposals: dict[str, ProposalRow] = {}
 
     def on_mount(self) -> None:
-        for name in COLUMNS:
-            self.add_column(name, key=name, width=WHY_WIDTH if name == "Why" else None)
+        self._add_columns()
 
-    @staticmethod
-    def _cells(p: ProposalRow, now: int, wall_ms: int) -> tuple[str, ...]:
+    def _add_columns(self) -> None:
+        for name in self._columns:
+            width = {"Why": WHY_WIDTH, "Strat": STRAT_WIDTH}.get(name)
+            self.add_column(name, key=name, width=width)
+
+    def show_strategy(self, show: bool) -> None:
+        """Show the Strat column (more than one strategy runs) or leave it out; rebuilds the table on a change."""
+        columns = STRATEGY_COLUMNS if show else COLUMNS
+        if columns != self._columns:
+            self._columns = columns
+            self.clear(columns=True)
+            self._rows = {}
+            self._add_columns()
+
+    def _cells(self, p: ProposalRow, now: int, wall_ms: int) -> tuple[str, ...]:
         blocked = p.status == "BLOCKED"
-        return (
-            "-" if blocked else p.proposal_id[-7:], clip_middle(p.title, 14),
-            f"{p.side} {clip(p.outcome, 4)} {px(p.price)}", shares(p.size), p.status,
-            clip(why(p, now, wall_ms), WHY_WIDTH), f"{p.p_hat:.3f} [{p.ci_low:.2f},{p.ci_high:.2f}]", f"{p.kelly:.3f}",
-            f"{p.expected_slippage_bps:.0f}",
-        )
+        mandate = p.kind == "MANDATE"
+        cells = {
+            "ID": "-" if blocked else p.proposal_id[-7:],
+            "Strat": clip(p.strategy_id, STRAT_WIDTH),
+            "Market": clip_middle(p.title, 14),
+            "Trade": "MANDATE" if mandate else f"{legs(p)} LEGS" if p.legs else f"{p.side} {clip(p.outcome, 4)} {px(p.price)}",
+            "Size": shares(p.size),
+            "Status": p.status,
+            "Why": clip(why(p, now, wall_ms), WHY_WIDTH),
+            # A mandate has no estimate of its own: its band is in its bounds.
+            "Est [band]": "-" if mandate else f"{p.p_hat:.3f} [{p.ci_low:.2f},{p.ci_high:.2f}]",
+            "Kelly": "-" if mandate else f"{p.kelly:.3f}",
+            "Slip": "-" if mandate else f"{p.expected_slippage_bps:.0f}",
+        }
+        return tuple(cells[name] for name in self._columns)
 
     def update_rows(self, proposals: tuple[ProposalRow, ...], now: int) -> None:
         # Pending first (the ones that need a decision), newest first.
         ordered = sorted(proposals, key=lambda p: (p.status != "PENDING", -p.created_ts))[:30]
+        self.proposals = {p.proposal_id: p for p in ordered}
         wall = self._wall_ms()
         wanted = {p.proposal_id: self._cells(p, now, wall) for p in ordered}
         for key in [k for k in self._rows if k not in wanted]:
@@ -120,14 +171,14 @@ class ProposalTable(DataTable):
             self.clear()
             self._rows = {}
             for key, cells in wanted.items():
-                self.add_row(*cells, key=key)
+                self.add_row(*map(cell, cells), key=key)
                 self._rows[key] = cells
             return
         for key, cells in wanted.items():
             old = self._rows.get(key)
             for col, (a, b) in enumerate(zip(old, cells, strict=True)):
                 if a != b:
-                    self.update_cell(key, COLUMNS[col], b)
+                    self.update_cell(key, self._columns[col], cell(b))
             self._rows[key] = cells
 
     def selected_id(self) -> str | None:
@@ -138,3 +189,7 @@ class ProposalTable(DataTable):
         except Exception:
             return None
         return key
+
+    def selected(self) -> ProposalRow | None:
+        key = self.selected_id()
+        return None if key is None else self.proposals.get(key)

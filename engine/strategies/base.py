@@ -12,7 +12,7 @@ Prices and sizes are the integers of `engine.units` (price in 1e-4, shares in 1e
 from __future__ import annotations
 
 from abc import ABC
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -136,12 +136,13 @@ class MandateRequest:
         if self.lifetime_s <= 0:
             raise ValueError("mandate lifetime_s: seconds > 0")
 
-    def bounds(self) -> str:
-        """The bounds in one line, as the operator reads them."""
-        sides = " ".join(f"{side.value} {outcome.value}" for outcome, side in self.sides)
+    def bounds(self, label: Callable[[Outcome], str] | None = None) -> str:
+        """The bounds in one line, as the operator reads them (`label`: the market's name for an outcome)."""
+        name = label or (lambda o: o.value)
+        sides = " ".join(f"{side.value} {name(outcome)}" for outcome, side in self.sides)
         return (
             f"{sides}; order <= {qty_to_str(self.max_order_size)}; hold <= {qty_to_str(self.max_inventory)};"
-            f" YES {px_to_str(self.band_low)}-{px_to_str(self.band_high)}; {self.lifetime_s}s"
+            f" {name(Outcome.YES)} {px_to_str(self.band_low)}-{px_to_str(self.band_high)}; {self.lifetime_s}s"
         )
 
 
