@@ -522,6 +522,9 @@ def test_timed_out_post_that_the_exchange_accepted_is_resolved_not_duplicated():
 
 # The client gives up (closes the connection) before the exchange, slowed down, reads the request.
 LOST_POST = {"post_soft_timeout_s": 0.05, "post_hard_timeout_s": 0.1, "unknown_settle_s": 0.1}
+# An order the exchange did take but answered late: the lookup by hash gets a settle window that holds even
+# on a loaded machine (the exchange's handling of the POST, signature checks included, can take > 0.1 s there).
+LATE_ANSWER = {**LOST_POST, "unknown_settle_s": 1.5}
 
 
 def test_timed_out_post_that_never_arrived_is_resolved_not_placed_and_resent_once():
@@ -550,7 +553,7 @@ def test_post_placed_but_answered_after_the_client_gave_up_is_found_by_hash_not_
     async def go() -> None:
         async with local_exchange() as ex:
             events: list[GatewayEvent] = []
-            async with connected(ex, on_event=events.append, **LOST_POST) as gw:
+            async with connected(ex, on_event=events.append, **LATE_ANSWER) as gw:
                 prepared = await gw.prepare(order("placed-then-silent"))
                 ex.faults.http_delay_after_ms = 400  # the order is on the book; its answer is not
                 result = await gw.submit(prepared)
@@ -565,7 +568,7 @@ def test_post_placed_but_answered_after_the_client_gave_up_is_found_by_hash_not_
 
 def test_matched_post_answered_after_the_client_gave_up_carries_its_size_and_trade_ids():
     async def go() -> None:
-        async with local_exchange() as ex, connected(ex, **LOST_POST) as gw:
+        async with local_exchange() as ex, connected(ex, **LATE_ANSWER) as gw:
             prepared = await gw.prepare(order("taken-then-silent", price=5500, order_type=OrderType.FOK))
             ex.faults.http_delay_after_ms = 400  # matched on the exchange; the answer never arrives
             result = await gw.submit(prepared)
