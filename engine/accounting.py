@@ -74,7 +74,8 @@ class StrategyBooks:
                 "fills": c.get("fills", 0),
                 "fees": str(book.fees),
                 "realized_pnl": str(book.realized_pnl),
-                "unrealized_pnl": str(unrealized.quantize(Decimal("1e-10"))),
+                # Marks are exact decimals with long tails: ten places, trailing zeros dropped ("0", not "0E-10").
+                "unrealized_pnl": format(unrealized.quantize(Decimal("1e-10")).normalize(), "f"),
                 "open_positions": len(book.open_positions()),
             }
         return out
