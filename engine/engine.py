@@ -868,6 +868,7 @@ class Engine:
                 fee=fill.fee,
                 liquidity=fill.liquidity.value,
                 status="CONFIRMED",
+                strategy_id=order.strategy_id,
             ):
                 return  # already applied: fills are idempotent by trade id
             self.counters["fills"] += 1
@@ -1875,6 +1876,33 @@ class Engine:
             week_pnl=self._period_pnl("week", WEEK_MS, now, equity),
             open_positions=len(self.portfolio.open_positions()),
             open_orders=len(self.working),
+        )
+        for st in self.strategies:
+            self._record_strategy_pnl(st.strategy_id, now, equity)
+
+    def _record_strategy_pnl(self, sid: str, now: int, equity: Decimal) -> None:
+        """One strategy's line of the P&L history, from its own book (see migration 0006)."""
+        book = self.accounts.book(sid)
+        pnl = self.strategy_pnl(sid)
+        cost = sum((p.cost for p in book.open_positions()), Decimal(0))
+        best = self.strategy_limits.best(sid, pnl)
+        budget = self.strategy_limits.limit(sid, equity)
+        self.store.add_pnl_snapshot(
+            run_id=self.run_id,
+            ts=now,
+            strategy_id=sid,
+            cash=book.cash,
+            positions_value=pnl - book.cash,
+            equity=pnl,
+            realized=book.realized_pnl,
+            unrealized=pnl - book.cash - cost,
+            fees=book.fees,
+            high_water=best,
+            drawdown=float((best - pnl) / budget) if budget else 0.0,
+            day_pnl=self._period_pnl(f"day:{sid}", DAY_MS, now, pnl),
+            week_pnl=self._period_pnl(f"week:{sid}", WEEK_MS, now, pnl),
+            open_positions=len(book.open_positions()),
+            open_orders=sum(1 for o in self.working.values() if o.strategy_id == sid),
         )
 
     async def _pnl_timer(self) -> None:

@@ -85,7 +85,7 @@ def run_pair(tmp_path: Path) -> tuple[dict, dict[str, list[dict]], NoScalper]:
         summary = await rt.engine.run()
         rows = {
             t: await rt.store.fetch_all(f"SELECT * FROM {t}")
-            for t in ("order_intents", "proposals", "evaluations", "fills")
+            for t in ("order_intents", "proposals", "evaluations", "fills", "pnl_snapshots")
         }
         await rt.store.close()
         return summary, rows
@@ -117,6 +117,15 @@ def test_a_second_strategy_trades_beside_value_with_its_own_books(tmp_path: Path
     # The strategy heard about its own fills and no one else's.
     assert scalper.fills and all(tokens[f.client_order_id][0] == "no_scalper" for f in scalper.fills)
     assert per["no_scalper"]["fills"] == len(scalper.fills)
+    # The ledger: every fill names its order's strategy; every P&L snapshot of the account ('') is followed
+    # by one per strategy, and at the last one the strategies' realized P&L and fees add up to the account's.
+    assert all(r["strategy_id"] == tokens[r["client_order_id"]][0] for r in rows["fills"])
+    snaps = rows["pnl_snapshots"]
+    assert {r["strategy_id"] for r in snaps} == {"", "value", "no_scalper"}
+    last_ts = max(r["ts"] for r in snaps)
+    last = {r["strategy_id"]: r for r in snaps if r["ts"] == last_ts}
+    assert sum(Decimal(str(last[s]["realized"])) for s in per) == Decimal(str(last[""]["realized"]))
+    assert sum(Decimal(str(last[s]["fees"])) for s in per) == Decimal(str(last[""]["fees"]))
 
 
 def test_strategy_ids_must_be_unique(tmp_path: Path) -> None:

@@ -126,6 +126,10 @@ class StrategyLimits:
             )
         return None
 
+    def best(self, strategy_id: str, pnl: Decimal) -> Decimal:
+        """The strategy's best P&L so far (at least `pnl`)."""
+        return max(self._best.get(strategy_id, pnl), pnl)
+
     def _trip(
         self, sid: str, kind: PauseKind, now: int, value: Decimal, threshold: Decimal, reason: str
     ) -> StrategyPause:

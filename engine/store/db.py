@@ -354,6 +354,7 @@ _FILLS = Table(
     (
         C("trade_id"), C("client_order_id"), C("ts", "int"), C("condition_id"), C("token_id"), C("side"),
         C("price", "money"), C("size", "money"), C("fee", "money"), C("liquidity"), C("status"),
+        C("strategy_id", default="value"),
     ),
     # Dedup happens in memory (add_fill); DO NOTHING is a backstop so a duplicate can never make
     # flush fail forever (e.g. another process wrote the same trade meanwhile).
@@ -385,7 +386,7 @@ _PNL_SNAPSHOTS = Table(
         C("run_id"), C("ts", "int"), C("cash", "money"), C("positions_value", "money"), C("equity", "money"),
         C("realized", "money"), C("unrealized", "money"), C("fees", "money"), C("high_water", "money"),
         C("drawdown", "real"), C("day_pnl", "money"), C("week_pnl", "money"), C("open_positions", "int"),
-        C("open_orders", "int"),
+        C("open_orders", "int"), C("strategy_id", default=""),
     ),
 )  # fmt: skip
 
