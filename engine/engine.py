@@ -62,6 +62,11 @@ from engine.domain import (
     Side,
 )
 from engine.execution.firewall import Firewall, FirewallLimits
+from engine.execution.order_manager import (
+    apply_venue_event,
+    store_order,
+    transition,
+)
 from engine.execution.orders import FOREIGN, Order, OrderState
 from engine.feeds.events import (
     BookDeltas,
@@ -115,7 +120,7 @@ from engine.strategies.base import (
     Verdict,
 )
 from engine.strategies.registry import AVAILABLE
-from engine.strategy_context import EngineContext, order_view
+from engine.strategy_context import EngineContext
 from engine.supervisor import Supervisor, describe
 from engine.units import (
     DAY_MS,
@@ -127,22 +132,13 @@ from engine.units import (
     qty_to_str,
 )
 from engine.venues.base import (
-    FillReversed,
     HasAccount,
     KnowsStaleBooks,
     OrderAccepted,
-    OrderAdopted,
-    OrderCancelled,
-    OrderExpired,
-    OrderFilled,
-    OrderLost,
-    OrderRejected,
-    OrderUnknown,
     PreparesOrders,
     Reconcilable,
     RecordedData,
     Resumable,
-    Settled,
     Venue,
     VenueEvent,
     VenueReconciled,
@@ -706,7 +702,7 @@ class Engine:
     # --- venue events --------------------------------------------------------------------------
     async def on_venue(self, event: VenueEvent) -> None:
         async with self._lock:
-            self._on_venue(event)
+            apply_venue_event(self, event)
             await self._flush_cancels()  # a fill or a rejection may have tripped a breaker that cancels
             await self._tell_strategies()
             if isinstance(event, OrderAccepted):
@@ -732,329 +728,6 @@ class Engine:
                 reply = strategy.on_fill(ctx, news)
             await self._handle_reply(sid, reply, self.clock.now_ms())
 
-    def _transition(self, order: Order, to: OrderState, ts: int, cause: str) -> None:
-        t = order.move(to, ts, cause)
-        if order.strategy_id in self._by_id:
-            self._heard.append((order.strategy_id, OrderUpdate(order_view(order), t.state_from, cause, ts)))
-        if to.working:
-            self.working[order.client_order_id] = order
-        else:
-            self.working.pop(order.client_order_id, None)
-            if not self.working and self._idle is not None and not self._idle.done():
-                self._idle.set_result(None)  # a stop waiting for the venue's last word has it
-        if to.terminal:
-            # What it held is free again; it no longer counts as live; and, if the venue ever had it, it
-            # counts for the fill-rate breaker.
-            if order.proposal_id is not None:
-                self.mandates.forget_order(order.proposal_id, order.client_order_id)
-            self.exposure.release(order.client_order_id)
-            self.firewall.on_done(order.client_order_id)
-            if t.state_from is not OrderState.PENDING:
-                self._on_breaker_events(self.breakers.on_order_done(order.filled > 0, ts))
-        self.store.add_order_event(
-            client_order_id=order.client_order_id,
-            ts=ts,
-            state_from=t.state_from.value,
-            state_to=t.state_to.value,
-            cause=cause,
-            venue_order_id=order.venue_order_id,
-            detail={"filled": qty_to_str(order.filled)},
-        )
-        self._store_order(order)
-
-    def _store_order(self, order: Order) -> None:
-        r = order.request
-        self.store.upsert_order(
-            client_order_id=r.client_order_id,
-            run_id=self.run_id,
-            ts=order.created_ts,
-            proposal_id=order.proposal_id,
-            strategy_id=order.strategy_id,
-            condition_id=r.condition_id,
-            token_id=r.token_id,
-            side=r.side.value,
-            order_type=r.order_type.value,
-            post_only=int(r.post_only),
-            price=Decimal(r.price).scaleb(-4),
-            size=Decimal(r.size).scaleb(-6),
-            expiration=r.expiration,
-            state=order.state.value,
-            venue_order_id=order.venue_order_id,
-            filled=Decimal(order.filled).scaleb(-6),
-            updated_ts=order.updated_ts,
-        )
-
-    def _closed_since(self, n: int, ts: int) -> None:
-        """Positions that went flat since the portfolio had `n` closed ones feed the losing-streak breaker."""
-        for pnl in self.portfolio.closed_results[n:]:
-            self._on_breaker_events(self.breakers.on_position_closed(pnl, ts))
-
-    def _on_venue(self, event: VenueEvent) -> None:
-        if isinstance(event, Settled):
-            closed = len(self.portfolio.closed_results)
-            pos = self.portfolio.apply_settlement(
-                event.token_id, event.condition_id, event.outcome, event.size, event.cash, event.ts
-            )
-            self.accounts.apply_settlement(
-                event.token_id, event.condition_id, event.outcome, event.size, event.cash, event.ts
-            )
-            self.exposure.on_settlement(event.token_id, event.size, event.cash)
-            self._closed_since(closed, event.ts)
-            self.counters["settlements"] += 1
-            self.store.add_settlement(
-                run_id=self.run_id,
-                ts=event.ts,
-                condition_id=event.condition_id,
-                token_id=event.token_id,
-                size=Decimal(event.size).scaleb(-6),
-                payout_per_share=event.payout_per_share,
-                cash=event.cash,
-            )
-            self._store_position(pos)
-            self._note(
-                "settled",
-                market=self.markets[event.condition_id].market.slug,
-                outcome=event.outcome.value,
-                size=qty_to_str(event.size),
-                cash=str(event.cash),
-            )
-            return
-        if isinstance(event, VenueReconciled):
-            self._on_reconciled(event)
-            return
-        if isinstance(event, OrderAdopted):
-            self._adopt(event)
-            return
-        coid = event.fill.client_order_id if isinstance(event, OrderFilled) else event.client_order_id
-        order = self.orders.get(coid)
-        if order is None:
-            self._note(
-                "event for unknown order", logging.WARNING, client_order_id=coid, kind=type(event).__name__
-            )
-            return
-        if isinstance(event, OrderAccepted):
-            order.venue_order_id = event.venue_order_id
-            if order.state in (OrderState.SUBMITTED, OrderState.UNKNOWN):
-                self._transition(order, OrderState.LIVE, event.ts, "accepted")
-        elif isinstance(event, OrderUnknown):
-            # Sent, but whether it was placed is not known: the venue looks it up (never resends); it keeps
-            # its reservation and counts as working until the answer comes.
-            order.venue_order_id = event.venue_order_id or order.venue_order_id
-            if order.state is OrderState.SUBMITTED:
-                self._transition(order, OrderState.UNKNOWN, event.ts, event.reason)
-            self._note("order outcome unknown", logging.WARNING, order=coid, reason=event.reason)
-        elif isinstance(event, OrderLost):
-            if not order.state.terminal:
-                self._transition(order, OrderState.FAILED, event.ts, event.reason)
-            self._note("order lost", logging.WARNING, order=coid, reason=event.reason)
-        elif isinstance(event, OrderRejected):
-            self.counters["rejections"] += 1
-            order.reason = event.reason
-            if not order.state.terminal:
-                self._transition(order, OrderState.REJECTED, event.ts, event.reason)
-            self._note("order rejected", order=coid, reason=event.reason)
-            self._on_breaker_events(self.breakers.on_rejection(event.ts))
-        elif isinstance(event, OrderFilled):
-            fill = event.fill
-            if not self.store.add_fill(
-                trade_id=fill.trade_id,
-                client_order_id=coid,
-                ts=fill.ts,
-                condition_id=fill.condition_id,
-                token_id=fill.token_id,
-                side=fill.side.value,
-                price=Decimal(fill.price).scaleb(-4),
-                size=Decimal(fill.size).scaleb(-6),
-                fee=fill.fee,
-                liquidity=fill.liquidity.value,
-                status="CONFIRMED",
-                strategy_id=order.strategy_id,
-            ):
-                return  # already applied: fills are idempotent by trade id
-            self.counters["fills"] += 1
-            self._fills_total += 1
-            closed = len(self.portfolio.closed_results)
-            pos = self.portfolio.apply_fill(fill)
-            self.accounts.apply_fill(order.strategy_id, fill)
-            self._count_for(order.strategy_id, "fills")
-            if order.strategy_id in self._by_id:
-                self._heard.append((order.strategy_id, fill))
-            self.exposure.on_fill(fill)
-            order.filled += fill.size
-            order.notional += notional(fill.price, fill.size)
-            order.fees += fill.fee
-            to = OrderState.FILLED if order.remaining <= 0 else OrderState.PARTIALLY_FILLED
-            self._transition(order, to, fill.ts, f"fill {fill.trade_id} {fill.liquidity.value}")
-            self._store_position(pos)
-            self._note(
-                "fill",
-                order=coid,
-                side=fill.side.value,
-                outcome=fill.outcome.value,
-                price=px_to_str(fill.price),
-                size=qty_to_str(fill.size),
-                fee=str(fill.fee),
-                liquidity=fill.liquidity.value,
-            )
-            self._closed_since(closed, fill.ts)
-        elif isinstance(event, OrderCancelled):
-            if not order.state.terminal:
-                self.counters["cancels"] += 1
-                self._transition(order, OrderState.CANCELLED, event.ts, event.reason)
-        elif isinstance(event, OrderExpired) and not order.state.terminal:
-            self._transition(order, OrderState.EXPIRED, event.ts, "GTD expiry")
-        elif isinstance(event, FillReversed):
-            # The trade FAILED on chain: the fill never happened. Undo it exactly; the order keeps its state
-            # history, with the reversal as its reason.
-            fill = event.fill
-            self.store.update_fill_status(fill.trade_id, "REVERSED")
-            pos = self.portfolio.reverse_fill(fill)
-            self.accounts.reverse_fill(order.strategy_id, fill)
-            self._count_for(order.strategy_id, "fills", -1)
-            self.exposure.reverse_fill(fill)
-            order.filled = max(0, order.filled - fill.size)
-            order.notional -= notional(fill.price, fill.size)
-            order.fees -= fill.fee
-            order.reason = f"fill {fill.trade_id} reversed: {event.reason}"
-            self.counters["fill_reversals"] = self.counters.get("fill_reversals", 0) + 1
-            self._store_position(pos)
-            self._note(
-                "fill reversed",
-                logging.WARNING,
-                order=coid,
-                trade=fill.trade_id,
-                reason=event.reason,
-                size=qty_to_str(fill.size),
-            )
-
-    def _adopt(self, event: OrderAdopted) -> None:
-        """A working order the ledger did not know, kept by `[venue] foreign_orders = "adopt"`: from now on it
-        is the engine's, with an intent row like any other (no proposal)."""
-        request = event.request
-        if request.client_order_id in self.orders or request.condition_id not in self.markets:
-            self._note("adoption refused", logging.WARNING, order=request.client_order_id)
-            return
-        order = Order(
-            request=request,
-            created_ts=event.ts,
-            updated_ts=event.ts,
-            venue_order_id=event.venue_order_id,
-            strategy_id=FOREIGN,
-        )
-        self.orders[request.client_order_id] = order
-        self._store_order(order)
-        self._transition(order, OrderState.SUBMITTED, event.ts, "adopted: found working at the venue")
-        self._transition(order, OrderState.LIVE, event.ts, "adopted")
-        self.exposure.reserve(request, remaining=request.size)
-        self.firewall.adopt(request, event.ts)
-        self._note(
-            "order adopted", logging.WARNING, order=request.client_order_id, venue_id=event.venue_order_id
-        )
-
-    def _ledger_vs_venue(self, positions: dict[str, int], cash: int | None) -> list[str]:
-        """Differences between the ledger and the venue's balances, each with both numbers. Tokens the venue
-        holds that this ledger never traded are outside activity: logged, not a difference."""
-        diffs: list[str] = []
-        traded = set(self.portfolio.positions)
-        for token in sorted(set(positions) | traded):
-            if token not in positions:
-                continue  # the venue was not asked about it
-            ours = self.portfolio.held(token)
-            theirs = positions[token]
-            if token not in traded:
-                if theirs:
-                    self._note("venue holds shares this ledger never traded", logging.WARNING,
-                               token=token[:16], venue=qty_to_str(theirs))  # fmt: skip
-                continue
-            if ours != theirs:
-                diffs.append(
-                    f"token {token[:12]}: ledger {qty_to_str(ours)} venue {qty_to_str(theirs)} shares"
-                )
-        if cash is not None:
-            self._last_venue_cash = cash
-            venue_cash = Decimal(cash).scaleb(-6)
-            if self._collateral_base is None:
-                # The first look at this account's collateral: what the venue holds beyond the ledger's cash.
-                self._collateral_base = venue_cash - self.portfolio.cash
-            expected = self._collateral_base + self.portfolio.cash
-            # The venue moves collateral in whole 1e-6 USDC per fill; the ledger keeps it exact.
-            tolerance = Decimal(self._fills_total + 1).scaleb(-6)
-            if abs(venue_cash - expected) > tolerance:
-                diffs.append(f"collateral: ledger expects {expected} venue holds {venue_cash} USDC")
-        return diffs
-
-    def _on_reconciled(self, event: VenueReconciled) -> None:
-        """The resuming venue's word: it holds these balances and orders. Trading starts only if the ledger
-        agrees (checked twice, a few seconds apart, so a fill in flight is not a difference)."""
-        self.restored.update(
-            adopted=len(event.adopted),
-            closed_while_down=len(event.closed),
-            lost=len(event.lost),
-            foreign=len(event.foreign),
-            foreign_action=event.foreign_action,
-            backfilled=event.backfilled,
-        )
-        self._note(
-            "reconciled with the venue",
-            adopted=len(event.adopted),
-            closed=len(event.closed),
-            lost=len(event.lost),
-            foreign=len(event.foreign),
-            foreign_action=event.foreign_action or "-",
-            backfilled=event.backfilled,
-        )
-        if event.foreign and event.foreign_action == "halt":
-            listed = ", ".join(f"{f.venue_order_id[:12]} {f.side} {qty_to_str(f.size)}@{px_to_str(f.price)}"
-                               for f in event.foreign[:5])  # fmt: skip
-            self._halt(
-                f"{len(event.foreign)} orders at the venue this ledger does not know: {listed}", "reconcile"
-            )
-        diffs = self._ledger_vs_venue(event.positions, event.cash)
-        if diffs and not self._rechecked and isinstance(self.venue, Reconcilable):
-            self._rechecked = True
-            self._note(
-                "ledger and venue differ: checking again", logging.WARNING, diffs="; ".join(diffs)[:300]
-            )
-            self.supervisor.spawn(self._recheck(), "reconciliation recheck")
-            return
-        self._finish_reconcile(diffs)
-
-    async def _recheck(self) -> None:
-        await asyncio.sleep(self.recheck_s)
-        state = await self.venue.venue_state()
-        async with self._lock:
-            self._finish_reconcile(self._ledger_vs_venue(state.positions, state.cash))
-            self._touch()
-
-    def _finish_reconcile(self, diffs: list[str]) -> None:
-        now = self.clock.now_ms()
-        self._awaiting_reconcile = False
-        if diffs:
-            detail = "; ".join(diffs)
-            self._note("ledger and venue disagree", logging.ERROR, diffs=detail[:500])
-            self._on_breaker_events(self.breakers.on_reconcile(len(diffs), now, detail[:300]))
-            # Compared once at start: the trip stays until a human resumes, whatever later checks see.
-            self._unreconciled = set()
-        if self.state is EngineState.RECONCILING:
-            self.state = EngineState.RUNNING
-            self._note("trading", account=self.account)
-        self.store.request_flush()
-        self._snapshot = None
-
-    def _store_position(self, pos) -> None:
-        self.store.upsert_position(
-            account=self.account,
-            token_id=pos.token_id,
-            condition_id=pos.condition_id,
-            outcome=pos.outcome.value,
-            size=Decimal(pos.size).scaleb(-6),
-            avg_price=pos.avg_price.quantize(Decimal("0.000001")) if pos.size else Decimal(0),
-            cost=pos.cost,
-            realized_pnl=pos.realized - pos.fees,
-            updated_ts=pos.updated_ts,
-        )
-
-    # --- breakers ---------------------------------------------------------------------------------
     def _on_breaker_events(self, events: list[BreakerEvent]) -> None:
         """Record, log and act on what the breakers report. A TRIP is a halt row (with its trigger value,
         threshold and action) and an entry of the summary's `halts`; a halt-type breaker halts the engine;
@@ -1775,27 +1448,27 @@ class Engine:
             try:
                 order.venue_order_id = await self.venue.prepare(request)
             except Exception as exc:  # the venue cannot build it (precision, signing): nothing was sent
-                self._store_order(order)
-                self._transition(order, OrderState.FAILED, self.clock.now_ms(), f"not built: {exc}")
+                store_order(self, order)
+                transition(self, order, OrderState.FAILED, self.clock.now_ms(), f"not built: {exc}")
                 self._note("order not built", logging.ERROR, order=request.client_order_id, error=str(exc))
                 return f"the venue could not build the order: {exc}"
-        self._store_order(order)
+        store_order(self, order)
         self._queue_state()  # the breakers and halt as they stood when this order was decided, durable with it
         await self.store.flush()
         # The flush awaited: a kill switch (its own task) may have halted meanwhile. Nothing goes after a halt.
         late = self.breakers.block(self.clock.now_ms(), request.condition_id, reduces=reduces)
         if self.state not in TRADING_STATES or late is not None:
             why = f"not sent: {late.code if late else self.state.value}"
-            self._transition(order, OrderState.CANCELLED, self.clock.now_ms(), why)
+            transition(self, order, OrderState.CANCELLED, self.clock.now_ms(), why)
             self._note("order not sent", logging.WARNING, order=request.client_order_id, reason=why)
             return why
         try:
             await self.venue.submit(request)
         except Exception as exc:  # the venue could not take it: nothing was sent
-            self._transition(order, OrderState.FAILED, self.clock.now_ms(), f"submit failed: {exc}")
+            transition(self, order, OrderState.FAILED, self.clock.now_ms(), f"submit failed: {exc}")
             self._note("submit failed", logging.ERROR, order=request.client_order_id, error=str(exc))
             return None
-        self._transition(order, OrderState.SUBMITTED, self.clock.now_ms(), "sent")
+        transition(self, order, OrderState.SUBMITTED, self.clock.now_ms(), "sent")
         self._note(
             "order sent",
             order=request.client_order_id,

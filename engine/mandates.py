@@ -67,7 +67,9 @@ class Mandate:
             if leg.condition_id != r.condition_id:
                 return Refusal("MANDATE_MARKET", 0, 0, "a leg in another market")
             if (leg.outcome, leg.side) not in r.sides:
-                return Refusal("MANDATE_SIDE", 0, 0, f"{leg.side.value} {leg.outcome.value} is not a mandated side")
+                return Refusal(
+                    "MANDATE_SIDE", 0, 0, f"{leg.side.value} {leg.outcome.value} is not a mandated side"
+                )
             if leg.size > r.max_order_size:
                 return Refusal(
                     "MANDATE_ORDER_SIZE",
@@ -123,7 +125,9 @@ class Mandates:
 
     def count_active(self, strategy_id: str) -> int:
         return sum(
-            1 for m in self._open.values() if m.strategy_id == strategy_id and m.status is MandateStatus.ACTIVE
+            1
+            for m in self._open.values()
+            if m.strategy_id == strategy_id and m.status is MandateStatus.ACTIVE
         )
 
     def add(self, mandate: Mandate) -> None:

@@ -72,7 +72,9 @@ def strategy_rows(engine: Engine, equity: Decimal) -> tuple[StrategyRow, ...]:
         if name not in running:
             zero = Decimal(0)
             rows.append(
-                StrategyRow(name, cls.description, "OFF", "not enabled", zero, zero, 0, 0, zero, zero, zero, "")
+                StrategyRow(
+                    name, cls.description, "OFF", "not enabled", zero, zero, 0, 0, zero, zero, zero, ""
+                )
             )
     return tuple(rows)
 
@@ -147,6 +149,7 @@ def recent_proposals(e: Engine, n: int) -> list[Proposal]:
             shown.append(p)
     return shown
 
+
 def market_row(e: Engine, cid: str, ms: MarketState, now: int) -> MarketRow:
     b = ms.book
     m = ms.market
@@ -167,6 +170,7 @@ def market_row(e: Engine, cid: str, ms: MarketState, now: int) -> MarketRow:
         tick=ms.tick,
         time_to_close_s=None if m.end_ts is None else (m.end_ts - now) / 1000,
     )
+
 
 def market_rows(e: Engine, now: int, full: bool) -> tuple[MarketRow, ...]:
     """The Markets pane's rows. With many markets only a slice is rebuilt per snapshot (round robin), plus
@@ -189,6 +193,7 @@ def market_rows(e: Engine, now: int, full: bool) -> tuple[MarketRow, ...]:
         for cid in fresh:
             cache[cid] = market_row(e, cid, markets[cid], now)
     return tuple(cache[cid] for cid in markets)
+
 
 def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapshot]:
     """Build the next snapshot, pausing (yield) between steps of a fraction of a millisecond each. Run to
@@ -293,7 +298,9 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
     bankroll = e.settings.bankroll.starting_usdc
     risk = risk_view(e, now, equity)
     ages = [
-        now - ms.book.ts for ms in e.markets.values() if ms.phase is MarketPhase.OPEN and ms.first_ts is not None
+        now - ms.book.ts
+        for ms in e.markets.values()
+        if ms.phase is MarketPhase.OPEN and ms.first_ts is not None
     ]
     stale_ms = e.settings.breakers.stale_feed_s * 1000
     wall = e._wall()
@@ -343,6 +350,7 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
     e._snapshot = snap
     return snap
 
+
 def stale_count(e: Engine, now: int, ages: list[int], stale_ms: float) -> int:
     """Books not known current: the venue's word where it has one (a quiet live book is not stale)."""
     if isinstance(e.venue, KnowsStaleBooks):
@@ -350,6 +358,7 @@ def stale_count(e: Engine, now: int, ages: list[int], stale_ms: float) -> int:
             1 for cid, ms in e.markets.items() if ms.phase is MarketPhase.OPEN and e.is_stale(cid, now)
         )
     return sum(1 for a in ages if a > stale_ms)
+
 
 def risk_view(e: Engine, now: int, equity: Decimal) -> RiskView:
     """The Risk pane's numbers, from the same objects that decide: the breakers (loss from the day's and
@@ -392,7 +401,9 @@ def run_summary(e: Engine) -> dict[str, Any]:
     identity = p.fill_cash_flows + p.settlement_payouts - p.fees
     return {
         "markets": len(e.markets),
-        "events": e.venue.lines_processed if isinstance(e.venue, RecordedData) else e.counters["market_events"],
+        "events": e.venue.lines_processed
+        if isinstance(e.venue, RecordedData)
+        else e.counters["market_events"],
         "evaluations": e.counters["evaluations"],
         "proposals": e.counters["proposals"],
         "orders": e.counters["orders"],
@@ -401,12 +412,8 @@ def run_summary(e: Engine) -> dict[str, Any]:
         "realized_pnl": str(p.realized_pnl),
         "open_positions": len(p.open_positions()),
         "halts": [dict(h) for h in e.halts],
-        "brier_model": None
-        if e.calibration.brier_model is None
-        else round(e.calibration.brier_model, 6),
-        "brier_market": None
-        if e.calibration.brier_market is None
-        else round(e.calibration.brier_market, 6),
+        "brier_model": None if e.calibration.brier_model is None else round(e.calibration.brier_model, 6),
+        "brier_market": None if e.calibration.brier_market is None else round(e.calibration.brier_market, 6),
         "db": e.store.path,
         "mode": e.mode.value,
         "venue": e.venue.kind,

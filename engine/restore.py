@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from engine.domain import EngineState, MarketPhase, OrderType, Outcome, Side
+from engine.execution.order_manager import store_order, store_position
 from engine.execution.orders import FOREIGN, OrderState, Transition
 from engine.portfolio import Portfolio
 from engine.proposals import Proposal
@@ -43,9 +44,7 @@ def resume_request(e: Engine, ledger: LedgerState | None, now: int) -> ResumeReq
     since = ledger.since_ms if ledger is not None else now
     window = since - 600_000  # the venue reads trades back from a little before `since`
     recent = (
-        frozenset(f.trade_id for f in ledger.fills if f.ts >= window)
-        if ledger is not None
-        else frozenset()
+        frozenset(f.trade_id for f in ledger.fills if f.ts >= window) if ledger is not None else frozenset()
     )
     return ResumeRequest(
         known_orders=known,
@@ -56,6 +55,7 @@ def resume_request(e: Engine, ledger: LedgerState | None, now: int) -> ResumeReq
         foreign_orders=e.settings.venue.foreign_orders,
         fill_ids=recent,
     )
+
 
 def restore(e: Engine, ledger: LedgerState, now: int) -> None:
     """Rebuild the books from the ledger: fills and settlements replayed in order (exact), the orders
@@ -89,18 +89,14 @@ def restore(e: Engine, ledger: LedgerState, now: int) -> None:
         e.accounts.apply_settlement(st.token_id, st.condition_id, outcome, st.size, st.cash, st.ts)
     e.portfolio = portfolio
     e._fills_total = len(ledger.fills)
-    e.exposure.sync(
-        portfolio.cash, ((p.token_id, p.size, p.cost) for p in portfolio.positions.values())
-    )
+    e.exposure.sync(portfolio.cash, ((p.token_id, p.size, p.cost) for p in portfolio.positions.values()))
     for order in ledger.orders:
         # Whatever the ledger last knew, only the venue can say what the order is now. Set, not moved:
         # a restart is not a venue event, and LIVE -> UNKNOWN is no transition a venue may cause.
         before = order.state
         order.state = OrderState.UNKNOWN
         order.updated_ts = now
-        order.history.append(
-            Transition(order.client_order_id, now, before, OrderState.UNKNOWN, "restart")
-        )
+        order.history.append(Transition(order.client_order_id, now, before, OrderState.UNKNOWN, "restart"))
         e.store.add_order_event(
             client_order_id=order.client_order_id,
             ts=now,
@@ -114,7 +110,7 @@ def restore(e: Engine, ledger: LedgerState, now: int) -> None:
         e.working[order.client_order_id] = order
         e.exposure.reserve(order.request, remaining=order.remaining)
         e.firewall.adopt(order.request, order.created_ts)
-        e._store_order(order)
+        store_order(e, order)
     wall = e._wall_ms()
     kept = expired = 0
     for row in ledger.pending:
@@ -157,9 +153,10 @@ def restore(e: Engine, ledger: LedgerState, now: int) -> None:
         "strategies_paused": sorted(e.strategy_limits.paused),
     }
     for pos in portfolio.positions.values():
-        e._store_position(pos)
+        store_position(e, pos)
     e._note("ledger restored", **{k: v for k, v in e.restored.items() if k != "breakers_tripped"},
                tripped=",".join(e.restored["breakers_tripped"]) or "-")  # fmt: skip
+
 
 def proposal_from_row(e: Engine, row: dict[str, Any]) -> Proposal | None:
     ms = e.markets.get(row["condition_id"])
@@ -183,7 +180,9 @@ def proposal_from_row(e: Engine, row: dict[str, Any]) -> Proposal | None:
         ci_high=float(row["ci_high"] or 0.0),  # NULL: the strategy has no model number
         edge_net=float(row["edge_net"] or 0.0),  # NULL: the strategy has no model number
         kelly=float(row["kelly_fraction"] or 0.0),  # NULL: the strategy has no model number
-        expected_slippage_bps=float(row["expected_slippage_bps"] or 0.0),  # NULL: the strategy has no model number
+        expected_slippage_bps=float(
+            row["expected_slippage_bps"] or 0.0
+        ),  # NULL: the strategy has no model number
         expires_ts=int(row["expires_ts"]),
         expires_wall=int(row["expires_wall"]),
         evaluation_key=str(rationale.get("evaluation", "")),
@@ -191,6 +190,7 @@ def proposal_from_row(e: Engine, row: dict[str, Any]) -> Proposal | None:
         strategy_id=row.get("strategy_id") or "value",
         rationale=rationale,
     )
+
 
 def state_doc(e: Engine) -> dict[str, Any]:
     """What the next start must not forget (see engine.recovery): saved with every group commit."""

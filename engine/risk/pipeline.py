@@ -44,6 +44,7 @@ def at_position_limit(e: Engine, market: Market) -> bool:
         return False
     return len(held) >= e.settings.risk.max_open_positions
 
+
 def check_intent(
     e: Engine, intent: Intent, now: int, equity: Decimal
 ) -> tuple[str, Refusal | None, tuple[int, ...], str, list[tuple[str, float, float, bool]]]:
@@ -88,6 +89,7 @@ def check_intent(
                 )
                 return "SKIP_EXPOSURE", refusal, (), binding, gates
     return "PROPOSE", None, tuple(sizes), binding, gates
+
 
 def risk_leg(
     e: Engine, ms: MarketState, intent: Intent, leg: Leg, now: int, equity: Decimal, reserved: Decimal
@@ -152,9 +154,7 @@ def risk_leg(
         code = "SIZE_RATCHET" if ratchet else f"NO_ROOM_{binding.upper()}"
         left_room = free if binding == "budget" else room.rooms.get(binding, 0)
         detail = (
-            f"x{mult:g} near close"
-            if ratchet
-            else f"{binding} room {left_room:.2f} USDC"
+            f"x{mult:g} near close" if ratchet else f"{binding} room {left_room:.2f} USDC"
         ) + f" leaves {qty_to_str(size)} shares, below the smallest order"
         decision = {"ratchet": "SKIP_MARKET_STATE", "budget": "SKIP_BUDGET"}.get(binding, "SKIP_EXPOSURE")
         return decision, Refusal(code, float(left), float(smallest), detail), 0, binding, gates
