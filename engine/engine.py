@@ -56,7 +56,6 @@ from engine.domain import (
     MarketPhase,
     Mode,
     OrderRequest,
-    OrderType,
     Outcome,
     ProposalStatus,
     Side,
@@ -64,10 +63,11 @@ from engine.domain import (
 from engine.execution.firewall import Firewall, FirewallLimits
 from engine.execution.order_manager import (
     apply_venue_event,
-    store_order,
-    transition,
+    manage_resting,
+    send_legs,
+    strategy_cancel,
 )
-from engine.execution.orders import FOREIGN, Order, OrderState
+from engine.execution.orders import Order, OrderState
 from engine.feeds.events import (
     BookDeltas,
     BookSnapshot,
@@ -79,7 +79,8 @@ from engine.feeds.events import (
 from engine.logs import log_event
 from engine.mandates import Mandate, Mandates, MandateStatus
 from engine.portfolio import Portfolio
-from engine.proposals import Proposal, leg_text
+from engine.proposal_flow import execute_proposal, propose
+from engine.proposals import Proposal, decide
 from engine.read_model import run_summary, snapshot_steps
 from engine.recovery import LedgerState, load_ledger
 from engine.refusal import Refusal
@@ -111,7 +112,6 @@ from engine.strategies.base import (
     Cancel,
     Intent,
     IntentKind,
-    Leg,
     MandateRequest,
     OrderUpdate,
     Reply,
@@ -128,14 +128,12 @@ from engine.units import (
     WEEK_MS,
     floor_size,
     notional,
-    px_to_str,
     qty_to_str,
 )
 from engine.venues.base import (
     HasAccount,
     KnowsStaleBooks,
     OrderAccepted,
-    PreparesOrders,
     Reconcilable,
     RecordedData,
     Resumable,
@@ -447,7 +445,7 @@ class Engine:
         """Proposals whose time to live ran out in the operator's time (checked every cycle and in real time)."""
         wall = self._wall_ms()
         for p in [p for p in self.pending.values() if wall >= p.expires_wall]:
-            self._decide(p, ProposalStatus.EXPIRED, "EXPIRE", "ttl", note="time to live ran out")
+            decide(self, p, ProposalStatus.EXPIRED, "EXPIRE", "ttl", note="time to live ran out")
             self._touch()
         for m in [m for m in self.mandates.pending() if wall >= m.expires_wall]:
             self.mandates.close(m, MandateStatus.EXPIRED, self.clock.now_ms(), "ttl", "time to live ran out")
@@ -569,7 +567,7 @@ class Engine:
         self._hold_data()
         async with self._lock:
             for p in list(self.pending.values()):
-                self._decide(p, ProposalStatus.EXPIRED, "EXPIRE", "engine", note=f"engine stopping ({reason})")
+                decide(self, p, ProposalStatus.EXPIRED, "EXPIRE", "engine", note=f"engine stopping ({reason})")
             if self.working:
                 for o in self.working.values():
                     o.cancel_requested = True
@@ -680,7 +678,7 @@ class Engine:
                 self._forget_blocked(event.condition_id)
                 for p in list(self.pending.values()):
                     if p.market.condition_id == event.condition_id:
-                        self._decide(p, ProposalStatus.EXPIRED, "EXPIRE", "engine", note="market closed")
+                        decide(self, p, ProposalStatus.EXPIRED, "EXPIRE", "engine", note="market closed")
                 self._note("market closed", market=ms.market.slug)
             elif isinstance(event, MarketResolved):
                 ms.phase = MarketPhase.RESOLVED
@@ -943,7 +941,7 @@ class Engine:
                     # A cycle over 100 markets costs ~20 ms of Python: let timers, feeds and commands run
                     # between slices instead of stalling the loop for all of it (bench/ui.py loop lag).
                     await asyncio.sleep(0)
-            await self._manage_resting(now)
+            await manage_resting(self, now)
             for strategy in self.strategies:
                 sid = strategy.strategy_id
                 await self._handle_reply(sid, strategy.on_timer(self.contexts[sid]), now)
@@ -1037,7 +1035,7 @@ class Engine:
              "actor": pause.by, "strategy": sid}
         )  # fmt: skip
         for p in [p for p in self.pending.values() if p.strategy_id == sid and p.side is Side.BUY]:
-            self._decide(p, ProposalStatus.REJECTED, "REJECT", pause.by, note=f"strategy {sid} paused")
+            decide(self, p, ProposalStatus.REJECTED, "REJECT", pause.by, note=f"strategy {sid} paused")
         for o in self.working.values():
             if o.strategy_id == sid and o.request.side is Side.BUY and not o.cancel_requested:
                 self._cancel_orders.add(o.client_order_id)
@@ -1068,7 +1066,7 @@ class Engine:
         intents: dict[str, list[Intent]] = {}
         for action in reply.actions:
             if isinstance(action, Cancel):
-                await self._strategy_cancel(sid, action, now)
+                await strategy_cancel(self, sid, action, now)
             elif isinstance(action, MandateRequest):
                 self._request_mandate(sid, action, now)
             else:
@@ -1084,23 +1082,6 @@ class Engine:
                 await self._record_verdict(
                     sid, self.markets[cid], Verdict(cid, "PROPOSE", intent.rationale.summary), [intent], now
                 )
-
-    async def _strategy_cancel(self, sid: str, cancel: Cancel, now: int) -> None:
-        """Cancels only reduce risk, so they run in every mode without approval; they spend the firewall's
-        mutation budget like places do (one refused for budget is asked for again by the strategy)."""
-        order = self.working.get(cancel.client_order_id)
-        if order is None or order.strategy_id != sid:
-            self._note("cancel ignored: not a working order of this strategy", logging.WARNING,
-                       strategy=sid, order=cancel.client_order_id)  # fmt: skip
-            return
-        if order.cancel_requested or order.state not in (OrderState.LIVE, OrderState.PARTIALLY_FILLED):
-            return
-        if not self.firewall.cancel([order.client_order_id], now).allowed:
-            self._note("cancel deferred: mutation budget", order=order.client_order_id, reason=cancel.reason)
-            return
-        order.cancel_requested = True
-        await self.venue.cancel(order.client_order_id)
-        self._note("cancel", order=order.client_order_id, reason=cancel.reason, strategy=sid)
 
     async def _record_verdict(
         self, sid: str, ms: MarketState, verdict: Verdict, intents: list[Intent], now: int
@@ -1161,7 +1142,7 @@ class Engine:
                         await self._send_quote(mandate, intent, sizes)
                         return
                     details["mandate"] = {"id": mandate.mandate_id, "outside": outside.as_dict()}
-            await self._propose(ms, intent, now, f"{cid}:{now}", sizes, binding, details.get("risk", []))
+            await propose(self, ms, intent, now, f"{cid}:{now}", sizes, binding, details.get("risk", []))
 
     def _note_blocked(
         self,
@@ -1227,112 +1208,6 @@ class Engine:
         ms.last_decision = decision
         ms.last_edge = edge
 
-    async def _propose(
-        self,
-        ms: MarketState,
-        intent: Intent,
-        now: int,
-        key: str,
-        sizes: tuple[int, ...],
-        binding: str,
-        risk_gates: list[tuple[str, float, float, bool]],
-    ) -> None:
-        leg, r = intent.legs[0], intent.rationale
-        size = sizes[0]
-        extra = tuple(replace(lg, size=n) for lg, n in zip(intent.legs[1:], sizes[1:], strict=True))
-        p = Proposal(
-            proposal_id=self._next_id("P"),
-            created_ts=now,
-            market=ms.market,
-            outcome=leg.outcome,
-            side=leg.side,
-            price=leg.price,
-            size=size,
-            max_size=size,
-            order_type=leg.order_type,
-            post_only=leg.post_only,
-            p_hat=r.p_hat or 0.0,
-            ci_low=r.ci_low or 0.0,
-            ci_high=r.ci_high or 0.0,
-            edge_net=r.edge_net or 0.0,
-            kelly=r.kelly or 0.0,
-            expected_slippage_bps=r.expected_slippage_bps or 0.0,
-            expires_ts=now + int(self.settings.engine.proposal_ttl_s * 1000),
-            expires_wall=self._wall_ms() + int(self.settings.engine.proposal_ttl_s * 1000),
-            evaluation_key=key,
-            binding_cap=binding,
-            strategy_id=intent.strategy_id,
-            extra_legs=extra,
-        )
-        p.rationale = {"evaluation": key, "summary": r.summary, **r.numbers, "risk": risk_gates}
-        if extra:
-            legs = (replace(leg, size=size), *extra)
-            p.rationale["legs"] = [leg_text(self.markets[lg.condition_id].market, lg) for lg in legs]
-        self.proposals[p.proposal_id] = p
-        self.pending[p.proposal_id] = p
-        self.counters["proposals"] += 1
-        self._count_for(p.strategy_id, "proposals")
-        self.store.add_proposal(
-            id=p.proposal_id,
-            run_id=self.run_id,
-            ts=now,
-            evaluation_id=None,
-            strategy_id=p.strategy_id,
-            condition_id=ms.market.condition_id,
-            token_id=ms.market.token(p.outcome),
-            outcome=p.outcome.value,
-            side=p.side.value,
-            order_type=p.order_type.value,
-            post_only=int(p.post_only),
-            price=Decimal(p.price).scaleb(-4),
-            size=Decimal(p.size).scaleb(-6),
-            p_hat=r.p_hat,
-            ci_low=r.ci_low,
-            ci_high=r.ci_high,
-            edge_net=r.edge_net,
-            kelly_fraction=r.kelly,
-            binding_cap=binding,
-            expected_slippage_bps=r.expected_slippage_bps,
-            expires_ts=p.expires_ts,
-            expires_wall=p.expires_wall,
-            status=p.status.value,
-            rationale=p.rationale,
-        )
-        self._note(
-            "proposal",
-            id=p.proposal_id,
-            strategy=p.strategy_id,
-            market=ms.market.slug,
-            side=p.side.value,
-            outcome=p.outcome.value,
-            price=px_to_str(p.price),
-            size=qty_to_str(p.size),
-            edge=round(r.edge_net or 0.0, 4),
-            cap=binding,
-        )
-        if self.mode is Mode.AUTO:
-            self._decide(p, ProposalStatus.APPROVED, "APPROVE", "auto")
-            await self._execute_proposal(p)
-        elif self.mode is Mode.OBSERVE:
-            self._decide(p, ProposalStatus.OBSERVED, "OBSERVE", "engine")
-
-    def _decide(
-        self, p: Proposal, status: ProposalStatus, action: str, actor: str, size: int | None = None, note: str = ""
-    ) -> None:
-        p.status = status
-        if note:
-            p.reason = note
-        self.pending.pop(p.proposal_id, None)
-        self.store.update_proposal_status(p.proposal_id, status, note or None)
-        self.store.add_decision(
-            proposal_id=p.proposal_id,
-            ts=self.clock.now_ms(),
-            action=action,
-            actor=actor,
-            size=None if size is None else Decimal(size).scaleb(-6),
-            note=note,
-        )
-
     def is_stale(self, condition_id: str, now: int) -> bool:
         """The venue knows when its copy of a book can't be trusted (live: unsynced after a reconnect or a gap,
         or silent too long; recorded: quiet beyond the recording's cadence); no order is built or sent from
@@ -1342,166 +1217,6 @@ class Engine:
         if self._stale_cache[0] != now:
             self._stale_cache = (now, frozenset(self.venue.stale_markets(now)))
         return condition_id in self._stale_cache[1]
-
-    def _refuse(self, p: Proposal | None, refusal: Refusal, what: str) -> str:
-        """An order that may not go: counted, logged and, for a proposal, stored as its status and reason."""
-        text = refusal.text()
-        self.refusals[refusal.code] = self.refusals.get(refusal.code, 0) + 1
-        self.counters["orders_refused"] = self.counters.get("orders_refused", 0) + 1
-        if p is not None:
-            p.refusal = refusal
-            self._decide(p, ProposalStatus.REFUSED, "REFUSE", "engine", note=text)
-        self._note(
-            f"order refused: {what}",
-            logging.WARNING,
-            proposal=p.proposal_id if p else "-",
-            code=refusal.code,
-            value=f"{refusal.value:.6g}",
-            threshold=f"{refusal.threshold:.6g}",
-            detail=refusal.detail,
-        )
-        return text
-
-    async def _execute_proposal(self, p: Proposal) -> str | None:
-        """Send an approved proposal's order; the refusal's text when it may not go."""
-        m = p.market
-        if not self.live_armed:
-            self._refuse(
-                p,
-                Refusal("LIVE_NOT_ARMED", 0, 1, "LIVE venue not armed"),
-                "LIVE not armed (type LIVE in the console, or `ctl arm LIVE`)",
-            )
-            return "LIVE venue not armed"
-        if self.is_stale(m.condition_id, self.clock.now_ms()):
-            self.counters["stale_refusals"] = self.counters.get("stale_refusals", 0) + 1
-            return self._refuse(
-                p,
-                Refusal("VENUE_STALE_BOOK", 1, 0, "the venue reports the book stale at send time"),
-                "stale book",
-            )
-        if p.extra_legs:
-            first = Leg(m.condition_id, p.outcome, p.side, p.price, p.size, p.order_type, p.post_only)
-            return await self._send_legs([first, *p.extra_legs], p, None)
-        expiration = None
-        if p.order_type is OrderType.GTD:
-            x = self.settings.execution
-            expiration = self.clock.now_ms() // 1000 + x.gtd_security_buffer_s + x.gtd_lifetime_s
-        request = OrderRequest(
-            client_order_id=self._next_id("O"),
-            condition_id=m.condition_id,
-            token_id=m.token(p.outcome),
-            outcome=p.outcome,
-            side=p.side,
-            price=p.price,
-            size=p.size,
-            order_type=p.order_type,
-            post_only=p.post_only,
-            expiration=expiration,
-        )
-        p.client_order_id = request.client_order_id
-        return await self._send(request, p)
-
-    async def _send(
-        self, request: OrderRequest, proposal: Proposal | None, mandate: Mandate | None = None
-    ) -> str | None:
-        """Every order goes out here: the firewall (breakers, market state and caps as guards, then the order
-        rules), the reservation of its cash or shares, then write-ahead: the intent is committed before the
-        venue sees the order. Returns the refusal's text when it may not go."""
-        now = self.clock.now_ms()
-        ms = self.markets[request.condition_id]
-        reduces = self.exposure.reduces(request)
-        verdict = self.firewall.approve(request, market=ms.market, tick=ms.tick, book=ms.book, now=now)
-        if not verdict.ok:
-            assert verdict.rejection is not None
-            return self._refuse(proposal, Refusal.of(verdict.rejection), "firewall")
-        if verdict.adjustments:
-            self._note(
-                "firewall adjusted", order=request.client_order_id, changes=", ".join(verdict.adjustments)
-            )
-        request = verdict.request
-        origin = proposal or mandate
-        if origin is not None:
-            # The strategy's pause and budget as they stand now: an approval may come long after the proposal.
-            mine = self._strategy_refusal(origin.strategy_id, request, reduces)
-            if mine is not None:
-                self.firewall.on_done(request.client_order_id)
-                return self._refuse(proposal, mine, "strategy")
-        admission = self.exposure.admit(request, bankroll=self._equity())
-        if not admission.ok:
-            self.firewall.on_done(request.client_order_id)
-            return self._refuse(proposal, Refusal.of(admission), "exposure")
-        order = Order(
-            request=request,
-            created_ts=now,
-            proposal_id=proposal.proposal_id if proposal else mandate.mandate_id if mandate else None,
-            strategy_id=origin.strategy_id if origin else FOREIGN,
-            updated_ts=now,
-        )
-        if mandate is not None:
-            mandate.orders.add(request.client_order_id)
-        self.orders[request.client_order_id] = order
-        self.counters["orders"] += 1
-        self._count_for(order.strategy_id, "orders")
-        if isinstance(self.venue, PreparesOrders):
-            # The venue's own id for the order (on Polymarket its EIP-712 hash) is known before it is sent and
-            # written ahead with the intent, so that after a crash the order can be looked up by it.
-            try:
-                order.venue_order_id = await self.venue.prepare(request)
-            except Exception as exc:  # the venue cannot build it (precision, signing): nothing was sent
-                store_order(self, order)
-                transition(self, order, OrderState.FAILED, self.clock.now_ms(), f"not built: {exc}")
-                self._note("order not built", logging.ERROR, order=request.client_order_id, error=str(exc))
-                return f"the venue could not build the order: {exc}"
-        store_order(self, order)
-        self._queue_state()  # the breakers and halt as they stood when this order was decided, durable with it
-        await self.store.flush()
-        # The flush awaited: a kill switch (its own task) may have halted meanwhile. Nothing goes after a halt.
-        late = self.breakers.block(self.clock.now_ms(), request.condition_id, reduces=reduces)
-        if self.state not in TRADING_STATES or late is not None:
-            why = f"not sent: {late.code if late else self.state.value}"
-            transition(self, order, OrderState.CANCELLED, self.clock.now_ms(), why)
-            self._note("order not sent", logging.WARNING, order=request.client_order_id, reason=why)
-            return why
-        try:
-            await self.venue.submit(request)
-        except Exception as exc:  # the venue could not take it: nothing was sent
-            transition(self, order, OrderState.FAILED, self.clock.now_ms(), f"submit failed: {exc}")
-            self._note("submit failed", logging.ERROR, order=request.client_order_id, error=str(exc))
-            return None
-        transition(self, order, OrderState.SUBMITTED, self.clock.now_ms(), "sent")
-        self._note(
-            "order sent",
-            order=request.client_order_id,
-            side=request.side.value,
-            outcome=request.outcome.value,
-            price=px_to_str(request.price),
-            size=qty_to_str(request.size),
-            type=request.order_type.value,
-        )
-        return None
-
-    async def _manage_resting(self, now: int) -> None:
-        """Cancel resting orders that went stale or whose market closed (a strategy withdraws its own orders
-        when their reason is gone, through its reply). Cancels only reduce risk, so they
-        run in every mode without approval; they spend the firewall's mutation budget like places do (one
-        refused for budget is retried next cycle)."""
-        stale = set(self.firewall.stale_orders(now))
-        for order in list(self.working.values()):
-            if order.state not in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) or order.cancel_requested:
-                continue
-            ms = self.markets[order.request.condition_id]
-            reason = ""
-            if order.client_order_id in stale:
-                reason = "stale"
-            elif ms.phase is not MarketPhase.OPEN:
-                reason = "market closed"
-            if reason:
-                if not self.firewall.cancel([order.client_order_id], now).allowed:
-                    self._note("cancel deferred: mutation budget", order=order.client_order_id, reason=reason)
-                    continue
-                order.cancel_requested = True
-                await self.venue.cancel(order.client_order_id)
-                self._note("cancel", order=order.client_order_id, reason=reason)
 
     # --- P&L -----------------------------------------------------------------------------------
     def mark(self, token_id: str) -> Decimal | None:
@@ -1682,7 +1397,7 @@ class Engine:
                 o.cancel_requested = True  # orders still in flight are cancelled when they are accepted
             await self.venue.cancel_all()
             for p in list(self.pending.values()):
-                self._decide(p, ProposalStatus.REJECTED, "REJECT", command.actor, note="cancel all")
+                decide(self, p, ProposalStatus.REJECTED, "REJECT", command.actor, note="cancel all")
             self._note("cancel all", orders=len(working), by=command.actor)
             return CommandResult(True, f"cancel requested for {len(working)} orders")
         if isinstance(command, PauseStrategy | ResumeStrategy):
@@ -1725,7 +1440,7 @@ class Engine:
         if p.status is not ProposalStatus.PENDING:
             return CommandResult(False, f"proposal {p.proposal_id} is {p.status}")
         if isinstance(command, Reject):
-            self._decide(p, ProposalStatus.REJECTED, "REJECT", command.actor, note=command.note)
+            decide(self, p, ProposalStatus.REJECTED, "REJECT", command.actor, note=command.note)
             self._note("rejected", id=p.proposal_id, by=command.actor)
             return CommandResult(True, f"rejected {p.proposal_id}")
         if isinstance(command, EditSize):
@@ -1758,14 +1473,14 @@ class Engine:
                 why = self.error if self.state is EngineState.ERROR else "the venue's word is not in yet"
                 return CommandResult(False, f"{self.state.value} ({why}): approvals are disabled")
             if self._wall_ms() >= p.expires_wall:
-                self._decide(p, ProposalStatus.EXPIRED, "EXPIRE", "ttl", note="time to live ran out")
+                decide(self, p, ProposalStatus.EXPIRED, "EXPIRE", "ttl", note="time to live ran out")
                 return CommandResult(False, f"proposal {p.proposal_id} expired")
             if self.is_stale(p.market.condition_id, self.clock.now_ms()):
                 return CommandResult(
                     False, f"{p.market.slug}: the book is stale; approve again once it is fresh"
                 )
-            self._decide(p, ProposalStatus.APPROVED, "APPROVE", command.actor, size=p.size)
-            refused = await self._execute_proposal(p)
+            decide(self, p, ProposalStatus.APPROVED, "APPROVE", command.actor, size=p.size)
+            refused = await execute_proposal(self, p)
             if refused:
                 return CommandResult(False, f"approved {p.proposal_id}, but the order was refused: {refused}")
             return CommandResult(True, f"approved {p.proposal_id}")
@@ -1840,70 +1555,7 @@ class Engine:
         firewall, exposure and the strategy's budget all judge them there)."""
         legs = [replace(leg, size=n) for leg, n in zip(intent.legs, sizes, strict=True)]
         self.counters["mandate_orders"] = self.counters.get("mandate_orders", 0) + len(legs)
-        await self._send_legs(legs, None, m)
-
-    def _leg_request(self, leg: Leg) -> OrderRequest:
-        market = self.markets[leg.condition_id].market
-        expiration = None
-        if leg.order_type is OrderType.GTD:
-            x = self.settings.execution
-            lifetime = leg.expiry_s or x.gtd_lifetime_s
-            expiration = self.clock.now_ms() // 1000 + x.gtd_security_buffer_s + lifetime
-        return OrderRequest(
-            client_order_id=self._next_id("O"),
-            condition_id=leg.condition_id,
-            token_id=market.token(leg.outcome),
-            outcome=leg.outcome,
-            side=leg.side,
-            price=leg.price,
-            size=leg.size,
-            order_type=leg.order_type,
-            post_only=leg.post_only,
-            expiration=expiration,
-        )
-
-    async def _send_legs(self, legs: list[Leg], proposal: Proposal | None, mandate: Mandate | None) -> str | None:
-        """Send an intent's legs: all or none. Every leg is checked first against what can be known without
-        sending (the strategy's pause and budget, the exposure caps, a stale book); then they go one by one, and
-        if a later leg is still refused, the legs already sent are cancelled at once and it is logged loudly."""
-        requests = [self._leg_request(leg) for leg in legs]
-        if proposal is not None:
-            proposal.client_order_id = requests[0].client_order_id
-            proposal.client_order_ids = tuple(r.client_order_id for r in requests)
-        if len(requests) > 1:
-            sid = (proposal or mandate).strategy_id  # type: ignore[union-attr]
-            reserved = Decimal(0)
-            for i, r in enumerate(requests):
-                reduces = self.exposure.reduces(r)
-                refusal = self._strategy_refusal(sid, r, reduces, reserved)
-                if refusal is None:
-                    check = self.exposure.check(r, bankroll=self._equity())
-                    refusal = None if check.ok else Refusal.of(check)
-                if refusal is None and self.is_stale(r.condition_id, self.clock.now_ms()):
-                    refusal = Refusal("VENUE_STALE_BOOK", 1, 0, "the venue reports the book stale at send time")
-                if refusal is not None:
-                    refusal = replace(refusal, detail=f"leg {i + 1} of {len(requests)}: {refusal.detail}")
-                    return self._refuse(proposal, refusal, "multi-leg check")
-                if r.side is Side.BUY:
-                    reserved += notional(r.price, r.size)
-        sent: list[str] = []
-        for i, request in enumerate(requests):
-            refused = await self._send(request, proposal, mandate)
-            if refused is None and request.client_order_id in self.orders:
-                sent.append(request.client_order_id)
-                continue
-            if refused is None:
-                refused = "not sent"
-            if sent:
-                for oid in sent:
-                    o = self.working.get(oid)
-                    if o is not None and not o.cancel_requested:
-                        o.cancel_requested = True
-                        await self.venue.cancel(oid)
-                self._note("multi-leg broken: earlier legs cancelled", logging.ERROR, leg=i + 1,
-                           legs=len(requests), cancelled=",".join(sent), reason=refused)  # fmt: skip
-            return refused
-        return None
+        await send_legs(self, legs, None, m)
 
     async def _end_mandate(self, m: Mandate, status: MandateStatus, actor: str, reason: str) -> int:
         """Close a mandate and cancel every order still working under it; returns how many."""

@@ -1,14 +1,20 @@
-"""A proposal: a strategy's intent, sized by the risk layers, waiting for (or past) the operator's word."""
+"""A proposal: a strategy's intent, sized by the risk layers, waiting for (or past) the operator's word; and
+how one is decided (approved, rejected, expired, observed, refused), each decision a stored row."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from engine.domain import Market, OrderType, Outcome, ProposalStatus, Side
 from engine.refusal import Refusal
 from engine.strategies.base import Leg
 from engine.units import px_to_str, qty_to_str
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
 
 
 @dataclass(slots=True)
@@ -48,3 +54,47 @@ class Proposal:
 
 def leg_text(market: Market, leg: Leg) -> str:
     return f"{leg.side.value} {market.label(leg.outcome)} {px_to_str(leg.price)} x{qty_to_str(leg.size)}"
+
+
+def decide(
+    e: Engine,
+    p: Proposal,
+    status: ProposalStatus,
+    action: str,
+    actor: str,
+    size: int | None = None,
+    note: str = "",
+) -> None:
+    p.status = status
+    if note:
+        p.reason = note
+    e.pending.pop(p.proposal_id, None)
+    e.store.update_proposal_status(p.proposal_id, status, note or None)
+    e.store.add_decision(
+        proposal_id=p.proposal_id,
+        ts=e.clock.now_ms(),
+        action=action,
+        actor=actor,
+        size=None if size is None else Decimal(size).scaleb(-6),
+        note=note,
+    )
+
+
+def refuse(e: Engine, p: Proposal | None, refusal: Refusal, what: str) -> str:
+    """An order that may not go: counted, logged and, for a proposal, stored as its status and reason."""
+    text = refusal.text()
+    e.refusals[refusal.code] = e.refusals.get(refusal.code, 0) + 1
+    e.counters["orders_refused"] = e.counters.get("orders_refused", 0) + 1
+    if p is not None:
+        p.refusal = refusal
+        decide(e, p, ProposalStatus.REFUSED, "REFUSE", "engine", note=text)
+    e._note(
+        f"order refused: {what}",
+        logging.WARNING,
+        proposal=p.proposal_id if p else "-",
+        code=refusal.code,
+        value=f"{refusal.value:.6g}",
+        threshold=f"{refusal.threshold:.6g}",
+        detail=refusal.detail,
+    )
+    return text

@@ -4,19 +4,24 @@ Each order moves through its state machine (engine/execution/orders.py) with eve
 into the account's portfolio and the strategy's own book, exactly once by trade id; reversals undo them;
 settlements pay out; orders found at the venue after a restart are adopted; and the venue's own account
 (positions, working orders, collateral) is reconciled against the ledger, feeding the reconciliation breaker.
-Sending is the engine's (`Engine._send`): write-ahead first, then the venue.
+Sending is here too (`send`): the firewall, the strategy's pause and budget, exposure, then write-ahead, then
+the venue; `send_legs` sends a multi-leg intent all or none; cancels of a strategy's own orders and the care
+of resting orders (stale, or their market closed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from engine.domain import EngineState
+from engine.domain import TRADING_STATES, EngineState, MarketPhase, OrderRequest, OrderType, Side
 from engine.execution.orders import FOREIGN, Order, OrderState
-from engine.strategies.base import OrderUpdate
+from engine.proposals import Proposal, refuse
+from engine.refusal import Refusal
+from engine.strategies.base import Cancel, Leg, OrderUpdate
 from engine.strategy_context import order_view
 from engine.units import notional, px_to_str, qty_to_str
 from engine.venues.base import (
@@ -29,6 +34,7 @@ from engine.venues.base import (
     OrderLost,
     OrderRejected,
     OrderUnknown,
+    PreparesOrders,
     Reconcilable,
     Settled,
     VenueEvent,
@@ -37,6 +43,7 @@ from engine.venues.base import (
 
 if TYPE_CHECKING:
     from engine.engine import Engine
+    from engine.mandates import Mandate
 
 
 def transition(e: Engine, order: Order, to: OrderState, ts: int, cause: str) -> None:
@@ -362,3 +369,190 @@ def store_position(e: Engine, pos) -> None:
 
 
 # --- breakers ---------------------------------------------------------------------------------
+
+
+async def send(
+    e: Engine, request: OrderRequest, proposal: Proposal | None, mandate: Mandate | None = None
+) -> str | None:
+    """Every order goes out here: the firewall (breakers, market state and caps as guards, then the order
+    rules), the reservation of its cash or shares, then write-ahead: the intent is committed before the
+    venue sees the order. Returns the refusal's text when it may not go."""
+    now = e.clock.now_ms()
+    ms = e.markets[request.condition_id]
+    reduces = e.exposure.reduces(request)
+    verdict = e.firewall.approve(request, market=ms.market, tick=ms.tick, book=ms.book, now=now)
+    if not verdict.ok:
+        assert verdict.rejection is not None
+        return refuse(e, proposal, Refusal.of(verdict.rejection), "firewall")
+    if verdict.adjustments:
+        e._note("firewall adjusted", order=request.client_order_id, changes=", ".join(verdict.adjustments))
+    request = verdict.request
+    origin = proposal or mandate
+    if origin is not None:
+        # The strategy's pause and budget as they stand now: an approval may come long after the proposal.
+        mine = e._strategy_refusal(origin.strategy_id, request, reduces)
+        if mine is not None:
+            e.firewall.on_done(request.client_order_id)
+            return refuse(e, proposal, mine, "strategy")
+    admission = e.exposure.admit(request, bankroll=e._equity())
+    if not admission.ok:
+        e.firewall.on_done(request.client_order_id)
+        return refuse(e, proposal, Refusal.of(admission), "exposure")
+    order = Order(
+        request=request,
+        created_ts=now,
+        proposal_id=proposal.proposal_id if proposal else mandate.mandate_id if mandate else None,
+        strategy_id=origin.strategy_id if origin else FOREIGN,
+        updated_ts=now,
+    )
+    if mandate is not None:
+        mandate.orders.add(request.client_order_id)
+    e.orders[request.client_order_id] = order
+    e.counters["orders"] += 1
+    e._count_for(order.strategy_id, "orders")
+    if isinstance(e.venue, PreparesOrders):
+        # The venue's own id for the order (on Polymarket its EIP-712 hash) is known before it is sent and
+        # written ahead with the intent, so that after a crash the order can be looked up by it.
+        try:
+            order.venue_order_id = await e.venue.prepare(request)
+        except Exception as exc:  # the venue cannot build it (precision, signing): nothing was sent
+            store_order(e, order)
+            transition(e, order, OrderState.FAILED, e.clock.now_ms(), f"not built: {exc}")
+            e._note("order not built", logging.ERROR, order=request.client_order_id, error=str(exc))
+            return f"the venue could not build the order: {exc}"
+    store_order(e, order)
+    e._queue_state()  # the breakers and halt as they stood when this order was decided, durable with it
+    await e.store.flush()
+    # The flush awaited: a kill switch (its own task) may have halted meanwhile. Nothing goes after a halt.
+    late = e.breakers.block(e.clock.now_ms(), request.condition_id, reduces=reduces)
+    if e.state not in TRADING_STATES or late is not None:
+        why = f"not sent: {late.code if late else e.state.value}"
+        transition(e, order, OrderState.CANCELLED, e.clock.now_ms(), why)
+        e._note("order not sent", logging.WARNING, order=request.client_order_id, reason=why)
+        return why
+    try:
+        await e.venue.submit(request)
+    except Exception as exc:  # the venue could not take it: nothing was sent
+        transition(e, order, OrderState.FAILED, e.clock.now_ms(), f"submit failed: {exc}")
+        e._note("submit failed", logging.ERROR, order=request.client_order_id, error=str(exc))
+        return None
+    transition(e, order, OrderState.SUBMITTED, e.clock.now_ms(), "sent")
+    e._note(
+        "order sent",
+        order=request.client_order_id,
+        side=request.side.value,
+        outcome=request.outcome.value,
+        price=px_to_str(request.price),
+        size=qty_to_str(request.size),
+        type=request.order_type.value,
+    )
+    return None
+
+
+async def send_legs(
+    e: Engine, legs: list[Leg], proposal: Proposal | None, mandate: Mandate | None
+) -> str | None:
+    """Send an intent's legs: all or none. Every leg is checked first against what can be known without
+    sending (the strategy's pause and budget, the exposure caps, a stale book); then they go one by one, and
+    if a later leg is still refused, the legs already sent are cancelled at once and it is logged loudly."""
+    requests = [leg_request(e, leg) for leg in legs]
+    if proposal is not None:
+        proposal.client_order_id = requests[0].client_order_id
+        proposal.client_order_ids = tuple(r.client_order_id for r in requests)
+    if len(requests) > 1:
+        sid = (proposal or mandate).strategy_id  # type: ignore[union-attr]
+        reserved = Decimal(0)
+        for i, r in enumerate(requests):
+            reduces = e.exposure.reduces(r)
+            refusal = e._strategy_refusal(sid, r, reduces, reserved)
+            if refusal is None:
+                check = e.exposure.check(r, bankroll=e._equity())
+                refusal = None if check.ok else Refusal.of(check)
+            if refusal is None and e.is_stale(r.condition_id, e.clock.now_ms()):
+                refusal = Refusal("VENUE_STALE_BOOK", 1, 0, "the venue reports the book stale at send time")
+            if refusal is not None:
+                refusal = replace(refusal, detail=f"leg {i + 1} of {len(requests)}: {refusal.detail}")
+                return refuse(e, proposal, refusal, "multi-leg check")
+            if r.side is Side.BUY:
+                reserved += notional(r.price, r.size)
+    sent: list[str] = []
+    for i, request in enumerate(requests):
+        refused = await send(e, request, proposal, mandate)
+        if refused is None and request.client_order_id in e.orders:
+            sent.append(request.client_order_id)
+            continue
+        if refused is None:
+            refused = "not sent"
+        if sent:
+            for oid in sent:
+                o = e.working.get(oid)
+                if o is not None and not o.cancel_requested:
+                    o.cancel_requested = True
+                    await e.venue.cancel(oid)
+            e._note("multi-leg broken: earlier legs cancelled", logging.ERROR, leg=i + 1,
+                       legs=len(requests), cancelled=",".join(sent), reason=refused)  # fmt: skip
+        return refused
+    return None
+
+
+def leg_request(e: Engine, leg: Leg) -> OrderRequest:
+    market = e.markets[leg.condition_id].market
+    expiration = None
+    if leg.order_type is OrderType.GTD:
+        x = e.settings.execution
+        lifetime = leg.expiry_s or x.gtd_lifetime_s
+        expiration = e.clock.now_ms() // 1000 + x.gtd_security_buffer_s + lifetime
+    return OrderRequest(
+        client_order_id=e._next_id("O"),
+        condition_id=leg.condition_id,
+        token_id=market.token(leg.outcome),
+        outcome=leg.outcome,
+        side=leg.side,
+        price=leg.price,
+        size=leg.size,
+        order_type=leg.order_type,
+        post_only=leg.post_only,
+        expiration=expiration,
+    )
+
+
+async def strategy_cancel(e: Engine, sid: str, cancel: Cancel, now: int) -> None:
+    """Cancels only reduce risk, so they run in every mode without approval; they spend the firewall's
+    mutation budget like places do (one refused for budget is asked for again by the strategy)."""
+    order = e.working.get(cancel.client_order_id)
+    if order is None or order.strategy_id != sid:
+        e._note("cancel ignored: not a working order of this strategy", logging.WARNING,
+                   strategy=sid, order=cancel.client_order_id)  # fmt: skip
+        return
+    if order.cancel_requested or order.state not in (OrderState.LIVE, OrderState.PARTIALLY_FILLED):
+        return
+    if not e.firewall.cancel([order.client_order_id], now).allowed:
+        e._note("cancel deferred: mutation budget", order=order.client_order_id, reason=cancel.reason)
+        return
+    order.cancel_requested = True
+    await e.venue.cancel(order.client_order_id)
+    e._note("cancel", order=order.client_order_id, reason=cancel.reason, strategy=sid)
+
+
+async def manage_resting(e: Engine, now: int) -> None:
+    """Cancel resting orders that went stale or whose market closed (a strategy withdraws its own orders
+    when their reason is gone, through its reply). Cancels only reduce risk, so they
+    run in every mode without approval; they spend the firewall's mutation budget like places do (one
+    refused for budget is retried next cycle)."""
+    stale = set(e.firewall.stale_orders(now))
+    for order in list(e.working.values()):
+        if order.state not in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) or order.cancel_requested:
+            continue
+        ms = e.markets[order.request.condition_id]
+        reason = ""
+        if order.client_order_id in stale:
+            reason = "stale"
+        elif ms.phase is not MarketPhase.OPEN:
+            reason = "market closed"
+        if reason:
+            if not e.firewall.cancel([order.client_order_id], now).allowed:
+                e._note("cancel deferred: mutation budget", order=order.client_order_id, reason=reason)
+                continue
+            order.cancel_requested = True
+            await e.venue.cancel(order.client_order_id)
+            e._note("cancel", order=order.client_order_id, reason=reason)
