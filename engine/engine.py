@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -64,7 +64,6 @@ from engine.execution.firewall import Firewall, FirewallLimits
 from engine.execution.order_manager import (
     apply_venue_event,
     manage_resting,
-    send_legs,
     strategy_cancel,
 )
 from engine.execution.orders import Order, OrderState
@@ -77,7 +76,15 @@ from engine.feeds.events import (
     TickSizeChange,
 )
 from engine.logs import log_event
-from engine.mandates import Mandate, Mandates, MandateStatus
+from engine.mandate_flow import (
+    held_by,
+    lapse_mandates,
+    mandate_command,
+    mandate_decision,
+    request_mandate,
+    send_quote,
+)
+from engine.mandates import Mandates, MandateStatus
 from engine.portfolio import Portfolio
 from engine.proposal_flow import execute_proposal, propose
 from engine.proposals import Proposal, decide
@@ -274,7 +281,8 @@ class Engine:
             brain=self.brain, limits=self.limits, requote_min_ticks=settings.execution.requote_min_ticks
         )
         configured = [
-            AVAILABLE[name].create(settings.strategies[name], services) for name in settings.enabled_strategies()
+            AVAILABLE[name].create(settings.strategies[name], services)
+            for name in settings.enabled_strategies()
         ]
         self.strategies: list[Strategy] = [*configured, *strategies]
         ids = [st.strategy_id for st in self.strategies]
@@ -449,7 +457,7 @@ class Engine:
             self._touch()
         for m in [m for m in self.mandates.pending() if wall >= m.expires_wall]:
             self.mandates.close(m, MandateStatus.EXPIRED, self.clock.now_ms(), "ttl", "time to live ran out")
-            self._mandate_decision(m, "EXPIRE", "ttl")
+            mandate_decision(self, m, "EXPIRE", "ttl")
             self._touch()
 
     def healthy(self) -> bool:
@@ -567,7 +575,9 @@ class Engine:
         self._hold_data()
         async with self._lock:
             for p in list(self.pending.values()):
-                decide(self, p, ProposalStatus.EXPIRED, "EXPIRE", "engine", note=f"engine stopping ({reason})")
+                decide(
+                    self, p, ProposalStatus.EXPIRED, "EXPIRE", "engine", note=f"engine stopping ({reason})"
+                )
             if self.working:
                 for o in self.working.values():
                     o.cancel_requested = True
@@ -883,7 +893,11 @@ class Engine:
         reconciliation breaker. A difference counts only when it is seen at two checks in a row: a fill
         or a cancel in flight between venue and engine is not a mismatch."""
         interval_ms = int(self.settings.breakers.reconcile_interval_s * 1000)
-        if not isinstance(self.venue, Reconcilable) or interval_ms <= 0 or now - self._last_reconcile < interval_ms:
+        if (
+            not isinstance(self.venue, Reconcilable)
+            or interval_ms <= 0
+            or now - self._last_reconcile < interval_ms
+        ):
             return
         self._last_reconcile = now
         try:
@@ -924,7 +938,7 @@ class Engine:
             self._prune_history(now)
             if self.pending or self.mandates.has_pending():
                 self._expire_pending()
-            await self._lapse_mandates(now)
+            await lapse_mandates(self, now)
             if not self._awaiting_reconcile:
                 await self._reconcile(now)
             await self._flush_cancels()
@@ -964,7 +978,9 @@ class Engine:
                 del self.orders[oid]
         extra = len(self.proposals) - len(self.pending) - KEEP_DECIDED_PROPOSALS
         if extra > 0:
-            gone = [pid for pid, p in self.proposals.items() if p.status is not ProposalStatus.PENDING][:extra]
+            gone = [pid for pid, p in self.proposals.items() if p.status is not ProposalStatus.PENDING][
+                :extra
+            ]
             for pid in gone:
                 del self.proposals[pid]
 
@@ -1013,7 +1029,9 @@ class Engine:
     def _strategy_limit_tick(self, now: int, equity: Decimal) -> None:
         """Each cycle: every strategy's P&L against its own daily-loss and drawdown limits."""
         for st in self.strategies:
-            pause = self.strategy_limits.on_pnl(st.strategy_id, self.strategy_pnl(st.strategy_id), equity, now)
+            pause = self.strategy_limits.on_pnl(
+                st.strategy_id, self.strategy_pnl(st.strategy_id), equity, now
+            )
             if pause is not None:
                 self._paused(pause)
 
@@ -1041,7 +1059,7 @@ class Engine:
                 self._cancel_orders.add(o.client_order_id)
         for m in [m for m in self.mandates.open() if m.strategy_id == sid]:
             self.mandates.close(m, MandateStatus.ENDED, pause.ts, pause.by, f"strategy {sid} paused")
-            self._mandate_decision(m, "ENDED", pause.by, note=f"strategy {sid} paused")
+            mandate_decision(self, m, "ENDED", pause.by, note=f"strategy {sid} paused")
             self._cancel_orders.update(oid for oid in m.orders if oid in self.working)
         self.store.request_flush()
         self._queue_state()
@@ -1068,7 +1086,7 @@ class Engine:
             if isinstance(action, Cancel):
                 await strategy_cancel(self, sid, action, now)
             elif isinstance(action, MandateRequest):
-                self._request_mandate(sid, action, now)
+                request_mandate(self, sid, action, now)
             else:
                 if action.strategy_id != sid:
                     raise ValueError(f"strategy {sid} returned an intent for {action.strategy_id}")
@@ -1137,9 +1155,9 @@ class Engine:
             if intent.kind is IntentKind.QUOTE and self.mode is Mode.SEMI:
                 mandate = self.mandates.active_for(sid, cid)
                 if mandate is not None:
-                    outside = mandate.covers(intent, self._held_by(sid, market))
+                    outside = mandate.covers(intent, held_by(self, sid, market))
                     if outside is None:
-                        await self._send_quote(mandate, intent, sizes)
+                        await send_quote(self, mandate, intent, sizes)
                         return
                     details["mandate"] = {"id": mandate.mandate_id, "outside": outside.as_dict()}
             await propose(self, ms, intent, now, f"{cid}:{now}", sizes, binding, details.get("risk", []))
@@ -1433,7 +1451,7 @@ class Engine:
         if isinstance(command, RevokeMandate) or (
             command.proposal_id in self.mandates.by_id and not isinstance(command, EditSize)
         ):
-            return await self._mandate_command(command)
+            return await mandate_command(self, command)
         p = self.proposals.get(command.proposal_id)
         if p is None:
             return CommandResult(False, f"no proposal {command.proposal_id}")
@@ -1446,7 +1464,8 @@ class Engine:
         if isinstance(command, EditSize):
             if p.extra_legs:
                 return CommandResult(
-                    False, f"{p.proposal_id} has {1 + len(p.extra_legs)} legs that go together: approve or reject it"
+                    False,
+                    f"{p.proposal_id} has {1 + len(p.extra_legs)} legs that go together: approve or reject it",
                 )
             size = floor_size(command.size)
             if not p.market.min_order_size <= size <= p.max_size:
@@ -1490,123 +1509,6 @@ class Engine:
     def active_mandates(self, strategy_id: str) -> int:
         return self.mandates.count_active(strategy_id)
 
-    def _held_by(self, strategy_id: str, market: Market) -> dict[Outcome, int]:
-        book = self.accounts.book(strategy_id)
-        return {o: book.held(market.token(o)) for o in Outcome}
-
-    def _store_mandate(self, m: Mandate) -> None:
-        r = m.request
-        self.store.save_mandate(
-            id=m.mandate_id,
-            run_id=self.run_id,
-            ts=m.created_ts,
-            strategy_id=r.strategy_id,
-            condition_id=r.condition_id,
-            sides=",".join(f"{side.value}:{outcome.value}" for outcome, side in r.sides),
-            max_order_size=Decimal(r.max_order_size).scaleb(-6),
-            max_inventory=Decimal(r.max_inventory).scaleb(-6),
-            band_low=Decimal(r.band_low).scaleb(-4),
-            band_high=Decimal(r.band_high).scaleb(-4),
-            lifetime_s=r.lifetime_s,
-            status=m.status.value,
-            decided_ts=m.decided_ts,
-            decided_by=m.decided_by,
-            expires_ts=m.expires_ts,
-            ended_ts=m.ended_ts,
-            ended_by=m.ended_by,
-            reason=m.reason,
-            rationale={"summary": r.rationale.summary, **r.rationale.numbers},
-        )
-
-    def _mandate_decision(self, m: Mandate, action: str, actor: str, note: str = "") -> None:
-        self._store_mandate(m)
-        self.store.add_decision(
-            proposal_id=m.mandate_id, ts=self.clock.now_ms(), action=action, actor=actor, size=None, note=note
-        )
-        self._note(f"mandate {action.lower()}", id=m.mandate_id, strategy=m.strategy_id,
-                   market=self.markets[m.condition_id].market.slug, by=actor, note=note)  # fmt: skip
-
-    def _request_mandate(self, sid: str, req: MandateRequest, now: int) -> None:
-        """A strategy asks for a mandate: pending for the operator in semi mode, granted at once in auto,
-        recorded only in observe. One open mandate per strategy and market; a paused strategy gets none."""
-        if req.strategy_id != sid:
-            raise ValueError(f"strategy {sid} asked a mandate for {req.strategy_id}")
-        if req.condition_id not in self.markets:
-            raise ValueError(f"strategy {sid} asked a mandate for unknown market {req.condition_id}")
-        if self.mandates.open_for(sid, req.condition_id) is not None:
-            return
-        if sid in self.strategy_limits.paused:
-            self._note("mandate not asked: strategy paused", strategy=sid)
-            return
-        ttl_ms = int(self.settings.engine.proposal_ttl_s * 1000)
-        m = Mandate(self._next_id("M"), req, now, self._wall_ms() + ttl_ms)
-        self.mandates.add(m)
-        self.counters["mandates"] = self.counters.get("mandates", 0) + 1
-        self._mandate_decision(m, "REQUEST", sid, note=req.bounds(self.markets[req.condition_id].market.label))
-        if self.mode is Mode.AUTO:
-            self.mandates.activate(m, now, "auto")
-            self._mandate_decision(m, "APPROVE", "auto")
-        elif self.mode is Mode.OBSERVE:
-            self.mandates.close(m, MandateStatus.OBSERVED, now, "engine", "observe mode")
-            self._mandate_decision(m, "OBSERVE", "engine")
-
-    async def _send_quote(self, m: Mandate, intent: Intent, sizes: tuple[int, ...]) -> None:
-        """A requote inside an active mandate: no proposal, the orders go straight to `_send_legs` (the
-        firewall, exposure and the strategy's budget all judge them there)."""
-        legs = [replace(leg, size=n) for leg, n in zip(intent.legs, sizes, strict=True)]
-        self.counters["mandate_orders"] = self.counters.get("mandate_orders", 0) + len(legs)
-        await send_legs(self, legs, None, m)
-
-    async def _end_mandate(self, m: Mandate, status: MandateStatus, actor: str, reason: str) -> int:
-        """Close a mandate and cancel every order still working under it; returns how many."""
-        now = self.clock.now_ms()
-        self.mandates.close(m, status, now, actor, reason)
-        self._mandate_decision(m, status.value, actor, note=reason)
-        n = 0
-        for oid in sorted(m.orders):
-            o = self.working.get(oid)
-            if o is not None and not o.cancel_requested:
-                o.cancel_requested = True
-                await self.venue.cancel(oid)
-                n += 1
-        self.store.request_flush()
-        return n
-
-    async def _lapse_mandates(self, now: int) -> None:
-        """Active mandates whose lifetime ran out (engine time) end, and their orders are withdrawn."""
-        for m in list(self.mandates.open()):
-            if m.status is MandateStatus.ACTIVE and m.expires_ts is not None and now >= m.expires_ts:
-                await self._end_mandate(m, MandateStatus.EXPIRED, "ttl", "its lifetime ran out")
-
-    async def _mandate_command(self, command: Approve | Reject | RevokeMandate) -> CommandResult:
-        mid = command.mandate_id if isinstance(command, RevokeMandate) else command.proposal_id
-        m = self.mandates.by_id.get(mid)
-        if m is None:
-            return CommandResult(False, f"no mandate {mid}")
-        if isinstance(command, RevokeMandate):
-            if m.status is not MandateStatus.ACTIVE:
-                return CommandResult(False, f"mandate {m.mandate_id} is {m.status.value}")
-            n = await self._end_mandate(m, MandateStatus.REVOKED, command.actor, "revoked")
-            return CommandResult(True, f"revoked {m.mandate_id}: {n} orders cancelled")
-        if m.status is not MandateStatus.PENDING:
-            return CommandResult(False, f"mandate {m.mandate_id} is {m.status.value}")
-        now = self.clock.now_ms()
-        if isinstance(command, Reject):
-            self.mandates.close(m, MandateStatus.REJECTED, now, command.actor, command.note or "rejected")
-            self._mandate_decision(m, "REJECT", command.actor, note=command.note)
-            return CommandResult(True, f"rejected {m.mandate_id}")
-        if self.state not in TRADING_STATES:
-            return CommandResult(False, f"{self.state.value}: approvals are disabled")
-        if self._wall_ms() >= m.expires_wall:
-            self.mandates.close(m, MandateStatus.EXPIRED, now, "ttl", "time to live ran out")
-            self._mandate_decision(m, "EXPIRE", "ttl")
-            return CommandResult(False, f"mandate {m.mandate_id} expired")
-        if m.strategy_id in self.strategy_limits.paused:
-            return CommandResult(False, f"{m.strategy_id} is paused: resume it first")
-        self.mandates.activate(m, now, command.actor)
-        self._mandate_decision(m, "APPROVE", command.actor)
-        return CommandResult(True, f"approved mandate {m.mandate_id}")
-
     async def _strategy_command(self, command: PauseStrategy | ResumeStrategy) -> CommandResult:
         sid = command.strategy_id
         if sid not in self._by_id:
@@ -1615,7 +1517,9 @@ class Engine:
         if isinstance(command, PauseStrategy):
             pause = self.strategy_limits.pause(sid, command.reason, now, command.actor)
             if pause is None:
-                return CommandResult(False, f"{sid} is already paused: {self.strategy_limits.paused[sid].reason}")
+                return CommandResult(
+                    False, f"{sid} is already paused: {self.strategy_limits.paused[sid].reason}"
+                )
             self._paused(pause)
             await self._flush_cancels()
             return CommandResult(True, f"{sid} paused: no new risk, its buys cancelled")

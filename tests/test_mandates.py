@@ -10,6 +10,7 @@ from pathlib import Path
 from engine.commands import Approve, Reject, RevokeMandate
 from engine.domain import OrderType, Outcome, Side
 from engine.feeds.events import BookSnapshot
+from engine.mandate_flow import lapse_mandates
 from engine.runtime import build
 from engine.strategies.base import (
     Intent,
@@ -94,7 +95,11 @@ def test_mandate_flow_approve_requote_inside_outside_revoke(tmp_path: Path) -> N
         assert len(pending) == 1
         m = pending[0]
         rows = [p for p in engine.snapshot(force=True).proposals if p.kind == "MANDATE"]
-        assert rows and rows[0].proposal_id == m.mandate_id and "BUY Up; order <= 20; hold <= 60; Up 0.4-0.49" in rows[0].bounds
+        assert (
+            rows
+            and rows[0].proposal_id == m.mandate_id
+            and "BUY Up; order <= 20; hold <= 60; Up 0.4-0.49" in rows[0].bounds
+        )
         await engine._cycle()  # asks only once
         assert len(list(engine.mandates.pending())) == 1
         assert (await engine.execute(Approve(m.mandate_id))).ok
@@ -118,7 +123,9 @@ def test_mandate_flow_approve_requote_inside_outside_revoke(tmp_path: Path) -> N
         assert engine.mandates.open_for("quoter", quoter.cid) is None
         await engine.store.flush()
         row = (await engine.store.fetch_all("SELECT * FROM mandates"))[0]
-        assert row["status"] == "REVOKED" and row["decided_by"] == "operator" and row["ended_by"] == "operator"
+        assert (
+            row["status"] == "REVOKED" and row["decided_by"] == "operator" and row["ended_by"] == "operator"
+        )
         actions = [r["action"] for r in await engine.store.fetch_all(
             "SELECT action FROM decisions WHERE proposal_id = ? ORDER BY id", (m.mandate_id,))]  # fmt: skip
         assert actions == ["REQUEST", "APPROVE", "REVOKED"]
@@ -141,7 +148,7 @@ def test_a_rejected_mandate_sends_nothing_and_an_active_one_lapses(tmp_path: Pat
         sent = engine.venue.sent[-1].client_order_id
         await engine.on_venue(OrderAccepted(sent, "v", engine.clock.now_ms()))
         assert m2.expires_ts is not None
-        await engine._lapse_mandates(m2.expires_ts)
+        await lapse_mandates(engine, m2.expires_ts)
         assert m2.status.value == "EXPIRED" and engine.orders[sent].cancel_requested
 
     run(tmp_path, body)
