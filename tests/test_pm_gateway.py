@@ -522,9 +522,11 @@ def test_timed_out_post_that_the_exchange_accepted_is_resolved_not_duplicated():
 
 # The client gives up (closes the connection) before the exchange, slowed down, reads the request.
 LOST_POST = {"post_soft_timeout_s": 0.05, "post_hard_timeout_s": 0.1, "unknown_settle_s": 0.1}
-# An order the exchange did take but answered late: the lookup by hash gets a settle window that holds even
-# on a loaded machine (the exchange's handling of the POST, signature checks included, can take > 0.1 s there).
-LATE_ANSWER = {**LOST_POST, "unknown_settle_s": 1.5}
+# An order the exchange did take but answered late. The client must give up only after the exchange has
+# handled the POST (on a loaded 2-core machine that can take a few hundred ms, and a POST cut before the
+# server reads it is rightly "not placed"), and well before the late answer comes.
+LATE_ANSWER = {"post_soft_timeout_s": 0.3, "post_hard_timeout_s": 0.8, "unknown_settle_s": 1.5}
+LATE_ANSWER_MS = 2_500
 
 
 def test_timed_out_post_that_never_arrived_is_resolved_not_placed_and_resent_once():
@@ -555,7 +557,7 @@ def test_post_placed_but_answered_after_the_client_gave_up_is_found_by_hash_not_
             events: list[GatewayEvent] = []
             async with connected(ex, on_event=events.append, **LATE_ANSWER) as gw:
                 prepared = await gw.prepare(order("placed-then-silent"))
-                ex.faults.http_delay_after_ms = 400  # the order is on the book; its answer is not
+                ex.faults.http_delay_after_ms = LATE_ANSWER_MS  # the order is on the book; its answer is not
                 result = await gw.submit(prepared)
                 ex.faults.http_delay_after_ms = 0
                 assert result.status is PlaceStatus.ACCEPTED and result.resolved
@@ -570,7 +572,7 @@ def test_matched_post_answered_after_the_client_gave_up_carries_its_size_and_tra
     async def go() -> None:
         async with local_exchange() as ex, connected(ex, **LATE_ANSWER) as gw:
             prepared = await gw.prepare(order("taken-then-silent", price=5500, order_type=OrderType.FOK))
-            ex.faults.http_delay_after_ms = 400  # matched on the exchange; the answer never arrives
+            ex.faults.http_delay_after_ms = LATE_ANSWER_MS  # matched on the exchange; the answer never arrives
             result = await gw.submit(prepared)
             ex.faults.http_delay_after_ms = 0
             assert result.status is PlaceStatus.ACCEPTED and result.resolved
