@@ -62,11 +62,7 @@ class StrategyBooks:
         """Per strategy: proposals, orders, fills, fees, realized and unrealized P&L, open positions."""
         out: dict[str, dict[str, Any]] = {}
         for sid, book in self.books.items():
-            unrealized = Decimal(0)
-            for pos in book.open_positions():
-                m = mark(pos.token_id)
-                if m is not None:
-                    unrealized += m * pos.size / 1_000_000 - pos.cost
+            unrealized = book.unrealized(mark)
             c = counts.get(sid, {})
             out[sid] = {
                 "proposals": c.get("proposals", 0),

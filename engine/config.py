@@ -919,15 +919,9 @@ def _strategy_model(name: str) -> Any:
 
 
 def _budget_problem(configs: Mapping[str, Any]) -> str | None:
-    enabled = {name: cfg.budget_pct for name, cfg in configs.items() if cfg.enabled}
-    total = sum(enabled.values())
-    if total <= 100 + 1e-9:
-        return None
-    parts = ", ".join(f"{name} {pct:g}" for name, pct in enabled.items())
-    return (
-        f"strategies: the enabled strategies' budget_pct add up to {total:g} ({parts}); accepted: a total of"
-        " at most 100, so no two strategies can spend the same dollars"
-    )
+    from engine.strategies.base import budgets_problem
+
+    return budgets_problem({name: cfg.budget_pct for name, cfg in configs.items() if cfg.enabled})
 
 
 def _strategy_key(name: str, key: str, source: str) -> _Problem | None:

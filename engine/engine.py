@@ -293,7 +293,7 @@ class Engine:
         self.strategy_limits = StrategyLimits({st.strategy_id: st.config for st in self.strategies})
         self.last_decision: dict[str, str] = {}  # per strategy: its latest verdict, for the Strategies pane
         self.mandates = Mandates()  # quoting mandates (engine/mandates.py)
-        self.proposal_ttl_ms = int(settings.engine.proposal_ttl_s * 1000)
+        self.proposal_ttl_ms = int(settings.engine.proposal_ttl_s * 1000)  # a proposal's or mandate's wait
         # What happened to strategies' orders, delivered to their hooks once the event that caused it is done.
         self._heard: deque[tuple[str, OrderUpdate | Fill]] = deque()
         self.accounts = StrategyBooks(ids)  # positions and P&L per strategy
@@ -978,9 +978,12 @@ class Engine:
                 del self.orders[oid]
         extra = len(self.proposals) - len(self.pending) - KEEP_DECIDED_PROPOSALS
         if extra > 0:
-            gone = [pid for pid, p in self.proposals.items() if p.status is not ProposalStatus.PENDING][
-                :extra
-            ]
+            gone = []
+            for pid, p in self.proposals.items():
+                if len(gone) >= extra:
+                    break  # the oldest come first: stop as soon as enough are found
+                if p.status is not ProposalStatus.PENDING:
+                    gone.append(pid)
             for pid in gone:
                 del self.proposals[pid]
 
@@ -1020,11 +1023,7 @@ class Engine:
     def strategy_pnl(self, strategy_id: str) -> Decimal:
         """Realized and unrealized P&L after fees: the book's cash (it starts at 0) plus its holdings marked."""
         book = self.accounts.book(strategy_id)
-        pnl = book.cash
-        for pos in book.open_positions():
-            mark = self.mark(pos.token_id)
-            pnl += pos.cost if mark is None else mark * pos.size / 1_000_000
-        return pnl
+        return book.cash + book.marked_value(self.mark)
 
     def _strategy_limit_tick(self, now: int, equity: Decimal) -> None:
         """Each cycle: every strategy's P&L against its own daily-loss and drawdown limits."""
@@ -1245,11 +1244,7 @@ class Engine:
         return ms.book.view(outcome).mid().exact
 
     def _equity(self) -> Decimal:
-        equity = self.portfolio.cash
-        for pos in self.portfolio.open_positions():
-            mark = self.mark(pos.token_id)
-            equity += pos.cost if mark is None else mark * pos.size / 1_000_000
-        return equity
+        return self.portfolio.cash + self.portfolio.marked_value(self.mark)
 
     def _period_pnl(self, kind: str, length_ms: int, now: int, equity: Decimal) -> Decimal:
         start = self._period_start.get(kind)

@@ -71,7 +71,7 @@ def request_mandate(e: Engine, sid: str, req: MandateRequest, now: int) -> None:
     if sid in e.strategy_limits.paused:
         e._note("mandate not asked: strategy paused", strategy=sid)
         return
-    ttl_ms = int(e.settings.engine.proposal_ttl_s * 1000)
+    ttl_ms = e.proposal_ttl_ms
     m = Mandate(e._next_id("M"), req, now, e._wall_ms() + ttl_ms)
     e.mandates.add(m)
     e.counters["mandates"] = e.counters.get("mandates", 0) + 1

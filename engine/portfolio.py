@@ -8,6 +8,7 @@ kept apart and subtracted once, which gives the ledger identity the tests check:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -133,6 +134,23 @@ class Portfolio:
 
     def open_positions(self) -> list[Position]:
         return [p for p in self.positions.values() if p.size > 0]
+
+    def marked_value(self, mark: Callable[[str], Decimal | None]) -> Decimal:
+        """Open positions at their mark (1 share = 1e6 units), at cost where there is no mark."""
+        value = Decimal(0)
+        for pos in self.open_positions():
+            m = mark(pos.token_id)
+            value += pos.cost if m is None else m * pos.size / 1_000_000
+        return value
+
+    def unrealized(self, mark: Callable[[str], Decimal | None]) -> Decimal:
+        """Marked value less cost, over the open positions that have a mark."""
+        total = Decimal(0)
+        for pos in self.open_positions():
+            m = mark(pos.token_id)
+            if m is not None:
+                total += m * pos.size / 1_000_000 - pos.cost
+        return total
 
     def held(self, token_id: str) -> int:
         pos = self.positions.get(token_id)

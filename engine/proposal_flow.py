@@ -10,8 +10,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from engine.domain import Mode, OrderRequest, OrderType, ProposalStatus
-from engine.execution.order_manager import send, send_legs
+from engine.domain import Mode, ProposalStatus
+from engine.execution.order_manager import send_legs
 from engine.proposals import Proposal, decide, leg_text, refuse
 from engine.refusal import Refusal
 from engine.strategies.base import Intent, Leg
@@ -51,8 +51,8 @@ async def propose(
         edge_net=r.edge_net or 0.0,
         kelly=r.kelly or 0.0,
         expected_slippage_bps=r.expected_slippage_bps or 0.0,
-        expires_ts=now + int(e.settings.engine.proposal_ttl_s * 1000),
-        expires_wall=e._wall_ms() + int(e.settings.engine.proposal_ttl_s * 1000),
+        expires_ts=now + e.proposal_ttl_ms,
+        expires_wall=e._wall_ms() + e.proposal_ttl_ms,
         evaluation_key=key,
         binding_cap=binding,
         strategy_id=intent.strategy_id,
@@ -130,24 +130,6 @@ async def execute_proposal(e: Engine, p: Proposal) -> str | None:
             Refusal("VENUE_STALE_BOOK", 1, 0, "the venue reports the book stale at send time"),
             "stale book",
         )
-    if p.extra_legs:
-        first = Leg(m.condition_id, p.outcome, p.side, p.price, p.size, p.order_type, p.post_only)
-        return await send_legs(e, [first, *p.extra_legs], p, None)
-    expiration = None
-    if p.order_type is OrderType.GTD:
-        x = e.settings.execution
-        expiration = e.clock.now_ms() // 1000 + x.gtd_security_buffer_s + x.gtd_lifetime_s
-    request = OrderRequest(
-        client_order_id=e._next_id("O"),
-        condition_id=m.condition_id,
-        token_id=m.token(p.outcome),
-        outcome=p.outcome,
-        side=p.side,
-        price=p.price,
-        size=p.size,
-        order_type=p.order_type,
-        post_only=p.post_only,
-        expiration=expiration,
-    )
-    p.client_order_id = request.client_order_id
-    return await send(e, request, p)
+    # One leg or many, one path: `send_legs` builds each order (order_manager.leg_request) and sends them.
+    first = Leg(m.condition_id, p.outcome, p.side, p.price, p.size, p.order_type, p.post_only)
+    return await send_legs(e, [first, *p.extra_legs], p, None)

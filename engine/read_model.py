@@ -44,11 +44,7 @@ def strategy_rows(engine: Engine, equity: Decimal) -> tuple[StrategyRow, ...]:
     for st in engine.strategies:
         sid = st.strategy_id
         book = engine.accounts.book(sid)
-        unrealized = Decimal(0)
-        for pos in book.open_positions():
-            mark = engine.mark(pos.token_id)
-            if mark is not None:
-                unrealized += mark * pos.size / 1_000_000 - pos.cost
+        unrealized = book.unrealized(engine.mark)
         pause = limits.paused.get(sid)
         rows.append(
             StrategyRow(

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from engine.refusal import Refusal
-from engine.strategies.base import StrategyConfig
+from engine.strategies.base import StrategyConfig, budgets_problem
 from engine.units import DAY_MS
 
 
@@ -45,13 +45,10 @@ class StrategyPause:
 class StrategyLimits:
     def __init__(self, configs: Mapping[str, StrategyConfig]) -> None:
         self.configs = dict(configs)
-        total = sum(c.budget_pct for c in self.configs.values())
-        if total > 100 + 1e-9:
-            shares = ", ".join(f"{sid} {c.budget_pct:g}" for sid, c in self.configs.items())
-            raise ValueError(
-                f"strategies: budget_pct add up to {total:g} ({shares}); at most 100, so no two strategies can"
-                " spend the same dollars"
-            )
+        # Every running strategy counts, however its config says it was enabled (one passed in code, say).
+        problem = budgets_problem({sid: c.budget_pct for sid, c in self.configs.items()})
+        if problem is not None:
+            raise ValueError(problem)
         self.paused: dict[str, StrategyPause] = {}
         self._day: dict[str, tuple[int, Decimal]] = {}  # day index, P&L when it began
         self._best: dict[str, Decimal] = {}  # the strategy's P&L high-water mark

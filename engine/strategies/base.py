@@ -336,6 +336,19 @@ class StrategyConfig(BaseModel):
     )
 
 
+def budgets_problem(shares: Mapping[str, float]) -> str | None:
+    """None when these strategies' budget_pct (name -> percent) add up to at most the whole bankroll, else the
+    sentence saying by how much they do not. Config loading and the engine both hold budgets to it."""
+    total = sum(shares.values())
+    if total <= 100 + 1e-9:
+        return None
+    parts = ", ".join(f"{name} {pct:g}" for name, pct in shares.items())
+    return (
+        f"strategies: the enabled strategies' budget_pct add up to {total:g} ({parts}); accepted: a total of"
+        " at most 100, so no two strategies can spend the same dollars"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StrategyServices:
     """What the engine lends a strategy when it builds it: the brain, the sizing limits, execution settings.
