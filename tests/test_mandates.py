@@ -31,7 +31,8 @@ SHARES = 1_000_000
 
 
 class Quoter(Strategy):
-    """Asks for a mandate in the first market, then sends whatever quotes the test queues while it is active."""
+    """Asks for a mandate in one market (`cid`, else the first by condition id), then sends whatever YES bids the
+    test queues while it is active. Also driven through the console by tests/test_ui_mandate_flow.py."""
 
     strategy_id = "quoter"
     description = "test: mandate then quotes"
@@ -42,6 +43,7 @@ class Quoter(Strategy):
         self.quotes: deque[int] = deque()  # YES bid prices to quote
 
     def on_timer(self, ctx: StrategyContext) -> Reply:
+        self.cid = self.cid or min(m.condition_id for m in ctx.markets())
         mandate = ctx.mandate(self.cid)
         if mandate is None:
             ask = MandateRequest(

@@ -5,78 +5,35 @@ proposal, and `V` (confirmed) revokes it and cancels every order placed under it
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from pathlib import Path
 
-from engine.domain import Market, OrderType, Outcome, Side
-from engine.strategies.base import (
-    Intent,
-    IntentKind,
-    Leg,
-    MandateRequest,
-    Rationale,
-    Reply,
-    Strategy,
-    StrategyConfig,
-    StrategyContext,
-)
 from tests.conftest import FixedBrain
+from tests.test_mandates import Quoter
 from tests.ui_harness import make_app, make_runtime
-
-SHARES = 1_000_000
-
-
-class BidQuoter(Strategy):
-    """Asks once for leave to bid YES between 0.40 and 0.49 in the first market; while the mandate is active
-    it sends each price the test queues as a post-only YES bid of 10 shares."""
-
-    strategy_id = "bidder"
-    description = "test: asks a mandate, then requotes"
-
-    def __init__(self) -> None:
-        super().__init__(StrategyConfig(enabled=True, budget_pct=40.0))
-        self.quotes: deque[int] = deque()
-
-    def on_book(self, ctx: StrategyContext, market: Market) -> Reply:
-        return Reply()
-
-    def on_timer(self, ctx: StrategyContext) -> Reply:
-        cid = sorted(m.condition_id for m in ctx.markets())[0]
-        mandate = ctx.mandate(cid)
-        if mandate is None:
-            ask = MandateRequest(
-                "bidder", cid, ((Outcome.YES, Side.BUY),), 20 * SHARES, 100 * SHARES, 4000, 4900, 600,
-                Rationale("bid YES inside 0.40-0.49"),
-            )  # fmt: skip
-            return Reply(actions=[ask])
-        if mandate.status != "ACTIVE" or not self.quotes:
-            return Reply()
-        leg = Leg(cid, Outcome.YES, Side.BUY, self.quotes.popleft(), 10 * SHARES, OrderType.GTC, True)
-        return Reply(actions=[Intent("bidder", (leg,), Rationale("requote", q_cons=0.45), IntentKind.QUOTE)])
 
 
 def test_mandate_flow_through_the_console(tmp_path: Path) -> None:
-    bidder = BidQuoter()
+    quoter = Quoter()  # asks to bid YES 0.40-0.49 in the first market, then sends the bids queued
     rt = make_runtime(
         tmp_path,
         brain=FixedBrain(p=0.45, half_width=0.01),
         until_s=12,
-        strategies=[bidder],
+        strategies=[quoter],
         **{
             "engine.mode": "semi",
             "strategies.value.budget_pct": 60,
-            "zones.bands": {"all": {"low": 0.01, "high": 0.99, "strategies": ["value_betting", "bidder"]}},
+            "zones.bands": {"all": {"low": 0.01, "high": 0.99, "strategies": ["value_betting", "quoter"]}},
         },
     )
     engine = rt.engine
     (mandate,) = engine.mandates.pending()
     mid = mandate.mandate_id
 
-    def bidder_orders() -> list:
-        return [o for o in engine.orders.values() if o.strategy_id == "bidder"]
+    def quoter_orders() -> list:
+        return [o for o in engine.orders.values() if o.strategy_id == "quoter"]
 
-    def bidder_proposals() -> list:
-        return [p for p in engine.proposals.values() if p.strategy_id == "bidder"]
+    def quoter_proposals() -> list:
+        return [p for p in engine.proposals.values() if p.strategy_id == "quoter"]
 
     async def main() -> None:
         app = make_app(rt)
@@ -88,17 +45,17 @@ def test_mandate_flow_through_the_console(tmp_path: Path) -> None:
             await pilot.pause()
             assert mandate.status.value == "ACTIVE" and mandate.decided_by == "operator"
             # Three requotes inside the band: each goes out at once, no proposal asked.
-            bidder.quotes.extend([4500, 4600, 4700])
+            quoter.quotes.extend([4500, 4600, 4700])
             for _ in range(3):
                 await engine._cycle()
-            assert [o.request.price for o in bidder_orders()] == [4500, 4600, 4700]
-            assert all(o.proposal_id == mid for o in bidder_orders())
-            assert bidder_proposals() == []
+            assert [o.request.price for o in quoter_orders()] == [4500, 4600, 4700]
+            assert all(o.proposal_id == mid for o in quoter_orders())
+            assert quoter_proposals() == []
             # One above the band's top (0.49): a proposal for the operator, nothing sent.
-            bidder.quotes.append(4950)
+            quoter.quotes.append(4950)
             await engine._cycle()
-            assert len(bidder_orders()) == 3
-            (outside,) = bidder_proposals()
+            assert len(quoter_orders()) == 3
+            (outside,) = quoter_proposals()
             assert outside.status == "PENDING" and outside.price == 4950
             # Revoke from the Strategies view: asked, then every order under the mandate is cancelled.
             await pilot.press("s")
@@ -111,9 +68,11 @@ def test_mandate_flow_through_the_console(tmp_path: Path) -> None:
             await pilot.press("y")
             await pilot.pause()
             assert mandate.status.value == "REVOKED"
-            assert all(o.cancel_requested or not o.state.working for o in bidder_orders())
+            assert all(o.cancel_requested or not o.state.working for o in quoter_orders())
             assert "3 orders cancelled" in app.last_result
             await pilot.pause(0.3)
-            assert outside.proposal_id in table.proposals  # the requote outside waits on screen for a decision
+            assert (
+                outside.proposal_id in table.proposals
+            )  # the requote outside waits on screen for a decision
 
     asyncio.run(main())
