@@ -104,6 +104,29 @@ CRYPTO_15M_FEES = FeeSchedule(rate=Decimal("0.25"), exponent=2, taker_only=True,
 
 
 @dataclass(frozen=True, slots=True)
+class RewardParams:
+    """A market's liquidity-reward terms (Gamma `rewardsMaxSpread`, `rewardsMinSize`, `clobRewards`): the max
+    incentive spread v in cents, the smallest scoring order (shares, 1e-6), the daily pool (USDC) and the
+    multiplier b. engine/analytics/rewards.py scores quotes under them."""
+
+    max_spread_cents: float
+    min_size: int
+    daily_rate: float = 0.0
+    multiplier: float = 1.0  # b
+
+    def __post_init__(self) -> None:
+        if not self.max_spread_cents > 0:
+            raise ValueError(f"max_spread_cents: {self.max_spread_cents} must be > 0 cents")
+        if self.min_size < 0:
+            raise ValueError(f"min_size: {self.min_size} must be >= 0 shares (1e-6 units)")
+
+    @property
+    def max_spread(self) -> int:
+        """v in price units (1e-4)."""
+        return int(round(self.max_spread_cents * ONE / 100))
+
+
+@dataclass(frozen=True, slots=True)
 class Market:
     condition_id: str
     question: str
@@ -120,6 +143,14 @@ class Market:
     start_ts: int | None = None  # ms; for up/down markets the window start
     end_ts: int | None = None  # ms; trading closes here
     event_id: str = ""
+    rules: str = ""  # the resolution rules text (Gamma `description`)
+    resolution_source: str = ""  # Gamma `resolutionSource`
+    rewards: RewardParams | None = None  # None: the market pays no liquidity rewards
+
+    @property
+    def short_lived(self) -> bool:
+        """A market whose whole life is under a day (15-minute up/down): resolved by a price feed."""
+        return self.start_ts is not None and self.end_ts is not None and self.end_ts - self.start_ts < 86_400_000
 
     def token(self, outcome: Outcome) -> str:
         return self.yes_token if outcome is Outcome.YES else self.no_token

@@ -26,8 +26,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from engine import maker_flow
 from engine.accounting import StrategyBooks
 from engine.analytics.calibration import Calibration
+from engine.analytics.maker_income import MakerIncome
+from engine.analytics.markouts import Markouts
 from engine.book import OrderBook
 from engine.brains.base import Brain
 from engine.brains.microprice import MicropriceBrain
@@ -127,6 +130,7 @@ from engine.strategies.base import (
     Verdict,
 )
 from engine.strategies.registry import AVAILABLE
+from engine.strategies.value import ValueStrategy
 from engine.strategy_context import EngineContext
 from engine.supervisor import Supervisor, describe
 from engine.units import (
@@ -274,6 +278,10 @@ class Engine:
         self.working: dict[str, Order] = {}
         self.pending: dict[str, Proposal] = {}
         self.calibration = Calibration()
+        # Maker analytics (engine/maker_flow.py): markouts of every fill, rebates and reward estimates.
+        self.markouts = Markouts()
+        self.maker_income = MakerIncome()
+        self.next_reward_sample = 0
         self.limits = self._limits()
         # The book of strategies: those enabled in [strategies.<name>] (value bets by default), then any given
         # in code (tests, embedding). Each has its own orders, positions, P&L, budget and loss pauses.
@@ -935,6 +943,7 @@ class Engine:
                 self.state = EngineState.RUNNING
                 self._note("resumed")
             self._risk_tick(now)
+            maker_flow.tick(self, now)
             self._prune_history(now)
             if self.pending or self.mandates.has_pending():
                 self._expire_pending()
@@ -1065,6 +1074,13 @@ class Engine:
         self._note("STRATEGY PAUSED", logging.WARNING, strategy=sid, kind=pause.kind.value, reason=pause.reason,
                    by=pause.by)  # fmt: skip
 
+    def zone_name(self, strategy_id: str) -> str:
+        """What the price zones call this strategy: value bets are `zones.strategy`, others their `zone_as`."""
+        if strategy_id == ValueStrategy.strategy_id:
+            return self.zone_strategy
+        strategy = self._by_id.get(strategy_id)
+        return (strategy.zone_as if strategy is not None else "") or strategy_id
+
     def _strategy(self, strategy_id: str) -> Strategy:
         strategy = self._by_id.get(strategy_id)
         if strategy is None:
@@ -1080,7 +1096,7 @@ class Engine:
     async def _handle_reply(self, sid: str, reply: Reply, now: int) -> None:
         """A strategy's answer: cancels of its own orders first, then each verdict is recorded, and an
         intent it carries goes through the risk layers to become a proposal (or a recorded refusal)."""
-        intents: dict[str, list[Intent]] = {}
+        intents: dict[str, deque[Intent]] = {}
         for action in reply.actions:
             if isinstance(action, Cancel):
                 await strategy_cancel(self, sid, action, now)
@@ -1090,10 +1106,13 @@ class Engine:
                 if action.strategy_id != sid:
                     raise ValueError(f"strategy {sid} returned an intent for {action.strategy_id}")
                 first = action.legs[0].condition_id
-                intents.setdefault(first, []).append(action)
+                intents.setdefault(first, deque()).append(action)
         for verdict in reply.verdicts:
-            ms = self.markets[verdict.condition_id]
-            await self._record_verdict(sid, ms, verdict, intents.pop(verdict.condition_id, []), now)
+            # A PROPOSE verdict carries the next intent of its market, in order (a maker's bid and ask are
+            # two intents with two verdicts, judged apart); any other verdict carries none.
+            queue = intents.get(verdict.condition_id)
+            mine = [queue.popleft()] if verdict.decision == "PROPOSE" and queue else []
+            await self._record_verdict(sid, self.markets[verdict.condition_id], verdict, mine, now)
         for cid, left in intents.items():  # an intent without a verdict still gets one
             for intent in left:
                 await self._record_verdict(
@@ -1151,7 +1170,8 @@ class Engine:
             details=details,
         )
         if intent is not None and decision == "PROPOSE":
-            if intent.kind is IntentKind.QUOTE and self.mode is Mode.SEMI:
+            # A quote inside an active mandate goes out without a proposal (auto grants mandates at once).
+            if intent.kind is IntentKind.QUOTE and self.mode is not Mode.OBSERVE:
                 mandate = self.mandates.active_for(sid, cid)
                 if mandate is not None:
                     outside = mandate.covers(intent, held_by(self, sid, market))

@@ -10,6 +10,7 @@ from collections.abc import Generator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from engine import maker_flow
 from engine.domain import EngineState, MarketPhase, Outcome, ProposalStatus, Side
 from engine.snapshot import (
     BookLadder,
@@ -429,4 +430,6 @@ def run_summary(e: Engine) -> dict[str, Any]:
         "account": e.account if e.resumes else None,
         "restored": dict(e.restored),
         "strategies": e.accounts.summary(e.mark, e.strategy_counts),
+        **maker_flow.summary(e),
+        "maker_by_strategy": {st.strategy_id: maker_flow.summary(e, st.strategy_id) for st in e.strategies},
     }

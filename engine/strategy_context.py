@@ -7,6 +7,7 @@ strategy's orders and proposals) without handing it anything it could use to act
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
@@ -144,3 +145,27 @@ class EngineContext:
 
     def equity(self) -> Decimal:
         return self._e.strategy_equity(self.strategy_id)
+
+    def phase(self, condition_id: str) -> str:
+        return self._e.states.phase(condition_id, self._e.clock.now_ms()).value
+
+    def maker_allowed(self, condition_id: str) -> bool:
+        return self._e.states.allowed(condition_id, self._e.clock.now_ms()).new_maker
+
+    def size_multiplier(self, condition_id: str) -> float:
+        return self._e.states.size_multiplier(condition_id, self._e.clock.now_ms())
+
+    def book_age_s(self, condition_id: str) -> float:
+        ms = self._e.markets[condition_id]
+        if ms.first_ts is None:
+            return math.inf
+        return max(0.0, (self._e.clock.now_ms() - ms.last_event_ts) / 1000)
+
+    def live_venue(self) -> bool:
+        return self._e.venue.kind == "LIVE"
+
+    def markout(self, condition_id: str) -> float | None:
+        return self._e.markouts.recent_mean(condition_id)
+
+    def toxic(self, condition_id: str) -> bool:
+        return self._e.markouts.toxic(condition_id)

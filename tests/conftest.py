@@ -90,6 +90,12 @@ def settings_for(
         "engine.warmup_s": 5,
         "ui.control_socket": str(root / "ctl" / "bigearn.sock"),
     }
+    # Tests written for one strategy see the value strategy alone, with the whole bankroll (as before the
+    # market maker shipped); a test that names the market maker, or sets a strategy's budget, decides itself.
+    if not any(k.startswith("strategies.market_maker.") for k in overrides):
+        base["strategies.market_maker.enabled"] = False
+        if not any(k.startswith("strategies.value.") for k in overrides):
+            base["strategies.value.budget_pct"] = 100
     if books is not None:
         base["venue.data"] = str(books)
         base["venue.markets"] = str(markets)

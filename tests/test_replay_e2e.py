@@ -44,6 +44,10 @@ def replay(
     """`bigearn-tui replay --speed max --json` into `tmp_path/<name>.db` in a clean environment: its summary."""
     db = tmp_path / f"{name}.db"
     base_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    if not any(k.startswith("BIGEARN_STRATEGIES__") for k in env or {}):
+        # The value strategy alone, with the whole bankroll: these runs exercise its path end to end (the
+        # market maker's runs name it, e.g. tests/test_market_maker.py).
+        base_env |= {"BIGEARN_STRATEGIES__MARKET_MAKER__ENABLED": "false", "BIGEARN_STRATEGIES__VALUE__BUDGET_PCT": "100"}
     proc = subprocess.run(
         [
             sys.executable,

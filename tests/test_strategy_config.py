@@ -25,16 +25,16 @@ def error(tmp_path: Path, toml: str, env: dict[str, str] | None = None) -> str:
     return message
 
 
-def test_defaults_run_value_with_the_whole_bankroll() -> None:
+def test_defaults_are_maker_first() -> None:
     s = Settings()
-    assert s.enabled_strategies() == ["value"]
-    assert s.strategies["value"].budget_pct == 100.0
+    assert s.enabled_strategies() == ["market_maker", "value"]
+    assert (s.strategies["market_maker"].budget_pct, s.strategies["value"].budget_pct) == (80.0, 20.0)
 
 
 def test_a_table_sets_a_strategy_and_keeps_the_other_defaults(tmp_path: Path) -> None:
-    s = load(tmp_path, "[strategies.value]\nbudget_pct = 40\nmax_daily_loss_pct = 5.0\n")
+    s = load(tmp_path, "[strategies.value]\nbudget_pct = 15\nmax_daily_loss_pct = 5.0\n")
     cfg = s.strategies["value"]
-    assert (cfg.enabled, cfg.budget_pct, cfg.max_daily_loss_pct, cfg.max_drawdown_pct) == (True, 40, 5, 100)
+    assert (cfg.enabled, cfg.budget_pct, cfg.max_daily_loss_pct, cfg.max_drawdown_pct) == (True, 15, 5, 100)
 
 
 def test_bad_value_names_the_key_the_value_the_source_and_what_is_accepted(tmp_path: Path) -> None:
@@ -47,14 +47,14 @@ def test_unknown_key_and_unknown_strategy_list_what_exists(tmp_path: Path) -> No
     msg = error(tmp_path, "[strategies.value]\nbudget = 1\n")
     assert "strategies.value.budget" in msg and "accepted keys in [strategies.value]: enabled, budget_pct" in msg
     msg = error(tmp_path, "[strategies.yolo]\nenabled = true\n")
-    assert "strategies.yolo" in msg and "unknown strategy; available: value" in msg
+    assert "strategies.yolo" in msg and "unknown strategy; available: market_maker, value" in msg
     msg = error(tmp_path, "strategies = 3\n")
     assert "accepted: [strategies.<name>] tables" in msg
 
 
 def test_env_overrides_one_key(tmp_path: Path) -> None:
-    s = load(tmp_path, "", env={"BIGEARN_STRATEGIES__VALUE__BUDGET_PCT": "25"})
-    assert s.strategies["value"].budget_pct == 25.0
+    s = load(tmp_path, "", env={"BIGEARN_STRATEGIES__VALUE__BUDGET_PCT": "15"})
+    assert s.strategies["value"].budget_pct == 15.0
     msg = error(tmp_path, "", env={"BIGEARN_STRATEGIES__VALUE__BUDGET_PCT": "lots"})
     assert "strategies.value.budget_pct = 'lots' (from env BIGEARN_STRATEGIES__VALUE__BUDGET_PCT)" in msg
 
@@ -70,15 +70,15 @@ def test_budgets_beyond_the_bankroll_are_refused() -> None:
     assert problem is not None and "add up to 100.5 (a 60, b 40.5)" in problem and "at most 100" in problem
     off = {**over, "b": StrategyConfig(enabled=False, budget_pct=40.5)}
     assert _budget_problem(off) is None  # only enabled strategies spend
-    with pytest.raises(ValueError, match="strategies.nope: unknown strategy; available: value"):
+    with pytest.raises(ValueError, match="strategies.nope: unknown strategy; available: market_maker, value"):
         Settings(strategies={"nope": {}})
-    assert Settings(strategies={"value": {"enabled": False}}).enabled_strategies() == []
+    assert Settings(strategies={"value": {"enabled": False}}).enabled_strategies() == ["market_maker"]
 
 
 def test_cli_strategies_flag_and_listing(tmp_path: Path) -> None:
     p = cli(tmp_path, "replay", "--strategies", "yolo", "--db", str(tmp_path / "x.db"))
-    assert p.returncode == 2 and "--strategies 'yolo': accepted: a comma-separated list of value" in p.stderr
+    assert p.returncode == 2 and "--strategies 'yolo': accepted: a comma-separated list of market_maker, value" in p.stderr
     assert not (tmp_path / "x.db").exists()
     p = cli(tmp_path, "strategies")
     assert p.returncode == 0
-    assert p.stdout.startswith("value: value bets") and "budget_pct" in p.stdout and "max_drawdown_pct" in p.stdout
+    assert p.stdout.startswith("market_maker: two-sided") and "value: value bets" in p.stdout and "budget_pct" in p.stdout and "max_drawdown_pct" in p.stdout

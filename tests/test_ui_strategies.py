@@ -122,7 +122,7 @@ def test_pause_key_pauses_the_selected_strategy_and_the_pane_says_why(tmp_path: 
             assert not engine.strategy_limits.paused
             assert "select the strategy" in app.last_result
             table = view.strategy_table
-            assert list(table.strategies) == ["value", "quoter"]
+            assert list(table.strategies) == ["value", "quoter", "market_maker"]  # every one, off ones last
             assert cells(table, "quoter")[1] == "RUNNING"
             await pilot.press("down", "P")  # the view's table has focus: down selects the quoter
             await pilot.pause()
@@ -204,10 +204,10 @@ def test_pausing_a_strategy_that_is_off_says_so_instead(tmp_path: Path) -> None:
             await pilot.pause()
             table = app.strategies_view.strategy_table
             assert [(r.strategy_id, r.state) for r in table.strategies.values()] == [
-                ("quoter", "RUNNING"), ("value", "OFF"),
+                ("quoter", "RUNNING"), ("market_maker", "OFF"), ("value", "OFF"),
             ]
             assert cells(table, "value")[3] == "-"  # no budget of its own
-            await pilot.press("down", "P")
+            await pilot.press("down", "down", "P")
             await pilot.pause()
             assert app.last_result.startswith("value is OFF (not enabled in this run): nothing to pause")
             assert app.confirm_bar.message == app.last_result
@@ -436,7 +436,7 @@ def test_strategy_fields_survive_the_control_socket_codec(tmp_path: Path) -> Non
         snap = dataclasses.replace(snap, orders=(*snap.orders, order))
         back = decode_snapshot(orjson.loads(encode_snapshot(snap)))
         assert back == snap
-        assert len(back.strategies) == 2 and back.strategies[0].budget == snap.strategies[0].budget
+        assert len(back.strategies) == 3 and back.strategies[0].budget == snap.strategies[0].budget
         assert isinstance(back.strategies[0].committed, Decimal) and back.mandates == snap.mandates
         assert back.orders[-1].strategy_id == "quoter"
         if mode == "semi":

@@ -93,6 +93,13 @@ class Markouts:
             return False
         return sum(recent) / len(recent) < self.toxic_below_cents
 
+    def recent_mean(self, condition_id: str) -> float | None:
+        """Mean 2-minute markout of the market's last fills (up to `toxic_window`), cents; None before any."""
+        recent = self._recent.get(condition_id)
+        if not recent:
+            return None
+        return sum(recent) / len(recent)
+
     def summary(self, strategy_id: str | None = None) -> dict[str, dict[str, float | int | None]]:
         """Per horizon: count and mean in cents, for one strategy or every fill."""
         stats: dict[int, _Stat] = {h: _Stat() for h in HORIZONS_MS}

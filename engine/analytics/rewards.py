@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.domain import Outcome, Side
+from engine.domain import Outcome, RewardParams, Side
 from engine.units import ONE, SIZE_SCALE
 
 TWO_SIDED_LOW = 1_000  # 0.10: outside [0.10, 0.90] only two-sided quoting scores
@@ -29,21 +29,7 @@ SCALING_C = 3.0  # "currently 3.0 on all markets"
 SAMPLES_PER_DAY = 1_440  # one sample a minute
 CENT = ONE // 100  # one cent in price units
 
-
-@dataclass(frozen=True, slots=True)
-class RewardParams:
-    """A market's reward terms: `max_spread_cents` (v), `min_size` (shares, 1e-6), the daily pool (USDC)."""
-
-    max_spread_cents: float
-    min_size: int
-    daily_rate: float = 0.0
-    multiplier: float = 1.0  # b
-
-    def __post_init__(self) -> None:
-        if not self.max_spread_cents > 0:
-            raise ValueError(f"max_spread_cents: {self.max_spread_cents} must be > 0 cents")
-        if self.min_size < 0:
-            raise ValueError(f"min_size: {self.min_size} must be >= 0 shares (1e-6 units)")
+__all__ = ["RewardParams", "RestingOrder", "adjusted_midpoint", "book_scores", "order_score", "q_min", "sample_reward"]
 
 
 @dataclass(frozen=True, slots=True)

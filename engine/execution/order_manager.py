@@ -17,6 +17,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from engine import maker_flow
 from engine.domain import TRADING_STATES, EngineState, MarketPhase, OrderRequest, OrderType, Side
 from engine.execution.orders import FOREIGN, Order, OrderState
 from engine.proposals import Proposal, refuse
@@ -57,13 +58,15 @@ def transition(e: Engine, order: Order, to: OrderState, ts: int, cause: str) -> 
         if not e.working and e._idle is not None and not e._idle.done():
             e._idle.set_result(None)  # a stop waiting for the venue's last word has it
     if to.terminal:
-        # What it held is free again; it no longer counts as live; and, if the venue ever had it, it
-        # counts for the fill-rate breaker.
+        # What it held is free again; it no longer counts as live; and, if the venue ever had it and it was
+        # sent to trade, it counts for the fill-rate breaker. A quote under a mandate does not: a maker's
+        # quotes are meant to wait and be withdrawn, so their fill rate says nothing about execution.
+        quote = order.proposal_id is not None and order.proposal_id in e.mandates.by_id
         if order.proposal_id is not None:
             e.mandates.forget_order(order.proposal_id, order.client_order_id)
         e.exposure.release(order.client_order_id)
         e.firewall.on_done(order.client_order_id)
-        if t.state_from is not OrderState.PENDING:
+        if t.state_from is not OrderState.PENDING and not quote:
             e._on_breaker_events(e.breakers.on_order_done(order.filled > 0, ts))
     e.store.add_order_event(
         client_order_id=order.client_order_id,
@@ -191,6 +194,7 @@ def apply_venue_event(e: Engine, event: VenueEvent) -> None:
         closed = len(e.portfolio.closed_results)
         pos = e.portfolio.apply_fill(fill)
         e.accounts.apply_fill(order.strategy_id, fill)
+        maker_flow.on_fill(e, fill, order)
         e._count_for(order.strategy_id, "fills")
         if order.strategy_id in e._by_id:
             e._heard.append((order.strategy_id, fill))

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from engine.domain import Market, Side
 from engine.refusal import Refusal
 from engine.strategies.base import Intent, Leg
-from engine.strategies.value import ValueStrategy
 from engine.units import floor_size, notional, qty_to_str
 
 if TYPE_CHECKING:
@@ -122,8 +121,9 @@ def risk_leg(
     size, binding = leg.size, rationale.binding_cap
     if reduces:
         return "PROPOSE", None, size, binding, gates
-    # Value bets count as `zones.strategy` in the price zones; any other strategy under its own id.
-    zone_name = e.zone_strategy if intent.strategy_id == ValueStrategy.strategy_id else intent.strategy_id
+    # Value bets count as `zones.strategy` in the price zones; a strategy with `zone_as` under that name (the
+    # market maker is `market_making`); any other under its own id.
+    zone_name = e.zone_name(intent.strategy_id)
     zone = e.zones.check(price, zone_name, prob=rationale.q_cons)
     _record_gate(gates, "zone", zone, passed_value=float(price))
     if zone is not None:

@@ -415,11 +415,27 @@ _MANDATES = Table(
     )),
 )  # fmt: skip
 
+_MARKOUTS = Table(
+    "markouts",
+    (
+        C("run_id"), C("trade_id"), C("ts", "int"), C("strategy_id"), C("condition_id"), C("horizon_s", "int"),
+        C("cents", "real"), C("maker", "int"),
+    ),
+)  # fmt: skip
+
+_MAKER_INCOME = Table(
+    "maker_income",
+    (
+        C("run_id"), C("ts", "int"), C("strategy_id"), C("condition_id"), C("kind"), C("amount", "money"),
+        C("detail_json", "json", default="{}"),
+    ),
+)  # fmt: skip
+
 # Insert order inside a flush: parents before children so a reader never sees an orphan that is
 # about to be explained by the same transaction (foreign keys are off, this is for humans/tools).
 TABLES: tuple[Table, ...] = (
     _RUNS, _ACCOUNTS, _MARKETS, _EVALUATIONS, _MANDATES, _PROPOSALS, _DECISIONS, _ORDER_INTENTS, _ORDER_EVENTS,
-    _FILLS, _SETTLEMENTS, _POSITIONS, _PNL_SNAPSHOTS, _HALTS, _ENGINE_STATE,
+    _FILLS, _SETTLEMENTS, _POSITIONS, _PNL_SNAPSHOTS, _HALTS, _ENGINE_STATE, _MARKOUTS, _MAKER_INCOME,
 )  # fmt: skip
 _TABLE_NAMES: frozenset[str] = frozenset(t.name for t in TABLES) | {"schema_version"}
 
@@ -927,6 +943,13 @@ class Store:
 
     def add_pnl_snapshot(self, **cols: Any) -> None:
         self._append("pnl_snapshots", cols)
+
+    def add_markout(self, **cols: Any) -> None:
+        self._append("markouts", cols)
+
+    def add_maker_income(self, **cols: Any) -> None:
+        """A REWARD estimate or a REBATE, in USDC: its own line, never cash or P&L."""
+        self._append("maker_income", cols)
 
     def add_halt(self, **cols: Any) -> None:
         self._append("halts", cols)

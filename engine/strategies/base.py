@@ -299,6 +299,34 @@ class StrategyContext(Protocol):
         """This strategy's budget limit as the bankroll its sizing sees."""
         ...
 
+    def phase(self, condition_id: str) -> str:
+        """The market's trading phase by the clock: NORMAL, WATCH, CLOSE_WINDOW, CLOSED, RESOLVING, RESOLVED."""
+        ...
+
+    def maker_allowed(self, condition_id: str) -> bool:
+        """The market's phase admits new maker quotes (not in its close window or later)."""
+        ...
+
+    def size_multiplier(self, condition_id: str) -> float:
+        """The size ratchet near the close: the share of normal size new risk may take now (0 once over)."""
+        ...
+
+    def book_age_s(self, condition_id: str) -> float:
+        """Seconds of engine time since the market's book last changed (inf before its first update)."""
+        ...
+
+    def live_venue(self) -> bool:
+        """Real orders on the real venue (books there must be seconds fresh); False on paper and replay."""
+        ...
+
+    def markout(self, condition_id: str) -> float | None:
+        """Mean 2-minute markout of the latest fills in this market (every strategy's), cents; None before."""
+        ...
+
+    def toxic(self, condition_id: str) -> bool:
+        """The market's recent fills mark out below the toxicity threshold: makers should stay away."""
+        ...
+
 
 def setting(default: Any, doc: str, accepted: str, **bounds: Any) -> Any:
     """A strategy setting: its default, what it does, and the accepted text its one-line error shows."""
@@ -368,6 +396,8 @@ class Strategy(ABC):  # noqa: B024 - every hook has a default: a strategy overri
     strategy_id: ClassVar[str]
     description: ClassVar[str]
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
+    # The name the price zones know this strategy by ([zones.bands] strategies = [...]); "" = its id.
+    zone_as: ClassVar[str] = ""
 
     def __init__(self, config: StrategyConfig) -> None:
         self.config = config

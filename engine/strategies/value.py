@@ -36,6 +36,14 @@ class ValueConfig(StrategyConfig):
     """Value bets are today's default path, so the strategy runs unless `[strategies.value] enabled = false`."""
 
     enabled: bool = setting(True, "run this strategy", "true or false")
+    budget_pct: float = setting(
+        20.0,
+        "share of the bankroll this strategy may commit (held positions, working buys and proposals), percent;"
+        " the enabled strategies' shares may add up to at most 100",
+        "a number of percent, > 0 and <= 100",
+        gt=0,
+        le=100,
+    )
 
 
 class ValueStrategy(Strategy):

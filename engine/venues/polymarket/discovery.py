@@ -45,7 +45,7 @@ from typing import Any
 import httpx
 import orjson
 
-from engine.domain import FeeSchedule, Market
+from engine.domain import FeeSchedule, Market, RewardParams
 from engine.logs import log_event
 from engine.units import UnitError, qty_from_str, tick_from_str
 
@@ -161,6 +161,27 @@ def _amount(row: Mapping[str, Any], *keys: str) -> Decimal:
         if value is not None and value != "":
             return _decimal(value, key)
     return Decimal(0)
+
+
+def _rewards(row: Mapping[str, Any]) -> RewardParams | None:
+    """The market's liquidity-reward terms, or None when it pays none (no max spread, or no daily pool)."""
+    spread = row.get("rewardsMaxSpread")
+    if spread in (None, "", 0):
+        return None
+    max_spread = _decimal(spread, "rewardsMaxSpread")
+    if max_spread < 0:
+        raise MarketFormatError("rewardsMaxSpread", f"expected cents >= 0, got {spread!r}")
+    if max_spread == 0:
+        return None
+    min_size = row.get("rewardsMinSize")
+    size = 0 if min_size in (None, "", 0) else _size(min_size, "rewardsMinSize")
+    pools = row.get("clobRewards") or []
+    if not isinstance(pools, list) or not all(isinstance(p, Mapping) for p in pools):
+        raise MarketFormatError("clobRewards", f"expected a list of reward objects, got {str(pools)[:80]}")
+    daily = sum((_amount(p, "rewardsDailyRate") for p in pools), Decimal(0))
+    if daily < 0:
+        raise MarketFormatError("clobRewards rewardsDailyRate", f"expected USDC >= 0, got {daily}")
+    return RewardParams(max_spread_cents=float(max_spread), min_size=size, daily_rate=float(daily))
 
 
 def _tick(value: Any, field: str) -> int:
@@ -373,6 +394,9 @@ def parse_gamma_market(row: Any) -> Listing:
         start_ts=start_ts,
         end_ts=end_ts,
         event_id=_event_id(row, neg_risk),
+        rules=_optional_text(row, "description"),
+        resolution_source=_optional_text(row, "resolutionSource"),
+        rewards=_rewards(row),
     )
     gamma_id = row.get("id")
     return Listing(
