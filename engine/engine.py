@@ -586,6 +586,12 @@ class Engine:
                 decide(
                     self, p, ProposalStatus.EXPIRED, "EXPIRE", "engine", note=f"engine stopping ({reason})"
                 )
+            # A mandate is leave for this run: it ends with it (its orders are cancelled just below), so the
+            # ledger never shows one ACTIVE that nothing is acting under. A restart asks again.
+            now = self.clock.now_ms()
+            for m in list(self.mandates.open()):
+                self.mandates.close(m, MandateStatus.ENDED, now, "engine", f"engine stopping ({reason})")
+                mandate_decision(self, m, "ENDED", "engine", note=f"engine stopping ({reason})")
             if self.working:
                 for o in self.working.values():
                     o.cancel_requested = True

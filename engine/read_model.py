@@ -26,6 +26,7 @@ from engine.snapshot import (
     RiskView,
     StrategyRow,
 )
+from engine.strategies.base import MarketNote
 from engine.strategies.registry import AVAILABLE
 from engine.units import DAY_MS, ONE, WEEK_MS
 from engine.venues.base import KnowsStaleBooks, RecordedData
@@ -166,7 +167,23 @@ def market_row(e: Engine, cid: str, ms: MarketState, now: int) -> MarketRow:
         book_age_ms=None if ms.first_ts is None else now - b.ts,
         tick=ms.tick,
         time_to_close_s=None if m.end_ts is None else (m.end_ts - now) / 1000,
+        maker=next((n.cell for n in notes(e, cid)), ""),
     )
+
+
+def notes(e: Engine, cid: str) -> list[MarketNote]:
+    """Every running strategy's word on this market (the market maker's ranks it), in strategy order."""
+    return [n for st in e.strategies if (n := st.market_note(cid)) is not None]
+
+
+def maker_line(e: Engine, cid: str) -> str:
+    """The Book pane's maker line: the strategy's own words plus what the market earned us besides trading."""
+    words = [n.line for n in notes(e, cid)]
+    if not words:
+        return ""
+    income = e.maker_income
+    rewards, rebates = income.rewards_by_market.get(cid, 0.0), income.rebates_by_market.get(cid, 0)
+    return f"{'; '.join(words)}; rewards est ${rewards:.4f}, rebates ${rebates:.4f}"
 
 
 def market_rows(e: Engine, now: int, full: bool) -> tuple[MarketRow, ...]:
@@ -215,7 +232,7 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
                 is_bid = (r.side is Side.BUY) == (r.outcome is Outcome.YES)
                 ours.append((is_bid, r.price if r.outcome is Outcome.YES else ONE - r.price, o.remaining))
         top_bids, top_asks = b.top_levels(LADDER_DEPTH)
-        books[cid] = BookLadder(cid, tuple(top_bids), tuple(top_asks), tuple(ours), b.ts)
+        books[cid] = BookLadder(cid, tuple(top_bids), tuple(top_asks), tuple(ours), b.ts, maker_line(e, cid))
     yield
     # The last step reads the money and the state together: proposals, positions, orders, P&L and risk.
     working = list(e.working.values())

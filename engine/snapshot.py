@@ -23,6 +23,7 @@ class MarketRow:
     book_age_ms: int | None
     tick: int
     time_to_close_s: float | None
+    maker: str = ""  # the market maker's word on it: "ON 0.62" (quoted, its score) or "0.41 THIN_BOOK" (why not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class BookLadder:
     asks: tuple[tuple[int, int], ...]
     our_orders: tuple[tuple[bool, int, int], ...]  # (is_bid, yes price, remaining)
     ts: int
+    maker_line: str = ""  # what the market maker does here: inventory, skew, width, markouts, income
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -82,11 +84,94 @@ def test_console_in_tmux(tmp_path: Path) -> None:
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     # The run was recorded: the halt, the cancel, and the order that rested.
-    import sqlite3
-
     con = sqlite3.connect(tmp_path / "ui.db")
     halts = con.execute("SELECT kind, reason FROM halts").fetchall()
     states = {r[0] for r in con.execute("SELECT state FROM order_intents").fetchall()}
     con.close()
     assert halts and halts[0][0] == "MANUAL"
     assert "CANCELLED" in states
+
+
+BOOK_ROW_WITH_OURS = re.compile(r"^\s*\d[\d,]*\.\d\d\s+0\.\d+\s+[\d,]+\.\d\d\s")
+
+
+def book_rows_with_our_quotes(screen: str) -> list[str]:
+    """Rows of the Book pane (the right-hand pane of the top half) whose `ours` column holds a size."""
+    rows = []
+    for line in screen.splitlines():
+        if "││" in line:
+            book = line.split("││", 1)[1]
+            if BOOK_ROW_WITH_OURS.match(book):
+                rows.append(book.rstrip("│ "))
+    return rows
+
+
+def fills_in(db: Path) -> int:
+    if not db.exists():
+        return 0
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # the schema is not there yet
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_make_run_as_a_new_user_approves_a_market_maker_mandate_and_gets_fills(tmp_path: Path) -> None:
+    """`make run` with the default config (semi mode, the bundled books at 10x): within 30 s of the first frame a
+    market-maker mandate waits with its rationale; `a` approves it; our quotes show in the Book pane; fills
+    follow within a few minutes."""
+    db = tmp_path / "run.db"
+    ctl = tmp_path / "ctl"
+    ctl.mkdir(mode=0o700)
+    rc_file = tmp_path / "rc"
+    session = f"bigearn-make-{tmp_path.name[-8:]}"
+    cmd = (
+        f"cd {ROOT} && env -u COLUMNS -u LINES TEXTUAL_ANIMATIONS=none HOME={tmp_path} BIGEARN_STORE__PATH={db}"
+        f" BIGEARN_UI__CONTROL_SOCKET={ctl / 'bigearn.sock'} make run; echo $? > {rc_file}"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "140", "-y", "40", "sleep 900"], check=True
+    )
+    subprocess.run(["tmux", "set-option", "-t", session, "window-size", "manual"], capture_output=True)
+    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "140", "-y", "40"], capture_output=True)
+    subprocess.run(["tmux", "respawn-pane", "-k", "-t", session, cmd], check=True)
+    try:
+        ok, _, screen = wait_for(session, lambda s: all(t in s for t in TITLES), 60)
+        assert ok, f"the console never drew its panes:\n{screen}"
+        ok, took, screen = wait_for(
+            session, lambda s: "MANDATE" in s and "PENDING" in s and "market_maker" in s, 30
+        )
+        assert ok, f"no market-maker mandate within 30 s of the first frame:\n{screen}"
+        # Its rationale is on screen with it: the quotes it would make, the score and the resolution risk.
+        assert "score" in screen and "quote" in screen and "resolution risk" in screen, screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "a"], check=True)
+        ok, _, screen = wait_for(session, lambda s: len(book_rows_with_our_quotes(s)) >= 2, 30)
+        assert ok, f"our two quotes never showed in the Book pane after approving:\n{screen}"
+        assert "maker " in screen and "inv " in screen, f"no maker line in the Book pane:\n{screen}"
+        deadline = time.monotonic() + 300
+        while fills_in(db) == 0 and time.monotonic() < deadline:
+            time.sleep(1)
+        assert fills_in(db) > 0, f"no fill within 5 minutes of approving:\n{capture(session)}"
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        ok, _, screen = wait_for(session, lambda s: "Quit?" in s, 10)
+        if ok:  # quotes still rest: the console asks before it cancels them on the way out
+            subprocess.run(["tmux", "send-keys", "-t", session, "y"], check=True)
+        deadline = time.monotonic() + 30
+        while not rc_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rc_file.exists(), capture(session)
+        assert rc_file.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    con = sqlite3.connect(db)
+    mandates = con.execute("SELECT status, decided_by FROM mandates WHERE strategy_id = 'market_maker'").fetchall()
+    orders = con.execute(
+        "SELECT COUNT(*) FROM order_intents WHERE strategy_id = 'market_maker' AND post_only = 1"
+    ).fetchone()[0]
+    con.close()
+    # Approved from the console; ended with the run (leave to quote lasts one run).
+    assert ("ENDED", "console") in mandates, mandates
+    assert orders >= 2

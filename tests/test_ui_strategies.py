@@ -273,7 +273,7 @@ def test_a_pending_mandate_in_proposals_shows_its_bounds_and_is_approved_with_a(
             }
             assert table.selected_id() == mid  # pending rows first; the mandate heads them
             assert app._proposal_detail == (
-                f"mandate {mid[-7:]} quoter: BUY Down; order <= 10; hold <= 50; Up 0.4-0.6; 300s - quote NO inside 0.40-0.60"
+                f"mandate {mid[-7:]} quoter: quote NO inside 0.40-0.60 | BUY Down; order <= 10; hold <= 50; Up 0.4-0.6; 300s"
             )
             await pilot.press("e")  # a mandate has bounds, not a size
             await pilot.pause()

@@ -6,6 +6,8 @@ at 1-p). Rendered with the Line API: a frame repaints only this pane's lines.
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region
@@ -20,6 +22,7 @@ _ASK = Style(color="red")
 _BID = Style(color="green")
 _OURS = Style(bold=True, color="yellow")
 _DIM = Style(dim=True)
+_MAKER = Style(color="cyan")
 ROWS_PER_SIDE = 8
 
 
@@ -56,20 +59,31 @@ class BookView(Widget, can_focus=True):
             bids, asks = [(ONE - p, q) for p, q in asks], [(ONE - p, q) for p, q in bids]
             ours = {(not is_bid, ONE - p): q for (is_bid, p), q in ours.items()}
         bids, asks = bids[:ROWS_PER_SIDE], asks[:ROWS_PER_SIDE]
+        # Our quotes always show, even at a price the visible book has no level at (inside the spread, or a
+        # replay's book, which never holds our orders): such a level shows our size and no depth.
+        for (is_bid, p), _ in ours.items():
+            side = bids if is_bid else asks
+            if all(lp != p for lp, _ in side):
+                side.append((p, 0))
+        bids.sort(key=lambda lv: -lv[0])
+        asks.sort(key=lambda lv: lv[0])
         biggest = max((q for _, q in bids + asks), default=1) or 1
         head = f"{'YES' if self.outcome_yes else 'NO'}  {clip_middle(self.label, 44)}"
         lines.append((head, Style(bold=True), "", _DIM))
+        # What the market maker does here, on top where the eye lands first (the ladder can run off the pane).
+        for part in textwrap.wrap(lad.maker_line, width=max(20, self.size.width or 60)):
+            lines.append((part, _MAKER, "", _DIM))
         lines.append((f"{'ours':>9} {'price':>7} {'size':>12}  depth", Style(underline=True), "", _DIM))
         for p, q in reversed(asks):
             mine = ours.get((False, p))
             lines.append((f"{shares(mine) if mine else '':>9} {px(p):>7} {shares(q):>12}  ", _OURS if mine else _ASK,
-                          "#" * max(1, round(20 * q / biggest)), _ASK))
+                          "#" * (max(1, round(20 * q / biggest)) if q else 0), _ASK))
         spread = (asks[0][0] - bids[0][0]) if bids and asks else None
         lines.append((f"{'':>9} {'spread ' + (px(spread) if spread is not None else '-'):>20}", _DIM, "", _DIM))
         for p, q in bids:
             mine = ours.get((True, p))
             lines.append((f"{shares(mine) if mine else '':>9} {px(p):>7} {shares(q):>12}  ", _OURS if mine else _BID,
-                          "#" * max(1, round(20 * q / biggest)), _BID))
+                          "#" * (max(1, round(20 * q / biggest)) if q else 0), _BID))
         old, self._lines = self._lines, lines
         if len(old) != len(lines):
             self.refresh()

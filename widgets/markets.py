@@ -13,7 +13,11 @@ from textual.strip import Strip
 from engine.snapshot import MarketRow
 from widgets.format import age, clip_middle, compact_usd, prob, px, shares
 
-_HEADER = f"{'Market':<29} {'Mid':>5} {'Sprd':>5} {'Depth$':>7} {'Score':>7} {'State':<8} {'Pos':>8} {'Age':>5}"
+# Narrow columns so the market maker's word (its score, ON when quoted, else its first veto) fits at 140 columns.
+_HEADER = (
+    f"{'Market':<21} {'Mid':>5} {'Sprd':>4} {'Dep$':>6} {'Edge':>7} {'State':<7} {'Pos':>7} {'Age':>4}"
+    f" {'Maker':<11}"
+)
 
 
 class MarketList(ScrollView, can_focus=True):
@@ -45,9 +49,9 @@ class MarketList(ScrollView, can_focus=True):
         pos = row.yes_position - row.no_position
         score = "-" if row.score is None else f"{row.score:+.3f}"
         state = row.state if row.book_age_ms is not None else "WAITING"
-        return (f"{clip_middle(row.title, 29):<29} {prob(row.mid):>5} {px(row.spread) if row.spread is not None else '-':>5} "
-                f"{compact_usd(row.depth_usdc):>7} {score:>7} {state:<8} {shares(pos) if pos else '':>8} "
-                f"{age(row.book_age_ms):>5}")
+        return (f"{clip_middle(row.title, 21):<21} {prob(row.mid):>5} {px(row.spread)[1:] if row.spread is not None else '-':>4} "
+                f"{compact_usd(row.depth_usdc):>6} {score:>7} {state[:7]:<7} {shares(pos) if pos else '':>7} "
+                f"{age(row.book_age_ms):>4} {row.maker[:11]:<11}")
 
     def update_rows(self, rows: tuple[MarketRow, ...]) -> None:
         f = self.filter_text.lower()

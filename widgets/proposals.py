@@ -105,8 +105,9 @@ def detail_line(p: ProposalRow) -> str:
     """What a row cannot show in its cells, for the pane's subtitle: a MANDATE row's bounds in full (whose,
     and the strategy's reason), or every leg of a multi-leg proposal; "" for an ordinary proposal."""
     if p.kind == "MANDATE":
-        note = f" - {p.reason}" if p.reason else ""
-        return clip_middle(f"mandate {p.proposal_id[-7:]} {p.strategy_id}: {p.bounds}{note}", 120)
+        # The strategy's reason first (the row's Why cell already shows the bounds): what the operator weighs.
+        why = f"{p.reason} | " if p.reason else ""
+        return clip(f"mandate {p.proposal_id[-7:]} {p.strategy_id}: {why}{p.bounds}", 120)
     if p.legs:
         return clip_middle(f"{p.proposal_id[-7:]} {p.strategy_id}: {legs(p)} legs, all or none: {p.legs}", 120)
     return ""

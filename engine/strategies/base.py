@@ -158,6 +158,15 @@ Action = Intent | Cancel | MandateRequest
 
 
 @dataclass(frozen=True, slots=True)
+class MarketNote:
+    """What a strategy tells the operator about one market: a short cell for the Markets pane (where it ranks
+    the market, or why not) and a line for the Book pane (what it is doing there)."""
+
+    cell: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """A strategy's view of one market at one moment, recorded as an evaluation row whether it acts or not
     (a decline is a decision: `SKIP_NO_EDGE`, `HOLD`, ...). `decision` is an upper-case code."""
@@ -425,4 +434,8 @@ class Strategy(ABC):  # noqa: B024 - every hook has a default: a strategy overri
         return Reply()
 
     def on_stop(self, ctx: StrategyContext) -> None:
+        return None
+
+    def market_note(self, condition_id: str) -> MarketNote | None:
+        """Its word on one market for the console, or None; read at UI rate, so it must be cheap."""
         return None

@@ -32,6 +32,7 @@ from engine.strategies.base import (
     IntentKind,
     Leg,
     MandateRequest,
+    MarketNote,
     OrderView,
     Rationale,
     Reply,
@@ -132,6 +133,7 @@ class MakerLine:
     score: float = 0.0
     active: bool = False
     veto: str = ""
+    why: str = ""  # the first veto in full: its value, threshold and meaning
     inventory: int = 0  # net YES shares held (YES - NO), 1e-6
     skew: int = 0  # the inventory shift, 1e-4
     half: int = 0  # half-spread, 1e-4
@@ -232,6 +234,7 @@ class MarketMakerStrategy(Strategy):
         for q in ranked:
             line = self.lines.setdefault(q.condition_id, MakerLine())
             line.score, line.active, line.veto = q.score, q.condition_id in self.active, q.first_veto
+            line.why = q.vetoes[0].text() if q.vetoes else ""
 
     def _track_vol(self, cid: str, x2: int | None) -> None:
         if x2 is None:
@@ -336,21 +339,24 @@ class MarketMakerStrategy(Strategy):
         return two, size, cap, fair
 
     def _wants(self, ctx: StrategyContext, market: Market, two: TwoSided, band: tuple[int, int]) -> list[Want]:
-        """Each side's order in the form the balance allows, inside the mandate's band, at least the minimum."""
+        """Each side's order in the form the balance allows, at least the minimum; buys inside the mandate's
+        band only."""
         smallest = market.min_order_size
         yes_held = ctx.position(market.yes_token)
         no_held = ctx.position(market.no_token)
         out: list[Want] = []
         low, high = band
-        if two.bid_size > 0 and low <= two.bid <= high:
+        # A sell of what is held works inventory off, so it is wanted even outside the band: the engine turns
+        # a quote outside the mandate into a proposal for the operator (auto: approved at once).
+        if two.bid_size > 0:
             if no_held >= smallest:
                 out.append(Want("bid", Outcome.NO, Side.SELL, ONE - two.bid, min(no_held, two.bid_size)))
-            elif two.bid_size >= smallest:
+            elif two.bid_size >= smallest and low <= two.bid <= high:
                 out.append(Want("bid", Outcome.YES, Side.BUY, two.bid, two.bid_size))
-        if two.ask_size > 0 and low <= two.ask <= high:
+        if two.ask_size > 0:
             if yes_held >= smallest:
                 out.append(Want("ask", Outcome.YES, Side.SELL, two.ask, min(yes_held, two.ask_size)))
-            elif two.ask_size >= smallest:
+            elif two.ask_size >= smallest and low <= two.ask <= high:
                 out.append(Want("ask", Outcome.NO, Side.BUY, ONE - two.ask, two.ask_size))
         return out
 
@@ -441,9 +447,8 @@ class MarketMakerStrategy(Strategy):
         high = min(ONE - tick, -((-(fair + reach)) // tick) * tick)
         risk = self.resolution(market, ctx.now_ms())
         summary = (
-            f"make {market.slug or cid[:10]}: bid {px_to_str(two.bid)} / ask {px_to_str(two.ask)} around"
-            f" {px_to_str(fair)}, {qty_to_str(size)} a side, hold <= {qty_to_str(cap)};"
-            f" score {q.score:.2f}, resolution risk {risk.score:.2f}"
+            f"score {q.score:.2f}, resolution risk {risk.score:.2f}: quote {px_to_str(two.bid)} / {px_to_str(two.ask)}"
+            f" around {px_to_str(fair)}, {qty_to_str(size)} a side, hold <= {qty_to_str(cap)}"
         )
         numbers = self._numbers(ctx, market, two, fair)
         numbers["resolution_risk"] = round(risk.score, 3)
@@ -468,8 +473,19 @@ class MarketMakerStrategy(Strategy):
     def _withdraw(ctx: StrategyContext, cid: str, reason: str) -> list[Cancel]:
         return [Cancel(o.client_order_id, reason) for o in ctx.orders(cid) if o.resting]
 
-    def market_view(self, condition_id: str) -> MakerLine | None:
-        return self.lines.get(condition_id)
+    def market_note(self, condition_id: str) -> MarketNote | None:
+        line = self.lines.get(condition_id)
+        if line is None:
+            return None
+        score = f"{line.score:.2f}".removeprefix("0")
+        cell = f"ON {score}" if line.active else f"{score} {line.veto or 'RANK'}"
+        markout = "-" if line.markout is None else f"{line.markout:+.2f}c"
+        text = (
+            f"maker {line.decision or '-'}: inv {line.inventory / 1e6:+g} YES, skew {line.skew / 100:+.1f}c,"
+            f" half {line.half / 100:.1f}c, fair {px_to_str(line.fair)}, bid {px_to_str(line.bid)} /"
+            f" ask {px_to_str(line.ask)}, markout 2m {markout}"
+        ) if line.fair else f"maker {line.decision or '-'}: score {line.score:.2f}, {line.why or 'not quoting'}"
+        return MarketNote(cell, text)
 
 
 def _slot(order: OrderView) -> str:

@@ -1,13 +1,13 @@
 """Which markets the market maker quotes: a score for each watched market, hard vetoes, and the active set.
 
 A veto is a rule a good score cannot overrule; each has its threshold and says which side of it the market
-is on (the Markets pane shows the first). In the order they are checked:
+is on (the Markets pane shows the first; codes are short because that cell is narrow). In the order they are checked:
 
-- `RESOLUTION_RISK`: the rules read as ambiguous or multi-source (engine/analytics/resolution_risk.py);
-- `MARKET_STATE`: the market is in its close window or beyond (no new maker quotes there);
-- `NO_BOOK` / `CROSSED` / `WIDE_SPREAD`: nothing to quote around, a crossed book, a spread too wide to trust;
-- `STALE_BOOK`: the book is older than the staleness limit (5 s live, 120 s on paper and replay);
-- `THIN_BOOK`: too little visible depth near the mid to lean on;
+- `RES_RISK`: the rules read as ambiguous or multi-source (engine/analytics/resolution_risk.py);
+- `STATE`: the market is in its close window or beyond (no new maker quotes there);
+- `NO_BOOK` / `CROSSED` / `WIDE`: nothing to quote around, a crossed book, a spread too wide to trust;
+- `STALE`: the book is older than the staleness limit (5 s live, 120 s on paper and replay);
+- `THIN`: too little visible depth near the mid to lean on;
 - `CLOSING`: too little time left to work a quote out of inventory;
 - `TOXIC`: our recent fills here marked out badly (the override beats any score until it recovers).
 
@@ -79,9 +79,9 @@ class Quoteability:
 def vetoes(f: MarketFacts, lim: ScorerLimits) -> tuple[Refusal, ...]:
     out: list[Refusal] = []
     if f.resolution_risk > lim.max_resolution_risk:
-        out.append(Refusal("RESOLUTION_RISK", f.resolution_risk, lim.max_resolution_risk, f.resolution_reason))
+        out.append(Refusal("RES_RISK", f.resolution_risk, lim.max_resolution_risk, f.resolution_reason))
     if not f.maker_allowed:
-        out.append(Refusal("MARKET_STATE", 0, 1, f"{f.phase}: no new maker quotes"))
+        out.append(Refusal("STATE", 0, 1, f"{f.phase}: no new maker quotes"))
     if f.best_bid is None or f.best_ask is None:
         out.append(Refusal("NO_BOOK", 0, 1, "a side of the book is empty"))
     else:
@@ -89,11 +89,11 @@ def vetoes(f: MarketFacts, lim: ScorerLimits) -> tuple[Refusal, ...]:
         if spread_cents <= 0:
             out.append(Refusal("CROSSED", spread_cents, 0, "best bid at or above best ask"))
         elif spread_cents > lim.max_spread_cents:
-            out.append(Refusal("WIDE_SPREAD", spread_cents, lim.max_spread_cents, "spread in cents"))
+            out.append(Refusal("WIDE", spread_cents, lim.max_spread_cents, "spread in cents"))
     if f.book_age_s > lim.max_book_age_s:
-        out.append(Refusal("STALE_BOOK", f.book_age_s, lim.max_book_age_s, "seconds since the book last moved"))
+        out.append(Refusal("STALE", f.book_age_s, lim.max_book_age_s, "seconds since the book last moved"))
     if f.depth_usdc < lim.min_depth_usdc:
-        out.append(Refusal("THIN_BOOK", f.depth_usdc, lim.min_depth_usdc, "USDC visible near the mid"))
+        out.append(Refusal("THIN", f.depth_usdc, lim.min_depth_usdc, "USDC visible near the mid"))
     if f.seconds_to_close is not None and f.seconds_to_close < lim.min_time_to_close_s:
         out.append(Refusal("CLOSING", f.seconds_to_close, lim.min_time_to_close_s, "seconds to close"))
     if f.toxic:
