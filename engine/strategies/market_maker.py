@@ -360,13 +360,17 @@ class MarketMakerStrategy(Strategy):
                 out.append(Want("ask", Outcome.NO, Side.BUY, ONE - two.ask, two.ask_size))
         return out
 
-    def _keeps(self, order: OrderView, want: Want, tick: int) -> bool:
+    def _keeps(self, order: OrderView, want: Want, tick: int, ratchet: float) -> bool:
+        """The resting order is close enough to the target: same form, within the price debounce, and its
+        size within the size debounce of the target as the risk pipeline will send it (the size ratchet near
+        the close cuts every new order, so the target is compared after that cut)."""
         if (order.outcome, order.side) != (want.outcome, want.side):
             return False
         if abs(order.price - want.price) > self.requote_min_ticks * tick:
             return False
+        target = floor_size(int(want.size * ratchet))
         left = order.size - order.filled
-        return abs(left - want.size) <= self.cfg.requote_size_share * want.size
+        return abs(left - target) <= self.cfg.requote_size_share * target
 
     def _requote(
         self,
@@ -390,10 +394,11 @@ class MarketMakerStrategy(Strategy):
         line.inventory, line.skew, line.half, line.fair = numbers["net_yes"], two.shift, two.half_spread, fair
         line.bid, line.ask, line.markout = two.bid, two.ask, ctx.markout(cid)
         placed = 0
+        ratchet = ctx.size_multiplier(cid)
         for slot in ("bid", "ask"):
             want = wants.get(slot)
             orders = resting[slot]
-            if want is not None and len(orders) == 1 and self._keeps(orders[0], want, tick):
+            if want is not None and len(orders) == 1 and self._keeps(orders[0], want, tick, ratchet):
                 continue
             reply.actions.extend(Cancel(o.client_order_id, f"requote {slot}") for o in orders)
             if want is None or (orders and want.side is Side.SELL):
