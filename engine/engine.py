@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from engine import maker_flow
 from engine.accounting import StrategyBooks
@@ -328,6 +328,7 @@ class Engine:
         self._stopped = False
         self._snapshot: EngineSnapshot | None = None
         self._stale_cache: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._venue_caps: dict[tuple[type, type], bool] = {}
         self._row_cache: dict[str, MarketRow] = {}
         self._last_reconcile = -(10**18)
         self._unreconciled: set[str] = set()
@@ -854,8 +855,8 @@ class Engine:
         book is current though nothing changed: its time is renewed; a recording's is left as recorded).
         A market with no data yet is watched only if the venue says it should have some."""
         stale_ms = self.breakers.limits.stale_market_ms
-        if isinstance(self.venue, KnowsStaleBooks):
-            recorded = isinstance(self.venue, RecordedData) and self.venue.recorded
+        if self.venue_is(KnowsStaleBooks):
+            recorded = self.venue_is(RecordedData) and cast(RecordedData, self.venue).recorded
             ages: dict[str, int] = {}
             for cid, ms in self.markets.items():
                 if ms.phase is not MarketPhase.OPEN:
@@ -1255,11 +1256,21 @@ class Engine:
         """The venue knows when its copy of a book can't be trusted (live: unsynced after a reconnect or a gap,
         or silent too long; recorded: quiet beyond the recording's cadence); no order is built or sent from
         such a book."""
-        if not isinstance(self.venue, KnowsStaleBooks):
+        if not self.venue_is(KnowsStaleBooks):
             return False
         if self._stale_cache[0] != now:
-            self._stale_cache = (now, frozenset(self.venue.stale_markets(now)))
+            venue = cast(KnowsStaleBooks, self.venue)
+            self._stale_cache = (now, frozenset(venue.stale_markets(now)))
         return condition_id in self._stale_cache[1]
+
+    def venue_is(self, capability: type) -> bool:
+        """`isinstance(venue, capability)` for a venue capability protocol, remembered per venue class: a
+        runtime protocol check walks every member (~20 us), and staleness is asked per market per cycle."""
+        key = (type(self.venue), capability)
+        known = self._venue_caps.get(key)
+        if known is None:
+            known = self._venue_caps[key] = isinstance(self.venue, capability)
+        return known
 
     # --- P&L -----------------------------------------------------------------------------------
     def mark(self, token_id: str) -> Decimal | None:

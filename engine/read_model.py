@@ -367,7 +367,7 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
 
 def stale_count(e: Engine, now: int, ages: list[int], stale_ms: float) -> int:
     """Books not known current: the venue's word where it has one (a quiet live book is not stale)."""
-    if isinstance(e.venue, KnowsStaleBooks):
+    if e.venue_is(KnowsStaleBooks):
         return sum(
             1 for cid, ms in e.markets.items() if ms.phase is MarketPhase.OPEN and e.is_stale(cid, now)
         )

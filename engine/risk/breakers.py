@@ -299,6 +299,9 @@ class Breakers:
         self._stale: frozenset[str] = frozenset()
         self._kill_present = False
         self._kill_detail = ""
+        # The time of the last full pass of `_advance`, while no input has changed since: a pass at the same
+        # time again would do nothing, and `block` asks for one per order and per market evaluated.
+        self._fresh_at: int | None = None
         if kill_switch is not None:
             # A file already there at start trips before anything can be sent; the TRIP waits for evaluate().
             self._poll_kill_switch()
@@ -307,6 +310,7 @@ class Breakers:
     # --- inputs ----------------------------------------------------------------------------------
     def on_equity(self, equity: Decimal, ts: int) -> list[BreakerEvent]:
         """Portfolio equity (cash + positions at their marks), as often as it is known (each cycle)."""
+        self._fresh_at = None
         self._roll(ts)
         self._equity = equity
         if self._day_start is None:
@@ -319,15 +323,18 @@ class Breakers:
 
     def on_position_closed(self, pnl: Decimal, ts: int) -> list[BreakerEvent]:
         """A position went flat with this net P&L; a loss (< 0) extends the streak, anything else ends it."""
+        self._fresh_at = None
         self._streak = self._streak + 1 if pnl < 0 else 0
         return self.evaluate(ts)
 
     def on_order_done(self, filled: bool, ts: int) -> list[BreakerEvent]:
         """An order reached a terminal state; `filled` if any of it filled."""
+        self._fresh_at = None
         self._orders.append(filled)
         return self.evaluate(ts)
 
     def on_rejection(self, ts: int) -> list[BreakerEvent]:
+        self._fresh_at = None
         self._rejections.append(ts)
         return self.evaluate(ts)
 
@@ -336,6 +343,7 @@ class Breakers:
     ) -> list[BreakerEvent]:
         """Per-market time since the feed last confirmed each book, and time since any message at all.
         The map replaces the previous one: markets no longer watched drop out."""
+        self._fresh_at = None
         self._market_seen = {cid: ts - age for cid, age in book_ages_ms.items()}
         if global_age_ms is not None:
             self._last_msg_ts = ts - global_age_ms
@@ -343,6 +351,7 @@ class Breakers:
 
     def on_reconcile(self, mismatches: int, ts: int, detail: str = "") -> list[BreakerEvent]:
         """Result of a reconciliation with the venue: how many orders/positions/balances disagree."""
+        self._fresh_at = None
         self._mismatches = mismatches
         self._mismatch_detail = detail
         return self.evaluate(ts)
@@ -366,6 +375,7 @@ class Breakers:
         return mine
 
     def _poll_kill_switch(self) -> None:
+        self._fresh_at = None
         if self.kill_switch is not None:
             present = self.kill_switch.present()
             if present and not self._kill_present:
@@ -388,6 +398,8 @@ class Breakers:
 
     def _advance(self, now: int) -> None:
         now = max(now, self._now)
+        if now == self._fresh_at:
+            return  # nothing moved since the last pass at this time: every breaker is where it was left
         self._now = now
         self._roll(now)
         lim = self.limits
@@ -495,6 +507,7 @@ class Breakers:
             f"{self._mismatches} reconciliation mismatches {self._mismatch_detail}".rstrip(),
         )
         self._step(b[KILL_SWITCH], float(self._kill_present), self._kill_present, now, self._kill_detail)
+        self._fresh_at = now
 
     def _loss_pct(self, base: Decimal | None) -> Decimal:
         if base is None or self._equity is None or base <= 0:
@@ -594,6 +607,7 @@ class Breakers:
                 self._mismatch_detail = ""
             br.status = BreakerStatus.OK
             self._emit(br, "RESUME", now, f"resumed by {by}")
+        self._fresh_at = None
         self._advance(now)
         events, self._pending = self._pending, []
         return events
@@ -640,6 +654,7 @@ class Breakers:
         """Take back what `export_state` saved. A breaker tripped before the restart is tripped again, from
         its original trip time (a pause still ends when its cooldown would have); day and week baselines
         carry on if the period has not rolled since."""
+        self._fresh_at = None
 
         def dec(x: Any) -> Decimal | None:
             return None if x is None else Decimal(str(x))
