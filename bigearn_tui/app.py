@@ -130,8 +130,10 @@ class BigEarnApp(App[int]):
 
     def __init__(self, engine: Any, *, refresh_hz: float = 5.0, keymap: dict[str, str] | None = None,
                  live_armed: bool = False, wall: Callable[[], float] = time.monotonic,
-                 wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+                 wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000, detaches: bool = False) -> None:
         super().__init__()
+        # Attached to a headless engine (`bigearn-tui attach`): quitting detaches and the engine runs on.
+        self.detaches = detaches
         self._wall = wall
         self._wall_ms = wall_ms  # the operator's clock: proposals count down in real seconds
         self.engine = engine
@@ -560,6 +562,9 @@ class BigEarnApp(App[int]):
     @work(exclusive=True, group="modal")
     async def action_quit_console(self) -> None:
         open_orders = len(self.snap.orders) if self.snap else 0
+        if self.detaches:
+            self.exit(0)  # the engine is not ours to stop: its orders stay with it
+            return
         if open_orders and not await self.confirm_bar.ask(
             f"{open_orders} orders are open. Quit? The engine cancels them on the way out."
         ):

@@ -24,7 +24,9 @@ ENGINE_LOST = 3
 UI_SWITCH_INTERVAL_S = 0.0005
 
 
-async def attach_console(ui: UiSettings, path: Path, on_app: Callable[[Any], None] | None = None) -> int:
+async def attach_console(
+    ui: UiSettings, path: Path, on_app: Callable[[Any], None] | None = None, *, detaches: bool = False
+) -> int:
     """The console app over an engine's control socket; exits with ENGINE_LOST if the engine goes away."""
     from bigearn_tui.app import BigEarnApp
 
@@ -33,7 +35,7 @@ async def attach_console(ui: UiSettings, path: Path, on_app: Callable[[Any], Non
     tune_gc()
     sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
     try:
-        app = BigEarnApp(remote, refresh_hz=ui.refresh_hz, keymap=dict(ui.keymap))
+        app = BigEarnApp(remote, refresh_hz=ui.refresh_hz, keymap=dict(ui.keymap), detaches=detaches)
         remote.on_lost = lambda reason: app.exit(
             return_code=ENGINE_LOST, message=f"bigearn-tui: engine connection lost: {reason}"
         )
@@ -48,7 +50,7 @@ async def attach_console(ui: UiSettings, path: Path, on_app: Callable[[Any], Non
 def run_attached(settings: Settings, path: Path) -> int:
     """The console over a headless engine's control socket. Quitting it leaves the engine running."""
     try:
-        return asyncio.run(attach_console(settings.ui, path))
+        return asyncio.run(attach_console(settings.ui, path, detaches=True))
     except ControlError as exc:
         print(f"bigearn-tui: {exc}")
         return 2

@@ -57,7 +57,7 @@ Strategies    s show / hide (in place of Markets and Book)   P pause selected
               A pending mandate waits in Proposals: a approve, r reject
 Navigation    tab / shift+tab move between panes   ctrl+p command palette
 Log pane      up down pgup pgdn home scroll back (or the wheel)   end follow
-Quit          q (asks to confirm when orders are open)
+Quit          q (asks to confirm when orders are open; attached, it detaches and the engine runs on)
 
 Keys can be remapped in config.toml [ui] keymap, e.g. keymap = { approve = "A" }.
 SEMI: every trade waits for you.   AUTO: gated trades go out.

@@ -169,6 +169,13 @@ def test_attach_console_drives_the_remote_engine(tmp_path: Path) -> None:
                 assert app.snap is not None and app.snap.halted
                 # The engine's record says the console did it, not a shell.
                 assert any("HALTED" in line and "by=console" in line for line in rt.engine._log_lines)
+                # Attached, `q` detaches at once: no question about open orders, nothing stopped or cancelled.
+                assert app.snap.orders  # an order is open: a console that stops its engine would ask first
+                app.detaches = True
+                await pilot.press("q")
+                await pilot.pause()
+                assert app.return_code == 0 and "Quit?" not in app.last_result
+                assert rt.engine.state == "HALTED" and rt.engine.counters["orders"] == 1
         finally:
             await remote.close()
             await server.close()

@@ -48,6 +48,7 @@ from engine.strategies.quoteability import MarketFacts, Quoteability, ScorerLimi
 from engine.units import ONE, floor_size, px_to_str, qty_to_str
 
 ALL_SIDES = ((Outcome.YES, Side.BUY), (Outcome.YES, Side.SELL), (Outcome.NO, Side.BUY), (Outcome.NO, Side.SELL))
+QUOTING = frozenset({"HOLD", "REQUOTE", "NO_QUOTE"})  # decisions made with a quote in hand
 VOL_ALPHA = 0.1  # weight of the newest mid change in the volatility average (about the last 10 evaluations)
 
 
@@ -471,7 +472,10 @@ class MarketMakerStrategy(Strategy):
         )
 
     def _stand_aside(self, ctx: StrategyContext, cid: str, line: MakerLine, code: str, why: str) -> Reply:
-        line.decision = code
+        market = ctx.market(cid)
+        line.decision, line.why = code, why or line.why
+        line.inventory = ctx.position(market.yes_token) - ctx.position(market.no_token)
+        line.markout = ctx.markout(cid)
         return Reply(actions=self._withdraw(ctx, cid, code), verdicts=[Verdict(cid, code, why)])
 
     @staticmethod
@@ -485,11 +489,14 @@ class MarketMakerStrategy(Strategy):
         score = f"{line.score:.2f}".removeprefix("0")
         cell = f"ON {score}" if line.active else f"{score} {line.veto or 'RANK'}"
         markout = "-" if line.markout is None else f"{line.markout:+.2f}c"
-        text = (
-            f"maker {line.decision or '-'}: inv {line.inventory / 1e6:+g} YES, skew {line.skew / 100:+.1f}c,"
-            f" half {line.half / 100:.1f}c, fair {px_to_str(line.fair)}, bid {px_to_str(line.bid)} /"
-            f" ask {px_to_str(line.ask)}, markout 2m {markout}"
-        ) if line.fair else f"maker {line.decision or '-'}: score {line.score:.2f}, {line.why or 'not quoting'}"
+        head = f"maker {line.decision or '-'}: inv {line.inventory / 1e6:+g} YES"
+        if line.decision in QUOTING and line.fair:
+            text = (
+                f"{head}, skew {line.skew / 100:+.1f}c, half {line.half / 100:.1f}c, fair {px_to_str(line.fair)},"
+                f" bid {px_to_str(line.bid)} / ask {px_to_str(line.ask)}, markout 2m {markout}"
+            )
+        else:  # standing aside: why, not the last quote's numbers
+            text = f"{head}, score {line.score:.2f}, {line.why or 'not quoting'}, markout 2m {markout}"
         return MarketNote(cell, text)
 
 
