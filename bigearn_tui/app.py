@@ -28,6 +28,7 @@ from engine.commands import (
     Approve,
     ArmLive,
     CancelAll,
+    CancelOrder,
     Command,
     EditSize,
     Halt,
@@ -44,7 +45,7 @@ from engine.units import SIZE_SCALE
 from widgets.book import BookView
 from widgets.confirm_bar import ConfirmBar
 from widgets.event_log import EventLog
-from widgets.format import clip, clip_middle
+from widgets.format import clip, clip_middle, px, shares
 from widgets.key_bar import KeyBar, KeyItem
 from widgets.markets import MarketList
 from widgets.pnl import PnLPane
@@ -124,6 +125,7 @@ class BigEarnApp(App[int]):
         Binding("P", "pause_strategy", "Pause", id="pause_strategy"),
         Binding("U", "resume_strategy", "Unpause", id="resume_strategy"),
         Binding("V", "revoke_mandate", "Revoke", id="revoke_mandate"),
+        Binding("c", "cancel_order", "Cancel order", id="cancel_order"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_console", "Quit", id="quit"),
     ]
@@ -521,6 +523,20 @@ class BigEarnApp(App[int]):
             f"Resume {row.strategy_id}? It takes new risk again. Paused: {clip(row.reason, 50)}"
         ):
             await self._command(ResumeStrategy(row.strategy_id))
+
+    @work(exclusive=True, group="modal")
+    async def action_cancel_order(self) -> None:
+        """Withdraw the order under the cursor in Positions, after a one-key confirmation."""
+        # Only the row the operator can see the cursor on: the Positions pane must have the focus.
+        oid = self.position_table.selected_order_id() if self.position_table.has_focus else None
+        order = next((o for o in self.snap.orders if o.client_order_id == oid), None) if self.snap and oid else None
+        if order is None:
+            self._say("select an order in Positions (tab to the pane, arrows to the row), then c to cancel it")
+            return
+        what = f"{order.side} {order.outcome} {px(order.price)} x{shares(order.size - order.filled)}"
+        if await self.confirm_bar.ask(f"Cancel order {oid[-7:]} ({what}, {clip_middle(order.title, 30)})?"):
+            # The id asked about, not the row under the cursor now: the list may have moved meanwhile.
+            await self._command(CancelOrder(order.client_order_id))
 
     @work(exclusive=True, group="modal")
     async def action_revoke_mandate(self) -> None:

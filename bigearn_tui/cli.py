@@ -202,7 +202,7 @@ def attach(config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
 
 @app.command()
 def ctl(
-    action: Annotated[str, typer.Argument(help="status | approve ID | reject ID | halt [REASON] | resume | cancel-all | mode MODE | arm LIVE | strategy pause|resume NAME | revoke MANDATE")],
+    action: Annotated[str, typer.Argument(help="status | approve ID | reject ID | halt [REASON] | resume | cancel-all | cancel ORDER | mode MODE | arm LIVE | strategy pause|resume NAME | revoke MANDATE")],
     arg: Annotated[str | None, typer.Argument(help="proposal id (its tail is enough), halt reason, mode, or pause|resume")] = None,
     name: Annotated[str | None, typer.Argument(help="with strategy: the strategy's name")] = None,
     config: ConfigOpt = None,
@@ -222,13 +222,15 @@ def ctl(
         "arm": {"type": "arm_live", "confirmation": arg or ""},
         "strategy": {"type": f"{arg}_strategy", "strategy_id": name},
         "revoke": {"type": "revoke_mandate", "mandate_id": arg},
+        "cancel": {"type": "cancel_order", "client_order_id": arg},
     }
     if action not in bodies:
         _fail(f"ctl {action!r}: accepted: {', '.join(bodies)}")
     if action == "strategy" and (arg not in ("pause", "resume") or not name):
         _fail("ctl strategy: accepted: strategy pause NAME | strategy resume NAME")
-    if action in ("approve", "reject", "mode", "arm", "revoke") and not arg:
-        needs = {"mode": "semi, auto or observe", "arm": "the word LIVE", "revoke": "a mandate id"}.get(
+    if action in ("approve", "reject", "mode", "arm", "revoke", "cancel") and not arg:
+        needs = {"mode": "semi, auto or observe", "arm": "the word LIVE", "revoke": "a mandate id",
+                 "cancel": "an order id (its tail is enough)"}.get(
             action, "a proposal or mandate id"
         )
         _fail(f"ctl {action} needs an argument ({needs})")

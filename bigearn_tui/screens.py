@@ -49,6 +49,7 @@ Big Earn console
 Proposals     a approve selected (or first pending)   r reject   e edit size
 Safety        H HALT new risk   X cancel ALL orders  (at once, no confirmation)
               R resume (asks to confirm)
+Orders        c cancel the order under the cursor in Positions (asks)
 Mode          m cycle SEMI -> AUTO -> OBSERVE (AUTO asks to confirm)
 Markets       enter show in the Book pane   / filter   t Book pane YES / NO
 Strategies    s show / hide (in place of Markets and Book)   P pause selected

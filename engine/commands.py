@@ -83,6 +83,15 @@ class RevokeMandate:
     actor: str = "operator"
 
 
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Withdraw one working order (its id, or the unique tail of it the console shows). Cancels only reduce
+    risk: no approval, in any mode, through the firewall's mutation budget like any cancel."""
+
+    client_order_id: str
+    actor: str = "operator"
+
+
 Command = (
     Approve
     | Reject
@@ -95,6 +104,7 @@ Command = (
     | PauseStrategy
     | ResumeStrategy
     | RevokeMandate
+    | CancelOrder
 )
 
 

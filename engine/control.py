@@ -37,6 +37,7 @@ from engine.commands import (
     Approve,
     ArmLive,
     CancelAll,
+    CancelOrder,
     Command,
     CommandResult,
     EditSize,
@@ -173,6 +174,7 @@ def command_to_wire(cmd: Command) -> dict[str, Any]:
         PauseStrategy: "pause_strategy",
         ResumeStrategy: "resume_strategy",
         RevokeMandate: "revoke_mandate",
+        CancelOrder: "cancel_order",
     }[type(cmd)]
     body = {"type": kind, **dataclasses.asdict(cmd)}
     del body["actor"]  # who sent it is the sender's to say (WIRE_ACTORS), not the command object's
@@ -215,11 +217,13 @@ def command_from_wire(body: dict[str, Any]) -> Command:
             return ResumeStrategy(str(body["strategy_id"]), actor=actor)
         if kind == "revoke_mandate":
             return RevokeMandate(str(body["mandate_id"]), actor=actor)
+        if kind == "cancel_order":
+            return CancelOrder(str(body["client_order_id"]), actor=actor)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"command {kind!r}: missing or invalid field {exc}") from exc
     raise ValueError(
         f"unknown command type {kind!r}: accepted: approve, reject, edit_size, halt, resume, "
-        "cancel_all, set_mode, arm_live, pause_strategy, resume_strategy, revoke_mandate"
+        "cancel_all, set_mode, arm_live, pause_strategy, resume_strategy, revoke_mandate, cancel_order"
     )
 
 

@@ -39,6 +39,7 @@ from engine.commands import (
     Approve,
     ArmLive,
     CancelAll,
+    CancelOrder,
     Command,
     CommandResult,
     EditSize,
@@ -1450,6 +1451,8 @@ class Engine:
                 decide(self, p, ProposalStatus.REJECTED, "REJECT", command.actor, note="cancel all")
             self._note("cancel all", orders=len(working), by=command.actor)
             return CommandResult(True, f"cancel requested for {len(working)} orders")
+        if isinstance(command, CancelOrder):
+            return await self._cancel_order(command)
         if isinstance(command, PauseStrategy | ResumeStrategy):
             return await self._strategy_command(command)
         if isinstance(command, ArmLive):
@@ -1538,6 +1541,25 @@ class Engine:
         return CommandResult(False, f"unknown command {command!r}")
 
     # --- quoting mandates ------------------------------------------------------------------------------
+    async def _cancel_order(self, command: CancelOrder) -> CommandResult:
+        """One working order withdrawn by the operator; an id's unique tail is enough."""
+        wanted = command.client_order_id
+        found = [o for oid, o in self.working.items() if oid == wanted or (wanted and oid.endswith(wanted))]
+        if len(found) != 1:
+            why = "no working order" if not found else f"{len(found)} working orders end with"
+            return CommandResult(False, f"{why} {wanted!r}")
+        order = found[0]
+        oid = order.client_order_id
+        if order.cancel_requested:
+            return CommandResult(False, f"order {oid} is already being cancelled")
+        if not self.firewall.cancel([oid], self.clock.now_ms()).allowed:
+            return CommandResult(False, f"order {oid}: the mutation budget is spent this minute; try again")
+        order.cancel_requested = True  # in flight: cancelled as soon as the venue acknowledges it
+        if order.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED):
+            await self.venue.cancel(oid)
+        self._note("cancel", order=oid, reason="operator", by=command.actor, strategy=order.strategy_id)
+        return CommandResult(True, f"cancel requested for order {oid}")
+
     def active_mandates(self, strategy_id: str) -> int:
         return self.mandates.count_active(strategy_id)
 

@@ -324,3 +324,31 @@ def test_snapshot_requests_skip_unchanged_and_build_fresh_after_a_command(tmp_pa
             assert fresh["snapshot"]["seq"] > seq and fresh["snapshot"]["state"] == "HALTED"
 
     asyncio.run(main())
+
+
+def test_cancel_one_order_over_the_socket_by_its_tail(tmp_path: Path) -> None:
+    """`ctl cancel ID` as the console and a shell send it: the command crosses the wire, the engine finds the
+    order by the tail of its id, and a second cancel or an unknown id is refused with a reason."""
+    from engine.commands import CancelOrder
+    from engine.control import command_from_wire, command_to_wire
+
+    wire = command_to_wire(CancelOrder("O000002"))
+    assert wire == {"type": "cancel_order", "client_order_id": "O000002"}
+    assert command_from_wire({**wire, "actor": "ctl"}) == CancelOrder("O000002", actor="ctl")
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.53, half_width=0.005), until_s=7, **{"engine.mode": "auto"})
+    sock = tmp_path / "c" / "bigearn.sock"
+
+    async def main() -> None:
+        async with serving(rt.engine, sock) as client:
+            oid = min(rt.engine.working)
+            body = {"op": "command", "command": {"type": "cancel_order", "client_order_id": oid[-7:]}}
+            reply = await client.request(body)
+            assert reply["ok"] is True and oid in reply["message"]
+            assert rt.engine.orders[oid].cancel_requested
+            again = await client.request(body)
+            assert again["ok"] is False and "already being cancelled" in again["message"]
+            body["command"]["client_order_id"] = "nope"
+            unknown = await client.request(body)
+            assert unknown["ok"] is False and "no working order 'nope'" in unknown["message"]
+
+    asyncio.run(main())

@@ -229,3 +229,34 @@ def test_an_engine_error_is_on_screen_with_its_reason(tmp_path: Path) -> None:
     status, log = run(main())
     assert "ERROR" in status and "line 7" in status and "restart to resume" in status
     assert "ENGINE ERROR" in log and "line 7" in log
+
+
+def test_c_cancels_the_order_under_the_cursor_after_a_confirmation(tmp_path: Path) -> None:
+    rt = make_runtime(
+        tmp_path, brain=FixedBrain(p=0.53, half_width=0.005), until_s=7, **{"engine.mode": "auto"}
+    )
+
+    async def main() -> None:
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            assert app.snap is not None and app.snap.orders
+            oid = min(app.snap.orders, key=lambda o: o.created_ts).client_order_id  # the first row (no positions)
+            await pilot.press("c")  # nothing selected yet: it says how, and cancels nothing
+            await pilot.pause()
+            assert "select an order in Positions" in app.last_result
+            assert not rt.engine.working[oid].cancel_requested
+            app.position_table.focus()
+            await pilot.pause()
+            assert app.position_table.selected_order_id() == oid
+            await pilot.press("c")
+            await pilot.pause()
+            assert app.confirm_bar.asking and not rt.engine.working[oid].cancel_requested
+            await pilot.press("n")  # no: the order stays
+            await pilot.pause()
+            assert not rt.engine.working[oid].cancel_requested
+            await pilot.press("c", "y")
+            await pilot.pause()
+            assert rt.engine.orders[oid].cancel_requested
+            assert app.last_result == f"cancel requested for order {oid}"
+
+    run(main())

@@ -64,3 +64,13 @@ class PositionTable(DataTable):
                 if a != b:
                     self.update_cell(key, COLUMNS[col], cell(b))
         self._rows = wanted
+
+    def selected_order_id(self) -> str | None:
+        """The client order id of the order row under the cursor, or None (no rows, or a position row)."""
+        if not self._rows or self.cursor_row < 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+        except Exception:
+            return None
+        return key[4:] if key and key.startswith("ord:") else None
