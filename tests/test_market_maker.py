@@ -78,6 +78,17 @@ async def confirm_cancels(engine) -> None:
             await engine.on_venue(OrderCancelled(o.client_order_id, engine.clock.now_ms(), "CANCELED"))
 
 
+async def quoting(engine) -> None:
+    """Every market's mandate asked and approved (semi), then quoted once and the quotes acknowledged."""
+    await book(engine)
+    await engine._cycle()
+    for m in list(engine.mandates.pending()):
+        await engine.execute(Approve(m.mandate_id))
+    await book(engine, at_s=11)
+    await engine._cycle()
+    await accept_all(engine)
+
+
 def quotes(engine, cid: str) -> list[tuple[str, str, int]]:
     """Working quotes in a market: (side, outcome, price)."""
     return sorted(
@@ -132,13 +143,7 @@ def test_semi_asks_a_mandate_then_quotes_both_sides_post_only_and_debounces(tmp_
 
 def test_inventory_skews_quotes_and_is_sold_rather_than_hedged(tmp_path: Path) -> None:
     async def body(engine) -> None:
-        await book(engine)
-        await engine._cycle()
-        for m in list(engine.mandates.pending()):
-            await engine.execute(Approve(m.mandate_id))
-        await book(engine, at_s=11)
-        await engine._cycle()
-        await accept_all(engine)
+        await quoting(engine)
         cid = sorted(engine.markets)[0]
         bid = next(r for r in sent_in(engine, cid) if r.outcome is Outcome.YES)
         fill = Fill("t1", bid.client_order_id, cid, bid.token_id, Outcome.YES, Side.BUY, bid.price, bid.size,
@@ -164,13 +169,7 @@ def test_inventory_skews_quotes_and_is_sold_rather_than_hedged(tmp_path: Path) -
 
 def test_toxic_market_is_pulled_and_the_score_cannot_bring_it_back_until_it_recovers(tmp_path: Path) -> None:
     async def body(engine) -> None:
-        await book(engine)
-        await engine._cycle()
-        for m in list(engine.mandates.pending()):
-            await engine.execute(Approve(m.mandate_id))
-        await book(engine, at_s=11)
-        await engine._cycle()
-        await accept_all(engine)
+        await quoting(engine)
         cid = sorted(engine.markets)[0]
         assert len(quotes(engine, cid)) == 2
         recent = engine.markouts._recent[cid]

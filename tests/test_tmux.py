@@ -43,6 +43,26 @@ def wait_for(session: str, predicate, timeout: float) -> tuple[bool, float, str]
     return False, time.monotonic() - t0, screen
 
 
+def start_session(session: str, cmd: str, keep_s: int) -> None:
+    """A detached tmux session pinned at 140x40 before `cmd` starts in it: with no client attached tmux may
+    otherwise fall back to its 80x24 default, and a resize racing the program's start-up could be missed."""
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "140", "-y", "40", f"sleep {keep_s}"], check=True
+    )
+    subprocess.run(["tmux", "set-option", "-t", session, "window-size", "manual"], capture_output=True)
+    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "140", "-y", "40"], capture_output=True)
+    subprocess.run(["tmux", "respawn-pane", "-k", "-t", session, cmd], check=True)
+
+
+def wait_for_exit_code(session: str, rc_file: Path, timeout: float) -> str:
+    """The program's exit code, written to `rc_file` by the session's shell once it ends."""
+    deadline = time.monotonic() + timeout
+    while not rc_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert rc_file.exists(), capture(session)
+    return rc_file.read_text().strip()
+
+
 @pytest.mark.slow
 def test_console_in_tmux(tmp_path: Path) -> None:
     books, markets = write_dataset(tmp_path, seconds=3600, book=lopsided_book)
@@ -52,14 +72,7 @@ def test_console_in_tmux(tmp_path: Path) -> None:
         f"cd {ROOT} && env TEXTUAL_ANIMATIONS=none HOME={tmp_path} {sys.executable} -m bigearn_tui.cli "
         f"--mode auto --speed 5 --data {books} --markets {markets} --db {tmp_path / 'ui.db'}; echo $? > {rc_file}"
     )
-    # Pin the size before the program starts: with no client attached tmux may otherwise fall back to its
-    # 80x24 default, and a resize racing the program's start-up could be missed.
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "140", "-y", "40", "sleep 600"], check=True
-    )
-    subprocess.run(["tmux", "set-option", "-t", session, "window-size", "manual"], capture_output=True)
-    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "140", "-y", "40"], capture_output=True)
-    subprocess.run(["tmux", "respawn-pane", "-k", "-t", session, cmd], check=True)
+    start_session(session, cmd, keep_s=600)
     try:
         ok, _, screen = wait_for(session, lambda s: all(t in s for t in TITLES) and "orders 1" in s, 30)
         width = subprocess.run(
@@ -76,11 +89,7 @@ def test_console_in_tmux(tmp_path: Path) -> None:
         ok, took, screen = wait_for(session, lambda s: "orders 0" in s, 10.0)
         assert ok, f"open orders never reached zero:\n{screen}"
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
-        deadline = time.monotonic() + 20
-        while not rc_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert rc_file.exists(), capture(session)
-        assert rc_file.read_text().strip() == "0"
+        assert wait_for_exit_code(session, rc_file, 20) == "0"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     # The run was recorded: the halt, the cancel, and the order that rested.
@@ -132,12 +141,7 @@ def test_make_run_as_a_new_user_approves_a_market_maker_mandate_and_gets_fills(t
         f"cd {ROOT} && env -u COLUMNS -u LINES TEXTUAL_ANIMATIONS=none HOME={tmp_path} BIGEARN_STORE__PATH={db}"
         f" BIGEARN_UI__CONTROL_SOCKET={ctl / 'bigearn.sock'} make run; echo $? > {rc_file}"
     )
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "140", "-y", "40", "sleep 900"], check=True
-    )
-    subprocess.run(["tmux", "set-option", "-t", session, "window-size", "manual"], capture_output=True)
-    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "140", "-y", "40"], capture_output=True)
-    subprocess.run(["tmux", "respawn-pane", "-k", "-t", session, cmd], check=True)
+    start_session(session, cmd, keep_s=900)
     try:
         ok, _, screen = wait_for(session, lambda s: all(t in s for t in TITLES), 60)
         assert ok, f"the console never drew its panes:\n{screen}"
@@ -159,11 +163,7 @@ def test_make_run_as_a_new_user_approves_a_market_maker_mandate_and_gets_fills(t
         ok, _, screen = wait_for(session, lambda s: "Quit?" in s, 10)
         if ok:  # quotes still rest: the console asks before it cancels them on the way out
             subprocess.run(["tmux", "send-keys", "-t", session, "y"], check=True)
-        deadline = time.monotonic() + 30
-        while not rc_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert rc_file.exists(), capture(session)
-        assert rc_file.read_text().strip() == "0"
+        assert wait_for_exit_code(session, rc_file, 30) == "0"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     con = sqlite3.connect(db)

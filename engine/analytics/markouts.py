@@ -91,7 +91,8 @@ class Markouts:
         recent = self._recent.get(condition_id)
         if recent is None or len(recent) < self.toxic_window:
             return False
-        return sum(recent) / len(recent) < self.toxic_below_cents
+        mean = self.recent_mean(condition_id)
+        return mean is not None and mean < self.toxic_below_cents
 
     def recent_mean(self, condition_id: str) -> float | None:
         """Mean 2-minute markout of the market's last fills (up to `toxic_window`), cents; None before any."""

@@ -337,6 +337,11 @@ class StrategyContext(Protocol):
         ...
 
 
+def withdraw(ctx: StrategyContext, condition_id: str, reason: str) -> list[Cancel]:
+    """Cancels of every resting order this strategy has in one market."""
+    return [Cancel(o.client_order_id, reason) for o in ctx.orders(condition_id) if o.resting]
+
+
 def setting(default: Any, doc: str, accepted: str, **bounds: Any) -> Any:
     """A strategy setting: its default, what it does, and the accepted text its one-line error shows."""
     return Field(default, description=doc, json_schema_extra={"accepted": accepted}, **bounds)

@@ -19,7 +19,7 @@ Each evaluation, for each warm open market:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +42,7 @@ from engine.strategies.base import (
     StrategyServices,
     Verdict,
     setting,
+    withdraw,
 )
 from engine.strategies.mm_quotes import QuoteParams, TwoSided, half_spread, quote
 from engine.strategies.quoteability import MarketFacts, Quoteability, ScorerLimits, active_set, rank
@@ -227,7 +228,7 @@ class MarketMakerStrategy(Strategy):
     def rerank(self, ctx: StrategyContext, now: int) -> None:
         limits = self.limits
         if ctx.live_venue():
-            limits = ScorerLimits(**{**_fields(limits), "max_book_age_s": self.cfg.max_book_age_live_s})
+            limits = replace(limits, max_book_age_s=self.cfg.max_book_age_live_s)
         ranked = rank((self.facts(ctx, m, now) for m in ctx.markets()), limits)
         self.ranked = {q.condition_id: q for q in ranked}
         self.active = active_set(ranked, self.cfg.active_markets)
@@ -259,7 +260,7 @@ class MarketMakerStrategy(Strategy):
         blocked = ctx.tradable(cid)
         if blocked is not None:
             line.decision = blocked.decision
-            pulls = [] if blocked.decision == "SKIP_BUSY" else self._withdraw(ctx, cid, blocked.decision)
+            pulls = [] if blocked.decision == "SKIP_BUSY" else withdraw(ctx, cid, blocked.decision)
             return Reply(actions=pulls, verdicts=[Verdict(cid, blocked.decision, blocked.reason, details=dict(blocked.details))])
         q = self.ranked.get(cid)
         if ctx.toxic(cid):
@@ -476,11 +477,8 @@ class MarketMakerStrategy(Strategy):
         line.decision, line.why = code, why or line.why
         line.inventory = ctx.position(market.yes_token) - ctx.position(market.no_token)
         line.markout = ctx.markout(cid)
-        return Reply(actions=self._withdraw(ctx, cid, code), verdicts=[Verdict(cid, code, why)])
+        return Reply(actions=withdraw(ctx, cid, code), verdicts=[Verdict(cid, code, why)])
 
-    @staticmethod
-    def _withdraw(ctx: StrategyContext, cid: str, reason: str) -> list[Cancel]:
-        return [Cancel(o.client_order_id, reason) for o in ctx.orders(cid) if o.resting]
 
     def market_note(self, condition_id: str) -> MarketNote | None:
         line = self.lines.get(condition_id)
@@ -505,6 +503,3 @@ def _slot(order: OrderView) -> str:
     bid = (order.outcome is Outcome.YES) == (order.side is Side.BUY)
     return "bid" if bid else "ask"
 
-
-def _fields(limits: ScorerLimits) -> dict[str, Any]:
-    return {name: getattr(limits, name) for name in limits.__dataclass_fields__}

@@ -15,7 +15,6 @@ from engine.brains.base import Brain, BrainInput, NoEstimate
 from engine.domain import Estimate, Market, OrderType, Side
 from engine.risk.sizing import SizingLimits, SizingResult, size_trade
 from engine.strategies.base import (
-    Cancel,
     Intent,
     IntentKind,
     Leg,
@@ -28,6 +27,7 @@ from engine.strategies.base import (
     StrategyServices,
     Verdict,
     setting,
+    withdraw,
 )
 from engine.units import px_to_str, qty_to_str
 
@@ -77,7 +77,7 @@ class ValueStrategy(Strategy):
         except NoEstimate as exc:
             reply = Reply(verdicts=[Verdict(cid, f"SKIP_{exc.code}", exc.detail)])
             if exc.code == "NO_BOOK":  # no book to judge a resting order by: fail closed
-                reply.actions.extend(self._withdraw(ctx, cid, "edge gone (SKIP_NO_BOOK)"))
+                reply.actions.extend(withdraw(ctx, cid, "edge gone (SKIP_NO_BOOK)"))
             return reply
         blocked = ctx.tradable(cid)
         if blocked is not None:
@@ -102,7 +102,7 @@ class ValueStrategy(Strategy):
                 )
             reason = reason if details else f"edge gone: {result.reason} {reason}".strip()
             return Reply(
-                actions=self._withdraw(ctx, cid, "edge gone (WITHDRAW)"),
+                actions=withdraw(ctx, cid, "edge gone (WITHDRAW)"),
                 verdicts=[self._verdict("WITHDRAW", reason, est, cid, details, result)],
             )
         if not result.ok:
@@ -137,9 +137,6 @@ class ValueStrategy(Strategy):
             and abs(c.price - order.price) <= self.requote_min_ticks * tick
         )
 
-    @staticmethod
-    def _withdraw(ctx: StrategyContext, cid: str, reason: str) -> list[Cancel]:
-        return [Cancel(o.client_order_id, reason) for o in ctx.orders(cid) if o.resting]
 
     def _verdict(
         self,
