@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.domain import Mode
+from engine.queries import OrderTicket
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,43 @@ class CancelOrder:
     actor: str = "operator"
 
 
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """A hand order from the order ticket (or `ctl order`): an order of the `manual` strategy, through the same
+    risk pipeline and firewall as any other. The ticket is the operator's approval: it is sent at once in
+    semi and auto mode (observe sends nothing)."""
+
+    ticket: OrderTicket
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    """Close one held token: its working orders are cancelled and every strategy that holds it sells what it
+    holds, marketable (FAK at the worst bid the walk needs), through the risk pipeline and the firewall.
+    `token_id`: the token, its unique tail, or a market's condition id (or tail) with `outcome`."""
+
+    token_id: str
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchMarket:
+    """Add a market of the venue's catalogue to the watchlist (its book shown, the strategies judging it)."""
+
+    condition_id: str
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class UnwatchMarket:
+    """Take a market off the watchlist: strategies stop judging it and their working orders in it are
+    cancelled; a position held in it stays on screen (and marked) until it is closed or settles."""
+
+    condition_id: str
+    actor: str = "operator"
+
+
 Command = (
     Approve
     | Reject
@@ -105,6 +143,10 @@ Command = (
     | ResumeStrategy
     | RevokeMandate
     | CancelOrder
+    | PlaceOrder
+    | Flatten
+    | WatchMarket
+    | UnwatchMarket
 )
 
 

@@ -575,17 +575,17 @@ class ZoneBand(_Section):
 
 def _default_bands() -> dict[str, ZoneBand]:
     return {
-        "zone_1": ZoneBand(low=0.05, high=0.20, strategies=["tail_risk", "contrarian", "value_betting"]),
+        "zone_1": ZoneBand(low=0.05, high=0.20, strategies=["tail_risk", "contrarian", "value_betting", "manual"]),
         "zone_2": ZoneBand(
-            low=0.20, high=0.40, strategies=["value_betting", "news_scalping", "copy_trading"]
+            low=0.20, high=0.40, strategies=["value_betting", "news_scalping", "copy_trading", "manual"]
         ),
         "zone_3": ZoneBand(
             low=0.40,
             high=0.60,
-            strategies=["arbitrage", "market_making", "value_betting"],
+            strategies=["arbitrage", "market_making", "value_betting", "manual"],
             min_directional_prob=0.52,
         ),
-        "zone_4": ZoneBand(low=0.60, high=0.80, strategies=["market_making", "arbitrage"], directional=False),
+        "zone_4": ZoneBand(low=0.60, high=0.80, strategies=["market_making", "arbitrage", "manual"], directional=False),
         "zone_5": ZoneBand(low=0.80, high=0.98, strategies=["internal_arbitrage"], directional=False),
     }
 

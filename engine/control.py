@@ -13,6 +13,8 @@ lines: one request object per line, one reply per line.
                                                         -> {"ok": true|false, "message": "..."}
     ... with "with_snapshot": true                      -> and "snapshot": {...} built after the command
     ... with "actor": "console" in the command          -> recorded as the console's act (default "ctl")
+    {"op": "query", "query": {"type": "preview", "ticket": {...}}}
+                                                        -> {"ok": true, "answer": {...}} (engine/queries.py)
 """
 
 from __future__ import annotations
@@ -41,15 +43,27 @@ from engine.commands import (
     Command,
     CommandResult,
     EditSize,
+    Flatten,
     Halt,
     PauseStrategy,
+    PlaceOrder,
     Reject,
     Resume,
     ResumeStrategy,
     RevokeMandate,
     SetMode,
+    UnwatchMarket,
+    WatchMarket,
 )
 from engine.domain import Mode
+from engine.queries import (
+    Query,
+    answer_type,
+    query_from_wire,
+    query_to_wire,
+    ticket_from_wire,
+    ticket_to_wire,
+)
 from engine.snapshot import EngineSnapshot
 from engine.steps import run_steps, run_steps_yielding
 
@@ -175,8 +189,14 @@ def command_to_wire(cmd: Command) -> dict[str, Any]:
         ResumeStrategy: "resume_strategy",
         RevokeMandate: "revoke_mandate",
         CancelOrder: "cancel_order",
+        PlaceOrder: "place_order",
+        Flatten: "flatten",
+        WatchMarket: "watch",
+        UnwatchMarket: "unwatch",
     }[type(cmd)]
     body = {"type": kind, **dataclasses.asdict(cmd)}
+    if isinstance(cmd, PlaceOrder):
+        body["ticket"] = ticket_to_wire(cmd.ticket)
     del body["actor"]  # who sent it is the sender's to say (WIRE_ACTORS), not the command object's
     if isinstance(cmd, SetMode):
         body["mode"] = Mode(cmd.mode).value
@@ -219,11 +239,20 @@ def command_from_wire(body: dict[str, Any]) -> Command:
             return RevokeMandate(str(body["mandate_id"]), actor=actor)
         if kind == "cancel_order":
             return CancelOrder(str(body["client_order_id"]), actor=actor)
+        if kind == "place_order":
+            return PlaceOrder(ticket_from_wire(dict(body.get("ticket") or {})), actor=actor)
+        if kind == "flatten":
+            return Flatten(str(body["token_id"]), actor=actor)
+        if kind == "watch":
+            return WatchMarket(str(body["condition_id"]), actor=actor)
+        if kind == "unwatch":
+            return UnwatchMarket(str(body["condition_id"]), actor=actor)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"command {kind!r}: missing or invalid field {exc}") from exc
     raise ValueError(
         f"unknown command type {kind!r}: accepted: approve, reject, edit_size, halt, resume, "
-        "cancel_all, set_mode, arm_live, pause_strategy, resume_strategy, revoke_mandate, cancel_order"
+        "cancel_all, set_mode, arm_live, pause_strategy, resume_strategy, revoke_mandate, cancel_order, "
+        "place_order, flatten, watch, unwatch"
     )
 
 
@@ -353,7 +382,14 @@ class ControlServer:
                 snap = await self.engine.snapshot_stepwise(now=True)
                 reply["snapshot"] = orjson.Fragment(await self._encode(snap))
             return reply
-        return {"ok": False, "message": f"unknown op {op!r}: accepted: snapshot, status, command"}
+        if op == "query":
+            try:
+                query = query_from_wire(dict(req.get("query") or {}))
+                answer = await self.engine.ask(query)
+            except ValueError as exc:
+                return {"ok": False, "message": str(exc)}
+            return {"ok": True, "answer": answer}
+        return {"ok": False, "message": f"unknown op {op!r}: accepted: snapshot, status, command, query"}
 
 
 def status_of(snap: EngineSnapshot) -> dict[str, Any]:
@@ -495,6 +531,14 @@ class RemoteEngine:
         if "snapshot" in reply:  # absent only when the engine could not read the command: nothing changed
             self._adopt(reply["snapshot"])
         return CommandResult(bool(reply.get("ok")), str(reply.get("message", "")))
+
+    async def ask(self, query: Query) -> Any:
+        """A query's answer (engine/queries.py), on the command connection; ValueError with the engine's
+        words when it refuses the question."""
+        reply = await self.commands.request({"op": "query", "query": query_to_wire(query)})
+        if not reply.get("ok"):
+            raise ValueError(str(reply.get("message", "the engine refused the query")))
+        return _decoder(answer_type(query))(reply["answer"])
 
     async def close(self) -> None:
         if self._task is not None:

@@ -163,7 +163,10 @@ class Market:
         raise KeyError(f"token {token_id} is not part of market {self.condition_id}")
 
     def label(self, outcome: Outcome) -> str:
-        return self.yes_label if outcome is Outcome.YES else self.no_label
+        """The token's name on every screen, log line and `ctl` answer: the market's own outcome names (Up and
+        Down), and YES and NO for a plain yes/no market (in capitals, as the console has always shown them)."""
+        raw = self.yes_label if outcome is Outcome.YES else self.no_label
+        return raw.upper() if raw.lower() in ("yes", "no") else raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,3 +254,10 @@ class MarketPhase(StrEnum):
     OPEN = "OPEN"
     CLOSED = "CLOSED"  # trading ended, not yet resolved
     RESOLVED = "RESOLVED"
+
+
+def yes_terms(outcome: Outcome, side: Side, price: int) -> tuple[bool, int]:
+    """An order or fill as the YES book sees it: (is a bid, YES price). A NO ask at p is a YES bid at 1 - p."""
+    if outcome is Outcome.YES:
+        return side is Side.BUY, price
+    return side is Side.SELL, ONE - price

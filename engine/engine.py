@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
-from engine import maker_flow
+from engine import catalogue, maker_flow, manual_flow, watchlist, what_if
 from engine.accounting import StrategyBooks
 from engine.analytics.calibration import Calibration
 from engine.analytics.maker_income import MakerIncome
 from engine.analytics.markouts import Markouts
+from engine.blotter import Blotter
 from engine.book import OrderBook
 from engine.brains.base import Brain
 from engine.brains.microprice import MicropriceBrain
@@ -43,13 +44,17 @@ from engine.commands import (
     Command,
     CommandResult,
     EditSize,
+    Flatten,
     Halt,
     PauseStrategy,
+    PlaceOrder,
     Reject,
     Resume,
     ResumeStrategy,
     RevokeMandate,
     SetMode,
+    UnwatchMarket,
+    WatchMarket,
 )
 from engine.config import Settings
 from engine.domain import (
@@ -90,8 +95,10 @@ from engine.mandate_flow import (
 )
 from engine.mandates import Mandates, MandateStatus
 from engine.portfolio import Portfolio
+from engine.price_history import PriceHistoryRecorder
 from engine.proposal_flow import execute_proposal, propose
 from engine.proposals import Proposal, decide
+from engine.queries import MarketHistory, PreviewOrder, Query
 from engine.read_model import run_summary, snapshot_steps
 from engine.recovery import LedgerState, load_ledger
 from engine.refusal import Refusal
@@ -231,6 +238,7 @@ class Engine:
         self._stop_requested = False
         self._started = False
         self._venue_done = False  # the venue's run() has returned: nothing more will be delivered
+        self.data_ended = False  # the venue's data played out to its end (a replay): nothing more will come
         self._safety: asyncio.Task[None] | None = None
         self._idle: asyncio.Future[None] | None = None  # set when no order is working (a stop waits for it)
         self._awaiting_reconcile = False  # a resuming venue has not yet said what it holds
@@ -282,6 +290,8 @@ class Engine:
         # Maker analytics (engine/maker_flow.py): markouts of every fill, rebates and reward estimates.
         self.markouts = Markouts()
         self.maker_income = MakerIncome()
+        self.blotter = Blotter()  # the trade history the snapshot shows (engine/blotter.py)
+        self.price_history = PriceHistoryRecorder()  # the Chart pane's mids and fills per market
         self.next_reward_sample = 0
         self.limits = self._limits()
         # The book of strategies: those enabled in [strategies.<name>] (value bets by default), then any given
@@ -351,6 +361,9 @@ class Engine:
         self._cancel_all_pending = False
         self._cancel_markets: set[str] = set()
         self._cancel_orders: set[str] = set()  # single orders to withdraw (a paused strategy's buys)
+        self.unwatched: set[str] = set()  # markets the operator took off the watchlist (engine/watchlist.py)
+        self.flattening: dict[str, manual_flow.PendingFlatten] = {}  # flattens waiting for their cancels
+        self.gamma_catalogue: catalogue.GammaCatalogue | None = None  # paper and live: market search on Gamma
 
     # --- setup -----------------------------------------------------------------------------------
     def _limits(self) -> SizingLimits:
@@ -510,6 +523,10 @@ class Engine:
         try:
             await self.start()
             await self.venue.run(self)
+            # The venue's data is over (a recording played out): said on screen, and the feed rate stops.
+            self.data_ended = not self._stop_requested and self.state is not EngineState.ERROR
+            if self.data_ended:
+                self._note("data ended: the recording has played out", at=self.clock.now_ms())
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # recorded as the engine's ERROR with its traceback, then a clean stop
@@ -683,11 +700,13 @@ class Engine:
                 ms.updates += 1
                 ms.last_event_ts = heard
                 self._last_market_ts = heard
+                self.price_history.sample(event.condition_id, heard, ms.book)
             elif isinstance(event, BookSnapshot):
                 ms.book.replace(event.bids, event.asks, event.ts)
                 ms.updates += 1
                 ms.last_event_ts = heard
                 self._last_market_ts = heard
+                self.price_history.sample(event.condition_id, heard, ms.book)
                 if ms.first_ts is None:
                     ms.first_ts = heard
                     if not self._cycle_scheduled:
@@ -963,7 +982,10 @@ class Engine:
             active = [
                 ms
                 for ms in self.markets.values()
-                if ms.phase is MarketPhase.OPEN and ms.first_ts is not None and now - ms.first_ts >= warm_ms
+                if ms.phase is MarketPhase.OPEN
+                and ms.first_ts is not None
+                and now - ms.first_ts >= warm_ms
+                and ms.market.condition_id not in self.unwatched
             ]
             active = active[: self.settings.engine.max_active_markets]
             for i, ms in enumerate(active, start=1):
@@ -972,6 +994,8 @@ class Engine:
                     # A cycle over 100 markets costs ~20 ms of Python: let timers, feeds and commands run
                     # between slices instead of stalling the loop for all of it (bench/ui.py loop lag).
                     await asyncio.sleep(0)
+            if self.flattening:
+                await manual_flow.flatten_tick(self)
             await manage_resting(self, now)
             for strategy in self.strategies:
                 sid = strategy.strategy_id
@@ -1356,6 +1380,16 @@ class Engine:
         )
 
     # --- commands ------------------------------------------------------------------------------
+    async def ask(self, query: Query) -> Any:
+        """Answer an operator's question (engine/queries.py). Nothing changes; the answer is built now, from
+        the state the engine holds between two events (the lock keeps a half-applied event out of it)."""
+        async with self._lock:
+            if isinstance(query, PreviewOrder):
+                return what_if.preview(self, query.ticket, self.clock.now_ms())
+            if isinstance(query, MarketHistory):
+                return self.price_history.answer(self, query.condition_id)
+            return await catalogue.search(self, query)
+
     def submit(self, command: Command) -> asyncio.Task[CommandResult]:
         """Fire-and-forget entry for the UI: the command runs on the engine's loop at once."""
         return asyncio.get_running_loop().create_task(self.execute(command))
@@ -1453,6 +1487,14 @@ class Engine:
             return CommandResult(True, f"cancel requested for {len(working)} orders")
         if isinstance(command, CancelOrder):
             return await self._cancel_order(command)
+        if isinstance(command, PlaceOrder):
+            return await manual_flow.place(self, command)
+        if isinstance(command, Flatten):
+            return await manual_flow.flatten(self, command)
+        if isinstance(command, WatchMarket):
+            return await watchlist.watch(self, command)
+        if isinstance(command, UnwatchMarket):
+            return await watchlist.unwatch(self, command)
         if isinstance(command, PauseStrategy | ResumeStrategy):
             return await self._strategy_command(command)
         if isinstance(command, ArmLive):
@@ -1559,6 +1601,17 @@ class Engine:
             await self.venue.cancel(oid)
         self._note("cancel", order=oid, reason="operator", by=command.actor, strategy=order.strategy_id)
         return CommandResult(True, f"cancel requested for order {oid}")
+
+    def is_watched(self, condition_id: str) -> bool:
+        return condition_id in self.markets and condition_id not in self.unwatched
+
+    def add_market(self, market: Market) -> None:
+        """A market the venue started trading while running (engine/watchlist.py): known from now on."""
+        ms = MarketState(market, tick=market.tick, cluster=self.exposure.add_market(market))
+        self.states.add_market(market)
+        self.markets[market.condition_id] = ms
+        for o in Outcome:
+            self.token_index[market.token(o)] = (market.condition_id, o)
 
     def active_mandates(self, strategy_id: str) -> int:
         return self.mandates.count_active(strategy_id)

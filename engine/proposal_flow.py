@@ -30,7 +30,11 @@ async def propose(
     sizes: tuple[int, ...],
     binding: str,
     risk_gates: list[tuple[str, float, float, bool]],
-) -> None:
+    approved_by: str | None = None,
+) -> tuple[Proposal, str | None]:
+    """Record the sized intent as a proposal and act on it by mode. `approved_by`: the operator approved it
+    before it existed (the order ticket, a flatten): it is approved in their name and sent at once. Returns
+    the proposal and, when an approved one's order could not go, why."""
     leg, r = intent.legs[0], intent.rationale
     size = sizes[0]
     extra = tuple(replace(lg, size=n) for lg, n in zip(intent.legs[1:], sizes[1:], strict=True))
@@ -98,17 +102,19 @@ async def propose(
         strategy=p.strategy_id,
         market=ms.market.slug,
         side=p.side.value,
-        outcome=p.outcome.value,
+        outcome=ms.market.label(p.outcome),
         price=px_to_str(p.price),
         size=qty_to_str(p.size),
         edge=round(r.edge_net or 0.0, 4),
         cap=binding,
     )
-    if e.mode is Mode.AUTO:
-        decide(e, p, ProposalStatus.APPROVED, "APPROVE", "auto")
-        await execute_proposal(e, p)
+    refused = None
+    if approved_by is not None or e.mode is Mode.AUTO:
+        decide(e, p, ProposalStatus.APPROVED, "APPROVE", approved_by or "auto")
+        refused = await execute_proposal(e, p)
     elif e.mode is Mode.OBSERVE:
         decide(e, p, ProposalStatus.OBSERVED, "OBSERVE", "engine")
+    return p, refused
 
 
 async def execute_proposal(e: Engine, p: Proposal) -> str | None:

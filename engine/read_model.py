@@ -160,7 +160,8 @@ def market_row(e: Engine, cid: str, ms: MarketState, now: int) -> MarketRow:
         best_ask=b.best_ask,
         spread=b.spread(),
         depth_usdc=b.depth_usdc(e.limits.depth_band),
-        score=ms.last_edge,
+        # A closed market's last edge is history, not a score: it is no longer judged.
+        score=ms.last_edge if ms.phase is MarketPhase.OPEN else None,
         last_decision=ms.last_decision,
         yes_position=e.portfolio.held(m.yes_token),
         no_position=e.portfolio.held(m.no_token),
@@ -168,6 +169,10 @@ def market_row(e: Engine, cid: str, ms: MarketState, now: int) -> MarketRow:
         tick=ms.tick,
         time_to_close_s=None if m.end_ts is None else (m.end_ts - now) / 1000,
         maker=next((n.cell for n in notes(e, cid)), ""),
+        start_ts=m.start_ts,
+        end_ts=m.end_ts,
+        yes_label=m.label(Outcome.YES),
+        no_label=m.label(Outcome.NO),
     )
 
 
@@ -206,7 +211,8 @@ def market_rows(e: Engine, now: int, full: bool) -> tuple[MarketRow, ...]:
         e._row_cursor = start + per
         for cid in fresh:
             cache[cid] = market_row(e, cid, markets[cid], now)
-    return tuple(cache[cid] for cid in markets)
+    unwatched = e.unwatched
+    return tuple(cache[cid] for cid in markets if cid not in unwatched)
 
 
 def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapshot]:
@@ -284,14 +290,15 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
                 realized=pos.realized - pos.fees,
                 opened_ts=pos.opened_ts,
                 holders=e.accounts.holders(pos.token_id),
+                time_to_close_s=None if m.end_ts is None else (m.end_ts - now) / 1000,
             )
         )
     orders = tuple(
         OrderRow(
             client_order_id=o.client_order_id,
             condition_id=o.request.condition_id,
-            title=e.markets[o.request.condition_id].market.slug,
-            outcome=o.request.outcome.value,
+            title=e.markets[o.request.condition_id].market.question or e.markets[o.request.condition_id].market.slug,
+            outcome=e.markets[o.request.condition_id].market.label(o.request.outcome),
             side=o.request.side.value,
             price=o.request.price,
             size=o.request.size,
@@ -320,7 +327,7 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
     wall = e._wall()
     e._msg_window.append((wall, e.counters["market_events"]))
     t0, n0 = e._msg_window[0]
-    rate = (e.counters["market_events"] - n0) / (wall - t0) if wall > t0 else 0.0
+    rate = (e.counters["market_events"] - n0) / (wall - t0) if wall > t0 and not e.data_ended else 0.0
     e._seq += 1
     snap = EngineSnapshot(
         seq=e._seq,
@@ -347,6 +354,8 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
             high_water=e._high_water,
             drawdown=float((e._high_water - equity) / e._high_water) if e._high_water else 0.0,
             history=tuple(e._equity_history),
+            reserved=e.exposure.reserved_cash(),
+            available=e.exposure.free_cash(),
         ),
         risk=risk,
         feed=FeedHealth(
@@ -360,6 +369,8 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
         live_armed=e.live_armed,
         strategies=strategy_rows(e, equity),
         mandates=mandate_rows(e),
+        blotter=e.blotter.rows(),
+        data_ended=e.data_ended,
     )
     e._snapshot = snap
     return snap

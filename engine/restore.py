@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from engine import blotter
 from engine.domain import EngineState, MarketPhase, OrderType, Outcome, Side
 from engine.execution.order_manager import store_order, store_position
 from engine.execution.orders import FOREIGN, OrderState, Transition
 from engine.portfolio import Portfolio
 from engine.proposals import Proposal
 from engine.recovery import STATE_VERSION, LedgerState
+from engine.snapshot import BlotterRow
 from engine.units import px_from_decimal, qty_from_decimal, qty_to_str
 from engine.venues.base import KnownOrder, ResumeRequest
 
@@ -79,14 +81,26 @@ def restore(e: Engine, ledger: LedgerState, now: int) -> None:
             e.exposure.set_mark(ms.market.yes_token, payout)
             e.exposure.set_mark(ms.market.no_token, 1 - payout)
     portfolio = Portfolio(ledger.starting_cash)
+    history: list[BlotterRow] = []  # the blotter, rebuilt from the same replay (its realized P&L exact too)
     for fill in ledger.fills:
+        sid = ledger.fill_strategy.get(fill.client_order_id, FOREIGN)
+        booked = portfolio.realized_gross
         portfolio.apply_fill(fill)
-        e.accounts.apply_fill(ledger.fill_strategy.get(fill.client_order_id, FOREIGN), fill)
+        e.accounts.apply_fill(sid, fill)
+        realized = None if fill.side is Side.BUY else portfolio.realized_gross - booked
+        history.append(blotter.fill_row(fill, e.markets[fill.condition_id].market, sid, realized))
     for st in ledger.settlements:
         m = e.markets[st.condition_id].market
         outcome = m.outcome_of(st.token_id)
+        paid, booked = blotter.holders(e.accounts, st.token_id, st.size), portfolio.realized_gross
         portfolio.apply_settlement(st.token_id, st.condition_id, outcome, st.size, st.cash, st.ts)
         e.accounts.apply_settlement(st.token_id, st.condition_id, outcome, st.size, st.cash, st.ts)
+        history.append(
+            blotter.settlement_row(
+                st.ts, m, outcome, st.size, st.payout_per_share, paid, portfolio.realized_gross - booked
+            )
+        )
+    e.blotter.load(history)
     e.portfolio = portfolio
     e._fills_total = len(ledger.fills)
     e.exposure.sync(portfolio.cash, ((p.token_id, p.size, p.cost) for p in portfolio.positions.values()))
@@ -134,6 +148,7 @@ def restore(e: Engine, ledger: LedgerState, now: int) -> None:
         e._collateral_base = None if base is None else Decimal(base)
         e._equity_history.extend(float(x) for x in saved.get("equity_history", ()))
         e.strategy_limits.restore(saved.get("strategies") or {})
+        e.unwatched = {cid for cid in saved.get("unwatched") or () if cid in e.markets}
         halt = saved.get("halt")
         if halt:
             e._halt(halt["reason"], "restart", kind=halt.get("kind", "MANUAL"), record=False)
@@ -209,4 +224,5 @@ def state_doc(e: Engine) -> dict[str, Any]:
         "collateral_base": None if e._collateral_base is None else str(e._collateral_base),
         "equity_history": list(e._equity_history)[-60:],
         "strategies": e.strategy_limits.export_state(),
+        "unwatched": sorted(e.unwatched),
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.brains.base import Brain
+from engine.catalogue import GammaCatalogue
 from engine.clock import SimClock, WallClock
 from engine.config import Settings
 from engine.control import ControlError, ControlServer, default_socket_path
@@ -100,6 +101,8 @@ async def build(
     engine = Engine(
         settings, venue, clock, store, logger=logger, brain=brain, strategies=strategies, run_id=run_id, **extra
     )
+    if v.kind == "polymarket":  # market search reads Gamma's open markets (engine/catalogue.py)
+        engine.gamma_catalogue = GammaCatalogue(v.gamma_url)
     if hasattr(venue, "set_health_check"):  # LIVE: heartbeats only while the engine is healthy
         venue.set_health_check(engine.healthy)
     return Runtime(settings, engine, store, venue)

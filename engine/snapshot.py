@@ -24,6 +24,10 @@ class MarketRow:
     tick: int
     time_to_close_s: float | None
     maker: str = ""  # the market maker's word on it: "ON 0.62" (quoted, its score) or "0.41 THIN_BOOK" (why not)
+    start_ts: int | None = None  # ms: an up/down market's window opens here
+    end_ts: int | None = None  # ms: trading closes here
+    yes_label: str = "YES"  # the outcomes as the market names them (Up/Down), YES/NO otherwise
+    no_label: str = "NO"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,7 @@ class PositionRow:
     realized: Decimal
     opened_ts: int
     holders: tuple[tuple[str, int], ...] = ()  # (strategy id, shares it holds), for the per-strategy filter
+    time_to_close_s: float | None = None  # engine time until its market closes (negative: closed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,26 @@ class OrderRow:
     order_type: str
     created_ts: int
     strategy_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BlotterRow:
+    """One line of the trade history (engine.blotter): a fill, or a settlement paying out a resolved market."""
+
+    ts: int  # engine ms
+    kind: str  # FILL | SETTLEMENT (the engine has no merge or redeem events: a redemption arrives as a settlement)
+    condition_id: str
+    title: str
+    outcome: str  # the market's label for the token (Up/Down, Yes/No)
+    side: str  # BUY | SELL; "" for a settlement
+    price: int  # 1e-4; a settlement's payout per share (0 or 10000, 5000 for a 50/50 resolution)
+    size: int  # 1e-6 shares
+    fee: Decimal
+    liquidity: str  # MAKER | TAKER; "" for a settlement
+    strategy_id: str  # whose order; a settlement: the strategies that held the token, joined by "+"
+    realized: Decimal | None  # P&L this event booked before fees (proceeds - average cost); None: a buy
+    order_id: str = ""  # the client order id of a fill
+    trade_id: str = ""  # the venue's trade id of a fill
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +175,8 @@ class PnLView:
     high_water: Decimal
     drawdown: float  # fraction of the high-water mark
     history: tuple[float, ...]  # equity samples, oldest first
+    reserved: Decimal = Decimal(0)  # cash held by working buys (notional and the largest fee they may pay)
+    available: Decimal = Decimal(0)  # cash not reserved: what a new buy may spend
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +242,8 @@ class EngineSnapshot:
     error: str = ""  # ERROR: what failed, in one line
     strategies: tuple[StrategyRow, ...] = ()  # every available strategy, running ones first
     mandates: tuple[MandateRow, ...] = ()  # quoting mandates: pending and active, then the latest ended
+    blotter: tuple[BlotterRow, ...] = ()  # trade history: fills and settlements, newest first, at most 200
+    data_ended: bool = False  # the venue's data has played out (a replay that finished): nothing more will come
 
     @property
     def halted(self) -> bool:

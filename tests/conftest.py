@@ -92,10 +92,13 @@ def settings_for(
     }
     # Tests written for one strategy see the value strategy alone, with the whole bankroll (as before the
     # market maker shipped); a test that names the market maker, or sets a strategy's budget, decides itself.
+    # The operator's hand orders (`manual`) likewise only where a test names them.
     if not any(k.startswith("strategies.market_maker.") for k in overrides):
         base["strategies.market_maker.enabled"] = False
-        if not any(k.startswith("strategies.value.") for k in overrides):
+        if not any(k.startswith(("strategies.value.", "strategies.manual.")) for k in overrides):
             base["strategies.value.budget_pct"] = 100
+    if not any(k.startswith("strategies.manual.") for k in overrides):
+        base["strategies.manual.enabled"] = False
     if books is not None:
         base["venue.data"] = str(books)
         base["venue.markets"] = str(markets)

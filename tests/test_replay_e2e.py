@@ -47,7 +47,11 @@ def replay(
     if not any(k.startswith("BIGEARN_STRATEGIES__") for k in env or {}):
         # The value strategy alone, with the whole bankroll: these runs exercise its path end to end (the
         # market maker's runs name it, e.g. tests/test_market_maker.py).
-        base_env |= {"BIGEARN_STRATEGIES__MARKET_MAKER__ENABLED": "false", "BIGEARN_STRATEGIES__VALUE__BUDGET_PCT": "100"}
+        base_env |= {
+            "BIGEARN_STRATEGIES__MARKET_MAKER__ENABLED": "false",
+            "BIGEARN_STRATEGIES__MANUAL__ENABLED": "false",
+            "BIGEARN_STRATEGIES__VALUE__BUDGET_PCT": "100",
+        }
     proc = subprocess.run(
         [
             sys.executable,

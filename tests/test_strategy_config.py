@@ -27,8 +27,9 @@ def error(tmp_path: Path, toml: str, env: dict[str, str] | None = None) -> str:
 
 def test_defaults_are_maker_first() -> None:
     s = Settings()
-    assert s.enabled_strategies() == ["market_maker", "value"]
-    assert (s.strategies["market_maker"].budget_pct, s.strategies["value"].budget_pct) == (80.0, 20.0)
+    assert s.enabled_strategies() == ["market_maker", "value", "manual"]
+    budgets = {name: cfg.budget_pct for name, cfg in s.strategies.items()}
+    assert budgets == {"market_maker": 70.0, "value": 20.0, "manual": 10.0}  # the operator's hand orders: 10%
 
 
 def test_a_table_sets_a_strategy_and_keeps_the_other_defaults(tmp_path: Path) -> None:
@@ -70,9 +71,9 @@ def test_budgets_beyond_the_bankroll_are_refused() -> None:
     assert problem is not None and "add up to 100.5 (a 60, b 40.5)" in problem and "at most 100" in problem
     off = {**over, "b": StrategyConfig(enabled=False, budget_pct=40.5)}
     assert _budget_problem(off) is None  # only enabled strategies spend
-    with pytest.raises(ValueError, match="strategies.nope: unknown strategy; available: market_maker, value"):
+    with pytest.raises(ValueError, match="strategies.nope: unknown strategy; available: market_maker, value, manual"):
         Settings(strategies={"nope": {}})
-    assert Settings(strategies={"value": {"enabled": False}}).enabled_strategies() == ["market_maker"]
+    assert Settings(strategies={"value": {"enabled": False}}).enabled_strategies() == ["market_maker", "manual"]
 
 
 def test_cli_strategies_flag_and_listing(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from engine import maker_flow
+from engine import blotter, maker_flow
 from engine.domain import TRADING_STATES, EngineState, MarketPhase, OrderRequest, OrderType, Side
 from engine.execution.orders import FOREIGN, Order, OrderState
 from engine.proposals import Proposal, refuse
@@ -112,6 +112,8 @@ def closed_since(e: Engine, n: int, ts: int) -> None:
 def apply_venue_event(e: Engine, event: VenueEvent) -> None:
     if isinstance(event, Settled):
         closed = len(e.portfolio.closed_results)
+        paid = blotter.holders(e.accounts, event.token_id, event.size)  # read before the books change
+        booked = e.portfolio.realized_gross
         pos = e.portfolio.apply_settlement(
             event.token_id, event.condition_id, event.outcome, event.size, event.cash, event.ts
         )
@@ -119,6 +121,10 @@ def apply_venue_event(e: Engine, event: VenueEvent) -> None:
             event.token_id, event.condition_id, event.outcome, event.size, event.cash, event.ts
         )
         e.exposure.on_settlement(event.token_id, event.size, event.cash)
+        e.blotter.record_settlement(
+            event.ts, e.markets[event.condition_id].market, event.outcome, event.size,
+            event.payout_per_share, paid, e.portfolio.realized_gross - booked,
+        )  # fmt: skip
         closed_since(e, closed, event.ts)
         e.counters["settlements"] += 1
         e.store.add_settlement(
@@ -134,7 +140,7 @@ def apply_venue_event(e: Engine, event: VenueEvent) -> None:
         e._note(
             "settled",
             market=e.markets[event.condition_id].market.slug,
-            outcome=event.outcome.value,
+            outcome=e.markets[event.condition_id].market.label(event.outcome),
             size=qty_to_str(event.size),
             cash=str(event.cash),
         )
@@ -192,9 +198,13 @@ def apply_venue_event(e: Engine, event: VenueEvent) -> None:
         e.counters["fills"] += 1
         e._fills_total += 1
         closed = len(e.portfolio.closed_results)
+        booked = e.portfolio.realized_gross
         pos = e.portfolio.apply_fill(fill)
         e.accounts.apply_fill(order.strategy_id, fill)
+        e.blotter.record_fill(fill, e.markets[fill.condition_id].market, order.strategy_id,
+                              None if fill.side is Side.BUY else e.portfolio.realized_gross - booked)  # fmt: skip
         maker_flow.on_fill(e, fill, order)
+        e.price_history.on_fill(fill)
         e._count_for(order.strategy_id, "fills")
         if order.strategy_id in e._by_id:
             e._heard.append((order.strategy_id, fill))
@@ -209,7 +219,8 @@ def apply_venue_event(e: Engine, event: VenueEvent) -> None:
             "fill",
             order=coid,
             side=fill.side.value,
-            outcome=fill.outcome.value,
+            outcome=e.markets[fill.condition_id].market.label(fill.outcome) if fill.condition_id in e.markets
+            else fill.outcome.value,
             price=px_to_str(fill.price),
             size=qty_to_str(fill.size),
             fee=str(fill.fee),
@@ -229,6 +240,7 @@ def apply_venue_event(e: Engine, event: VenueEvent) -> None:
         e.store.update_fill_status(fill.trade_id, "REVERSED")
         pos = e.portfolio.reverse_fill(fill)
         e.accounts.reverse_fill(order.strategy_id, fill)
+        e.blotter.reverse_fill(fill.trade_id, fill.client_order_id)
         e._count_for(order.strategy_id, "fills", -1)
         e.exposure.reverse_fill(fill)
         order.filled = max(0, order.filled - fill.size)
@@ -445,7 +457,7 @@ async def send(
         "order sent",
         order=request.client_order_id,
         side=request.side.value,
-        outcome=request.outcome.value,
+        outcome=e.markets[request.condition_id].market.label(request.outcome),
         price=px_to_str(request.price),
         size=qty_to_str(request.size),
         type=request.order_type.value,

@@ -91,42 +91,68 @@ def check_intent(
 
 
 def risk_leg(
-    e: Engine, ms: MarketState, intent: Intent, leg: Leg, now: int, equity: Decimal, reserved: Decimal
+    e: Engine,
+    ms: MarketState,
+    intent: Intent,
+    leg: Leg,
+    now: int,
+    equity: Decimal,
+    reserved: Decimal,
+    every: list[Refusal] | None = None,
 ) -> tuple[str, Refusal | None, int, str, list[tuple[str, float, float, bool]]]:
     """One leg through the layers after the strategy, in order: open-position limit, the strategy's pause,
     breakers, market state, price zone, size ratchet, exposure headroom, the strategy's budget (less
-    `reserved` by earlier legs), minimums. Returns (decision, refusal, size, binding cap, gates)."""
+    `reserved` by earlier legs), minimums. Returns (decision, refusal, size, binding cap, gates).
+
+    With `every` (the order ticket's what-if) a refusal does not stop the walk: each layer's refusal is
+    appended and the next layer judges too, so the operator sees every rule that would refuse the order; the
+    first refusal is still the one returned."""
     market = ms.market
     cid = market.condition_id
     gates: list[tuple[str, float, float, bool]] = []
     rationale = intent.rationale
+    first: tuple[str, Refusal] | None = None
+
+    def refused(decision: str, refusal: Refusal) -> bool:
+        """Note a layer's refusal; True when the walk stops here (not collecting every refusal)."""
+        nonlocal first
+        if first is None:
+            first = (decision, refusal)
+        if every is None:
+            return True
+        every.append(refusal)
+        return False
+
     if leg.side is Side.BUY and at_position_limit(e, market):
         limit = e.settings.risk.max_open_positions
         refusal = Refusal("MAX_POSITIONS", limit, limit, f"limit {limit} markets held or in flight")
-        return "SKIP_MAX_POSITIONS", refusal, 0, "", gates
+        if refused("SKIP_MAX_POSITIONS", refusal):
+            return "SKIP_MAX_POSITIONS", refusal, 0, "", gates
     reduces = leg.side is Side.SELL
     paused = e.strategy_limits.block(intent.strategy_id, reduces=reduces)
     _record_gate(gates, "strategy", paused)
-    if paused is not None:
+    if paused is not None and refused("SKIP_STRATEGY_PAUSED", paused):
         return "SKIP_STRATEGY_PAUSED", paused, 0, "", gates
     block = e.breakers.block(now, cid, reduces=reduces)
     _record_gate(gates, "breakers", block)
-    if block is not None:
+    if block is not None and refused("SKIP_BREAKER", Refusal.of(block)):
         return "SKIP_BREAKER", Refusal.of(block), 0, "", gates
     price = leg.price
     state = e.states.check(cid, now, maker=leg.order_type.rests and not reduces, reduces=reduces)
     _record_gate(gates, "market_state", state)
-    if state is not None:
+    if state is not None and refused("SKIP_MARKET_STATE", Refusal.of(state)):
         return "SKIP_MARKET_STATE", Refusal.of(state), 0, "", gates
     size, binding = leg.size, rationale.binding_cap
     if reduces:
+        if first is not None:
+            return first[0], first[1], 0, binding, gates
         return "PROPOSE", None, size, binding, gates
     # Value bets count as `zones.strategy` in the price zones; a strategy with `zone_as` under that name (the
     # market maker is `market_making`); any other under its own id.
     zone_name = e.zone_name(intent.strategy_id)
     zone = e.zones.check(price, zone_name, prob=rationale.q_cons)
     _record_gate(gates, "zone", zone, passed_value=float(price))
-    if zone is not None:
+    if zone is not None and refused("SKIP_ZONE", Refusal.of(zone)):
         return "SKIP_ZONE", Refusal.of(zone), 0, "", gates
     mult = e.states.size_multiplier(cid, now)
     gates.append(("ratchet", mult, 1.0, True))
@@ -157,5 +183,9 @@ def risk_leg(
             f"x{mult:g} near close" if ratchet else f"{binding} room {left_room:.2f} USDC"
         ) + f" leaves {qty_to_str(size)} shares, below the smallest order"
         decision = {"ratchet": "SKIP_MARKET_STATE", "budget": "SKIP_BUDGET"}.get(binding, "SKIP_EXPOSURE")
-        return decision, Refusal(code, float(left), float(smallest), detail), 0, binding, gates
+        refusal = Refusal(code, float(left), float(smallest), detail)
+        if refused(decision, refusal):
+            return decision, refusal, 0, binding, gates
+    if first is not None:
+        return first[0], first[1], 0, binding, gates
     return "PROPOSE", None, size, binding, gates

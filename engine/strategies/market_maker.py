@@ -58,7 +58,7 @@ class MarketMakerConfig(StrategyConfig):
 
     enabled: bool = setting(True, "run this strategy", "true or false")
     budget_pct: float = setting(
-        80.0, "share of the bankroll this strategy may commit, percent", "a number of percent, > 0 and <= 100",
+        70.0, "share of the bankroll this strategy may commit, percent", "a number of percent, > 0 and <= 100",
         gt=0, le=100,
     )  # fmt: skip
     active_markets: int = setting(40, "markets quoted at once (the best ranked)", "an integer 1-2000", ge=1, le=2000)

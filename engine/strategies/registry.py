@@ -7,10 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.strategies.base import Strategy, StrategyConfig
+from engine.strategies.manual import ManualStrategy
 from engine.strategies.market_maker import MarketMakerStrategy
 from engine.strategies.value import ValueStrategy
 
-AVAILABLE: Mapping[str, type[Strategy]] = {cls.strategy_id: cls for cls in (MarketMakerStrategy, ValueStrategy)}
+AVAILABLE: Mapping[str, type[Strategy]] = {
+    cls.strategy_id: cls for cls in (MarketMakerStrategy, ValueStrategy, ManualStrategy)
+}
 
 
 def default_configs() -> dict[str, StrategyConfig]:

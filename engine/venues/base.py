@@ -247,3 +247,10 @@ class Reconcilable(Protocol):
 class PreparesOrders(Protocol):
     async def prepare(self, request: OrderRequest) -> str:
         """The venue's own id for an order (on Polymarket its EIP-712 hash), known before it is sent."""
+
+
+@runtime_checkable
+class AddsMarkets(Protocol):
+    async def add_market(self, market: Market) -> Market:
+        """Start trading a market found in the catalogue while running: complete what the listing lacks (tick,
+        fees, smallest order), subscribe its book, and return the market as the venue will trade it."""
