@@ -4,8 +4,12 @@ The UI never sees individual market messages. It pulls `engine.snapshot()` on a 
 the sequence number has not moved, and hands each pane only its part. Commands go to the engine, and the
 snapshot is pulled again at once so their effect is on screen immediately.
 
-Strategies have a view of their own (key s) in place of Markets and Book; the keys that pause, resume and
-revoke act on its selected rows. Positions and P&L can be narrowed to one strategy (key f).
+The top row shows one view at a time: Markets and Book (the default), Strategies (key s: the keys that pause,
+resume and revoke act on its rows), the Blotter (key b: fills and settlements, filterable) or Charts (key g:
+the selected market's mid with our fills and resting orders, and the equity curve). Positions and P&L can be
+narrowed to one strategy (key f). Hand orders go through the order ticket (key o) with a live what-if; the
+selected proposal's what-if is key w; Positions cancels one order (c) or flattens a position (x); key F
+searches the venue's catalogue and adds or removes markets from the watchlist.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
 from engine.commands import (
     Approve,
@@ -31,23 +35,29 @@ from engine.commands import (
     CancelOrder,
     Command,
     EditSize,
+    Flatten,
     Halt,
     PauseStrategy,
+    PlaceOrder,
     Reject,
     Resume,
     ResumeStrategy,
     RevokeMandate,
     SetMode,
 )
-from engine.domain import Mode
-from engine.snapshot import EngineSnapshot, StrategyRow
+from engine.domain import Mode, Outcome, Side
+from engine.queries import MarketHistory
+from engine.snapshot import EngineSnapshot, MarketRow, StrategyRow
 from engine.units import SIZE_SCALE
+from widgets.blotter import BlotterTable
 from widgets.book import BookView
+from widgets.charts import EquityChart, PriceChart
 from widgets.confirm_bar import ConfirmBar
 from widgets.event_log import EventLog
-from widgets.format import clip, clip_middle, px, shares
+from widgets.format import clip, clip_middle, countdown, px, shares
 from widgets.key_bar import KeyBar, KeyItem
 from widgets.markets import MarketList
+from widgets.markets import detail_line as market_detail
 from widgets.pnl import PnLPane
 from widgets.positions import PositionTable
 from widgets.proposals import ProposalTable, detail_line
@@ -56,53 +66,71 @@ from widgets.status_bar import StatusBar
 from widgets.strategies import StrategiesView
 
 from .screens import ArmLiveScreen, HelpScreen, SizeScreen
+from .search import MarketSearchScreen
+from .ticket import OrderTicketScreen, ProposalWhatIfScreen
 
 MODE_CYCLE = {Mode.SEMI: Mode.AUTO, Mode.AUTO: Mode.OBSERVE, Mode.OBSERVE: Mode.SEMI}
 
-# The key bar is one line, sized for 140 columns: it shows the keys of the panes on screen. In the Strategies
-# view (which hides Markets and Book) the market keys and the proposal-editing and mode keys make room for the
-# keys that act on its rows. Every key works in either view; help lists them all.
-STRATEGY_VIEW_KEYS = frozenset({"pause_strategy", "resume_strategy", "revoke_mandate"})
-MARKET_VIEW_KEYS = frozenset({"toggle_outcome", "filter", "edit_size", "cycle_mode"})
+# The top row's views: the widgets each shows (ids), in place of the others.
+VIEWS = {"markets": "#row-top", "strategies": "#strategies-view", "blotter": "#blotter-view", "charts": "#charts-view"}
+# The key bar is one line, sized for 140 columns: it shows the keys that matter in the view on screen. Every key
+# works in any view; help (?) lists them all.
+VIEW_ONLY_KEYS = {
+    "strategies": frozenset({"pause_strategy", "resume_strategy", "revoke_mandate"}),
+}
+HIDDEN_IN_BAR = frozenset({"toggle_outcome", "filter", "edit_size", "strategy_filter", "what_if"})
+HISTORY_EVERY_S = 1.0  # the Chart pane asks the engine for the selected market's history at most this often
 
 
 class ConsoleCommands(Provider):
     """Every console command in the palette (ctrl+p)."""
 
+    # (what it does, in plain words; the action it runs; its key, shown as the hit's help)
     COMMANDS = (
-        ("Approve selected proposal", "approve"),
-        ("Reject selected proposal", "reject"),
-        ("Edit size of selected proposal", "edit_size"),
-        ("HALT: stop new risk", "halt"),
-        ("Resume trading", "resume"),
-        ("Cancel all orders", "cancel_all"),
-        ("Mode: semi (approve every trade)", "set_mode('semi')"),
-        ("Mode: auto", "set_mode('auto')"),
-        ("Mode: observe (send nothing)", "set_mode('observe')"),
-        ("Book: toggle YES/NO", "toggle_outcome"),
-        ("Filter markets", "filter"),
-        ("Strategies: show or hide (in place of Markets and Book)", "toggle_strategies"),
-        ("Pause selected strategy", "pause_strategy"),
-        ("Resume selected strategy", "resume_strategy"),
-        ("Revoke selected mandate", "revoke_mandate"),
-        ("Positions and P&L: next strategy (all, each strategy, all)", "strategy_filter"),
-        ("Arm LIVE venue (type LIVE)", "arm_live"),
-        ("Help: keys", "help"),
-        ("Quit", "quit_console"),
+        ("Approve selected proposal", "approve", "a"),
+        ("Reject selected proposal", "reject", "r"),
+        ("Edit size of selected proposal", "edit_size", "e"),
+        ("What-if of selected proposal", "what_if", "w"),
+        ("Order ticket: place an order by hand", "order_ticket", "o"),
+        ("Cancel the order under the cursor in Positions", "cancel_order", "c"),
+        ("Flatten the position under the cursor in Positions", "flatten", "x"),
+        ("HALT: stop new risk", "halt", "H"),
+        ("Resume trading", "resume", "R"),
+        ("Cancel all orders", "cancel_all", "X"),
+        ("Mode: semi (approve every trade)", "set_mode('semi')", "m cycles"),
+        ("Mode: auto", "set_mode('auto')", "m cycles"),
+        ("Mode: observe (send nothing)", "set_mode('observe')", "m cycles"),
+        ("Book: show the other outcome", "toggle_outcome", "t"),
+        ("Filter the market list", "filter", "/"),
+        ("Find a market in the venue's catalogue (add or remove from the watchlist)", "find_market", "F"),
+        ("Strategies: show or hide (in place of Markets and Book)", "toggle_strategies", "s"),
+        ("Blotter: fills and settlements", "toggle_blotter", "b"),
+        ("Charts: the selected market's mid and the equity curve", "toggle_charts", "g"),
+        ("Pause selected strategy", "pause_strategy", "P"),
+        ("Resume selected strategy", "resume_strategy", "U"),
+        ("Revoke selected mandate", "revoke_mandate", "V"),
+        ("Positions and P&L: next strategy (all, each strategy, all)", "strategy_filter", "f"),
+        ("Arm LIVE venue (type LIVE)", "arm_live", ""),
+        ("Help: keys", "help", "?"),
+        ("Quit", "quit_console", "q"),
     )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         app = self.app
-        for label, action in self.COMMANDS:
+        for label, action, key in self.COMMANDS:
             score = matcher.match(label)
             if score > 0:
-                yield Hit(score, matcher.highlight(label), partial(app.run_action, action), help=action)
+                yield Hit(score, matcher.highlight(label), partial(app.run_action, action), help=_key_help(key))
 
     async def discover(self) -> Hits:
         app = self.app
-        for label, action in self.COMMANDS:
-            yield Hit(1.0, label, partial(app.run_action, action), help=action)
+        for label, action, key in self.COMMANDS:
+            yield Hit(1.0, label, partial(app.run_action, action), help=_key_help(key))
+
+
+def _key_help(key: str) -> str:
+    return f"key {key}" if key else ""
 
 
 class BigEarnApp(App[int]):
@@ -118,21 +146,28 @@ class BigEarnApp(App[int]):
         Binding("X", "cancel_all", "Cancel all", priority=True, id="cancel_all"),
         Binding("R", "resume", "Resume", id="resume"),
         Binding("m", "cycle_mode", "Mode", id="cycle_mode"),
-        Binding("t", "toggle_outcome", "YES/NO", id="toggle_outcome"),
+        Binding("t", "toggle_outcome", "Other outcome", id="toggle_outcome"),
         Binding("slash", "filter", "Filter", id="filter"),
-        Binding("s", "toggle_strategies", "Strategies", id="strategies"),
+        Binding("s", "toggle_strategies", "Strats", id="strategies"),
         Binding("f", "strategy_filter", "By strategy", id="strategy_filter"),
         Binding("P", "pause_strategy", "Pause", id="pause_strategy"),
         Binding("U", "resume_strategy", "Unpause", id="resume_strategy"),
         Binding("V", "revoke_mandate", "Revoke", id="revoke_mandate"),
-        Binding("c", "cancel_order", "Cancel order", id="cancel_order"),
+        Binding("o", "order_ticket", "Order", id="order_ticket"),
+        Binding("w", "what_if", "What-if", id="what_if"),
+        Binding("c", "cancel_order", "Cancel", id="cancel_order"),
+        Binding("x", "flatten", "Flatten", id="flatten"),
+        Binding("b", "toggle_blotter", "Blotter", id="blotter"),
+        Binding("g", "toggle_charts", "Charts", id="charts"),
+        Binding("F", "find_market", "Find", id="find_market"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_console", "Quit", id="quit"),
     ]
 
     def __init__(self, engine: Any, *, refresh_hz: float = 5.0, keymap: dict[str, str] | None = None,
                  live_armed: bool = False, wall: Callable[[], float] = time.monotonic,
-                 wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000, detaches: bool = False) -> None:
+                 wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000, detaches: bool = False,
+                 bell: bool = True) -> None:
         super().__init__()
         # Attached to a headless engine (`bigearn-tui attach`): quitting detaches and the engine runs on.
         self.detaches = detaches
@@ -149,6 +184,12 @@ class BigEarnApp(App[int]):
         self.last_result = ""
         self._commands_out = 0
         self.strategy_filter: str | None = None  # Positions and P&L narrowed to this strategy (key f)
+        self.bell_on = bell  # the terminal bell on a new proposal, a halt, a trip or an error ([ui] bell)
+        self.view = "markets"
+        self._known_pending: set[str] | None = None  # pending ids at the last pull (None: none seen yet)
+        self._alarm: tuple[str, frozenset[str]] | None = None  # (engine state, tripped breakers) last seen
+        self._history_at = 0.0  # wall time of the last history request (the Chart pane)
+        self._history_for: str | None = None
 
     # --- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -158,6 +199,7 @@ class BigEarnApp(App[int]):
                 v.border_title = "Markets"
                 yield Input(placeholder="filter markets (enter to apply, escape to clear)", id="market-filter")
                 yield MarketList(id="markets")
+                yield Static("", id="market-detail", markup=False)
             with Vertical(id="book-pane", classes="pane") as v:
                 v.border_title = "Book"
                 yield BookView(id="book")
@@ -166,6 +208,19 @@ class BigEarnApp(App[int]):
         strategies = StrategiesView(id="strategies-view")
         strategies.display = False
         yield strategies
+        with Vertical(id="blotter-view", classes="pane") as v:
+            v.border_title = "Blotter: fills and settlements (newest first)"
+            v.display = False
+            yield Input(placeholder="filter the blotter: words (enter to apply, escape to clear)", id="blotter-filter")
+            yield BlotterTable(id="blotter")
+        with Horizontal(id="charts-view") as h:
+            h.display = False
+            with Vertical(id="price-chart-pane", classes="pane") as v:
+                v.border_title = "Mid, our fills and resting orders"
+                yield PriceChart(id="price-chart")
+            with Vertical(id="equity-chart-pane", classes="pane") as v:
+                v.border_title = "Equity"
+                yield EquityChart(id="equity-chart")
         with Horizontal(id="row-mid"):
             with Vertical(id="proposals-pane", classes="pane") as v:
                 v.border_title = "Proposals"
@@ -206,6 +261,13 @@ class BigEarnApp(App[int]):
         self.key_bar = self.query_one(KeyBar)
         self.filter_box = self.query_one("#market-filter", Input)
         self.filter_box.display = False
+        self.market_detail = self.query_one("#market-detail", Static)
+        self.blotter = self.query_one(BlotterTable)
+        self.blotter_filter = self.query_one("#blotter-filter", Input)
+        self.blotter_filter.display = False
+        self.price_chart = self.query_one(PriceChart)
+        self.equity_chart = self.query_one(EquityChart)
+        self.views = {name: self.query_one(sel) for name, sel in VIEWS.items()}
         self.pull(force=True)
         self.set_interval(1 / self.refresh_hz, self.pull)
         if self.snap is not None and self.snap.venue == "LIVE" and not (self.snap.live_armed or self.live_armed):
@@ -250,15 +312,16 @@ class BigEarnApp(App[int]):
                 self._selected = markets.selected = snap.markets[0].condition_id
             title = next((m.title for m in snap.markets if m.condition_id == self._selected), "")
             self.book.show(snap.books.get(self._selected or ""), title)
+            self._show_market_detail()
             self.proposal_table.show_strategy(len(self._strategy_ids(snap)) > 1)
             self.proposal_table.update_rows(snap.proposals, snap.ts)
             self._show_proposal_detail()
             self._show_filtered(snap)
             self.risk_pane.show(snap.risk)
-            if self.strategies_view.display:  # hidden, it waits: it is filled when shown
-                self.strategies_view.show(snap.strategies, snap.mandates, snap.ts)
+            self._show_view_data(snap)  # a hidden view waits: it is filled when shown
             self._append_log(snap)
-        state = (snap.halted, bool(snap.pending_proposals), len(self._strategy_ids(snap)) > 1)
+        self._attention(snap)
+        state = (snap.halted, bool(snap.pending_proposals), bool(snap.orders), bool(snap.positions))
         if state != self._binding_state:  # which keys would do something now
             self._binding_state = state
             self._show_keys()
@@ -277,8 +340,99 @@ class BigEarnApp(App[int]):
                 self.strategy_filter = None
                 self._show_filter_titles()
         sid = None if row is None else row.strategy_id
-        self.position_table.update_rows(snap.positions, snap.orders, snap.ts, sid)
-        self.pnl_pane.show(snap.pnl, snap.bankroll, row)
+        closes = {m.condition_id: m.time_to_close_s for m in snap.markets}
+        self.position_table.update_rows(snap.positions, snap.orders, snap.ts, sid, closes)
+        self.pnl_pane.show(snap.pnl, snap.bankroll, row, snap.strategies)
+        self._show_position_detail()
+        if self.view == "blotter":
+            self.blotter.update_rows(snap.blotter, self.blotter_text, sid)
+
+    blotter_text = ""  # the blotter's filter words
+
+    def _show_view_data(self, snap: EngineSnapshot) -> None:
+        if self.view == "strategies":
+            self.strategies_view.show(snap.strategies, snap.mandates, snap.ts)
+        elif self.view == "blotter":
+            self.blotter.update_rows(snap.blotter, self.blotter_text, self.strategy_filter)
+        elif self.view == "charts":
+            self.equity_chart.show(snap.pnl.history, start=float(snap.bankroll))
+            self._ask_history()
+
+    def _chart_market(self) -> str | None:
+        """The market the price chart follows: the position under the cursor while Positions has the focus,
+        else the market selected in the Markets pane."""
+        if self.position_table.has_focus:
+            pos = self.position_table.selected_position()
+            if pos is not None:
+                return pos.condition_id
+        return self._selected
+
+    def _ask_history(self, now: bool = False) -> None:
+        cid = self._chart_market()
+        if cid is None:
+            self.price_chart.show(None)
+            return
+        wall = self._wall()
+        if not now and cid == self._history_for and wall - self._history_at < HISTORY_EVERY_S:
+            return
+        self._history_at, self._history_for = wall, cid
+        self.run_worker(self._load_history(cid), exclusive=True, group="history")
+
+    async def _load_history(self, cid: str) -> None:
+        try:
+            history = await self.engine.ask(MarketHistory(cid))
+        except ValueError as exc:
+            self._say(f"chart: {exc}")
+            return
+        if self.view == "charts" and cid == self._chart_market():
+            self.price_chart.show(history, self.snap.ts if self.snap else None)
+
+    def _show_market_detail(self) -> None:
+        row = self.markets.highlighted()
+        text = "" if row is None else market_detail(row)
+        if str(self.market_detail.content) != text:
+            self.market_detail.update(text)
+
+    def on_market_list_highlighted(self, _: MarketList.Highlighted) -> None:
+        self._show_market_detail()
+
+    _position_detail = ""
+
+    def _show_position_detail(self) -> None:
+        """The row under the cursor in full in the Positions pane's subtitle: its market's name and countdown."""
+        table = self.position_table
+        key = table.selected_key() if table.has_focus else None
+        row = table.positions.get(key or "") or table.orders.get(key or "")
+        text = ""
+        if row is not None:
+            market = self._market_row(row.condition_id)
+            left = None if market is None else market.time_to_close_s
+            text = f"{row.title} {row.outcome}" + ("" if left is None else f" | closes in {countdown(left)}")
+        if text != self._position_detail:
+            self._position_detail = text
+            self.positions_pane.border_subtitle = Content(clip_middle(text, 56)) if text else None
+
+    def _attention(self, snap: EngineSnapshot) -> None:
+        """A new proposal rings the bell and stays highlighted until the operator has looked at it (the
+        cursor on it in a focused Proposals pane, or decided); a halt, a breaker trip or an ERROR rings too
+        (the status bar turns red for them)."""
+        pending = {p.proposal_id for p in snap.pending_proposals}
+        ring = False
+        if self._known_pending is not None:
+            new = pending - self._known_pending
+            if new:
+                self.proposal_table.mark_new(new)
+                ring = True
+        self._known_pending = pending
+        tripped = frozenset(b.name for b in snap.risk.tripped)
+        alarm = (snap.state, tripped)
+        if self._alarm is not None and alarm != self._alarm:
+            worse = snap.state in ("HALTED", "ERROR") and snap.state != self._alarm[0]
+            if worse or tripped - self._alarm[1]:
+                ring = True
+        self._alarm = alarm
+        if ring and self.bell_on:
+            self.bell()
 
     def _show_filter_titles(self) -> None:
         sid = self.strategy_filter
@@ -299,23 +453,38 @@ class BigEarnApp(App[int]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table is self.proposal_table:
             self._show_proposal_detail()
+            if self.proposal_table.has_focus:  # the operator is looking at it
+                self.proposal_table.mark_seen(event.row_key.value)
+        elif event.data_table is self.position_table:
+            self._show_position_detail()
+            if self.view == "charts":
+                self._ask_history(now=True)
 
     def _show_keys(self) -> None:
         items = []
-        strategies_on = self.strategies_view.display
-        several = self.snap is not None and len(self._strategy_ids(self.snap)) > 1
         for b in self.BINDINGS:
-            if not isinstance(b, Binding) or not b.show:
+            if not isinstance(b, Binding) or not b.show or b.action in HIDDEN_IN_BAR:
                 continue
-            if b.action in (MARKET_VIEW_KEYS if strategies_on else STRATEGY_VIEW_KEYS):
+            only = next((view for view, keys in VIEW_ONLY_KEYS.items() if b.action in keys), None)
+            if only is not None and only != self.view:
                 continue
-            if b.action == "strategy_filter" and not several:
-                continue  # with one strategy, its rows are all the rows: the key would change nothing
+            if b.action == "resume" and not (self.snap is not None and self.snap.halted):
+                continue  # only while halted: the bar has room for the keys that act now
             key = self._keymap.get(b.id or "", b.key)
             shown = b if key == b.key else Binding(key, b.action, b.description)
-            enabled = self.check_action(b.action, ()) is True
-            items.append(KeyItem(self.get_key_display(shown), b.description, b.action, enabled))
+            items.append(KeyItem(self.get_key_display(shown), b.description, b.action, self._key_useful(b.action)))
         self.key_bar.set_keys(items)
+
+    def _key_useful(self, action: str) -> bool:
+        """Whether the key would do something now (the bar dims it otherwise; pressed, it says why not)."""
+        snap = self.snap
+        if action in ("approve", "reject", "edit_size", "what_if"):
+            return snap is not None and bool(snap.pending_proposals) and not (snap.halted and action == "approve")
+        if action == "resume":
+            return snap is not None and snap.halted
+        if action in ("cancel_order", "flatten"):
+            return snap is not None and bool(snap.orders if action == "cancel_order" else snap.positions)
+        return True
 
     def _append_log(self, snap: EngineSnapshot) -> None:
         total = snap.counters.get("log_lines", 0)
@@ -325,14 +494,12 @@ class BigEarnApp(App[int]):
             self._log_seen = total
 
     # --- actions ---------------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("approve", "reject", "edit_size"):
-            snap = self.snap
-            halted_block = snap is not None and snap.halted and action in ("approve", "reject")
-            if snap is None or halted_block or not snap.pending_proposals:
-                return None  # shown greyed out; the key does nothing
-        if action == "resume" and (self.snap is None or not self.snap.halted):
-            return None
+    def _nothing_pending(self) -> bool:
+        """True (and says so) when there is no proposal for a proposal key to act on."""
+        snap = self.snap
+        if snap is not None and snap.pending_proposals:
+            return False
+        self._say("nothing pending: no proposal waits for a decision")
         return True
 
     async def _command(self, command: Command) -> None:
@@ -366,17 +533,28 @@ class BigEarnApp(App[int]):
         return first[0].proposal_id if first else None
 
     async def action_approve(self) -> None:
+        if self._nothing_pending():
+            return
+        if self.snap is not None and self.snap.halted:
+            self._say(f"halted ({self.snap.halt_reason}): approvals are disabled; R resumes")
+            return
         pid = self._target_proposal()
         if pid is not None:
+            self.proposal_table.mark_seen(pid)
             await self._command(Approve(pid))
 
     async def action_reject(self) -> None:
+        if self._nothing_pending():
+            return
         pid = self._target_proposal()
         if pid is not None:
+            self.proposal_table.mark_seen(pid)
             await self._command(Reject(pid))
 
     @work(exclusive=True, group="modal")
     async def action_edit_size(self) -> None:
+        if self._nothing_pending():
+            return
         pid = self._target_proposal()
         if pid is None or self.snap is None:
             return
@@ -400,6 +578,9 @@ class BigEarnApp(App[int]):
 
     @work(exclusive=True, group="modal")
     async def action_resume(self) -> None:
+        if self.snap is not None and not self.snap.halted:
+            self._say(f"not halted ({self.snap.state}): nothing to resume")
+            return
         if await self.confirm_bar.ask("Resume trading? New risk will be taken again."):
             await self._command(Resume())
 
@@ -422,11 +603,23 @@ class BigEarnApp(App[int]):
         self.book.toggle_outcome()
 
     def action_filter(self) -> None:
-        self._show_strategies(False)  # the filter box is in the Markets pane
+        if self.view == "blotter":  # / filters what is on screen: here, the blotter
+            self.blotter_filter.display = True
+            self.blotter_filter.focus()
+            return
+        self._show_view("markets")  # the filter box is in the Markets pane
         self.filter_box.display = True
         self.filter_box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "blotter-filter":
+            self.blotter_text = event.value.strip()
+            if not self.blotter_text:
+                event.input.display = False
+            if self.snap is not None:
+                self.blotter.update_rows(self.snap.blotter, self.blotter_text, self.strategy_filter)
+            self.blotter.focus()
+            return
         if event.input.id == "market-filter":
             markets = self.markets
             markets.filter_text = event.value.strip()
@@ -440,6 +633,14 @@ class BigEarnApp(App[int]):
         if self.confirm_bar.answer_key(event.key):
             event.stop()
             event.prevent_default()
+            return
+        if event.key == "escape" and self.blotter_filter.has_focus:
+            self.blotter_filter.value = ""
+            self.blotter_filter.display = False
+            self.blotter_text = ""
+            if self.snap is not None:
+                self.blotter.update_rows(self.snap.blotter, "", self.strategy_filter)
+            self.blotter.focus()
             return
         box = self.filter_box
         if event.key == "escape" and box.has_focus:
@@ -464,29 +665,41 @@ class BigEarnApp(App[int]):
             self.confirm_bar.show_message(text)
 
     def action_toggle_strategies(self) -> None:
-        self._show_strategies(not self.strategies_view.display)
+        self._show_view("markets" if self.view == "strategies" else "strategies")
 
-    def _show_strategies(self, show: bool) -> None:
-        view = self.strategies_view
-        if show == view.display:
+    def action_toggle_blotter(self) -> None:
+        self._show_view("markets" if self.view == "blotter" else "blotter")
+
+    def action_toggle_charts(self) -> None:
+        self._show_view("markets" if self.view == "charts" else "charts")
+
+    def _show_view(self, name: str) -> None:
+        """One view in the top row, in place of the others (the rows below never move)."""
+        if name == self.view:
             return
+        old = self.views[self.view]
         with self.batch_update():
-            self.row_top.display = not show
-            view.display = show
-            if show:
-                if self.snap is not None:
-                    view.show(self.snap.strategies, self.snap.mandates, self.snap.ts)
-                view.strategy_table.focus()
-            elif self.focused is None or view in self.focused.ancestors_with_self:
-                self.markets.focus()
+            for view, widget in self.views.items():
+                widget.display = view == name
+            self.view = name
+            if self.snap is not None:
+                self._show_view_data(self.snap)
+            if name == "strategies":
+                self.strategies_view.strategy_table.focus()
+            elif name == "blotter":
+                self.blotter.focus()
+            elif name == "charts":
+                self._ask_history(now=True)
+            if name in ("markets", "charts") and (self.focused is None or old in self.focused.ancestors_with_self):
+                (self.markets if name == "markets" else self.proposal_table).focus()
         self._show_keys()
 
     def _strategies_on_screen(self, what: str) -> bool:
         """The strategy keys act on the row under a cursor in the Strategies view. With the view hidden there is
         no row on screen to act on, and a guess could pause the wrong strategy: the view opens instead."""
-        if self.strategies_view.display:
+        if self.view == "strategies":
             return True
-        self._show_strategies(True)
+        self._show_view("strategies")
         self._say(f"Strategies shown: select the {what}, then press the key again")
         return False
 
@@ -538,6 +751,72 @@ class BigEarnApp(App[int]):
             # The id asked about, not the row under the cursor now: the list may have moved meanwhile.
             await self._command(CancelOrder(order.client_order_id))
 
+    def _market_row(self, condition_id: str | None) -> MarketRow | None:
+        snap = self.snap
+        if snap is None or condition_id is None:
+            return None
+        return next((m for m in snap.markets if m.condition_id == condition_id), None)
+
+    @work(exclusive=True, group="modal")
+    async def action_order_ticket(self) -> None:
+        """The order ticket for the market in front of the operator: the position under the cursor in
+        Positions (prefilled to sell it), else the market under the cursor in Markets (or the selected one)."""
+        pos = self.position_table.selected_position() if self.position_table.has_focus else None
+        row = self._market_row(pos.condition_id) if pos is not None else self.markets.highlighted()
+        if row is None:
+            self._say("no market to trade: select one in Markets (enter), or a position in Positions")
+            return
+        if pos is not None:
+            outcome = Outcome.YES if pos.outcome == row.yes_label else Outcome.NO
+            screen = OrderTicketScreen(self.engine, row, side=Side.SELL, outcome=outcome,
+                                       size_text=f"{pos.size / SIZE_SCALE:g}")  # fmt: skip
+        else:
+            screen = OrderTicketScreen(self.engine, row)
+        ticket = await self.push_screen_wait(screen)
+        if ticket is not None:
+            await self._command(PlaceOrder(ticket))
+
+    @work(exclusive=True, group="modal")
+    async def action_what_if(self) -> None:
+        """The selected proposal's what-if (fee, walk, caps, every rule), with approve and reject at hand."""
+        if self._nothing_pending():
+            return
+        pid = self._target_proposal()
+        row = next((p for p in self.snap.proposals if p.proposal_id == pid), None) if self.snap else None
+        market = self._market_row(row.condition_id) if row is not None else None
+        if row is None or market is None:
+            self._say("the proposal's market is no longer on the watchlist")
+            return
+        self.proposal_table.mark_seen(row.proposal_id)
+        choice = await self.push_screen_wait(ProposalWhatIfScreen(self.engine, row, market))
+        if choice == "approve":
+            await self._command(Approve(row.proposal_id))
+        elif choice == "reject":
+            await self._command(Reject(row.proposal_id))
+
+    @work(exclusive=True, group="modal")
+    async def action_flatten(self) -> None:
+        """Close the position under the cursor in Positions: its orders cancelled, its shares sold at the bids."""
+        pos = self.position_table.selected_position() if self.position_table.has_focus else None
+        if pos is None:
+            self._say("select a position in Positions (tab to the pane, arrows to the row), then x to flatten it")
+            return
+        book = self.snap.books.get(pos.condition_id) if self.snap else None
+        market = self._market_row(pos.condition_id)
+        yes = market is not None and pos.outcome == market.yes_label
+        bids = () if book is None else (book.bids if yes else tuple((10_000 - p, q) for p, q in book.asks))
+        best = f"best bid {px(bids[0][0])}" if bids else "NO BIDS"
+        if await self.confirm_bar.ask(
+            f"Flatten {shares(pos.size)} {pos.outcome} of {clip_middle(pos.title, 30)}? Sold at the bids ({best});"
+            " its working orders are cancelled."
+        ):
+            await self._command(Flatten(pos.token_id))
+
+    @work(exclusive=True, group="modal")
+    async def action_find_market(self) -> None:
+        await self.push_screen_wait(MarketSearchScreen(self.engine))
+        self.pull(force=True)  # the watchlist may have changed
+
     @work(exclusive=True, group="modal")
     async def action_revoke_mandate(self) -> None:
         if not self._strategies_on_screen("mandate"):
@@ -551,7 +830,7 @@ class BigEarnApp(App[int]):
             self._say(f"mandate {m.mandate_id[-7:]} is {m.status}: nothing to revoke")
         elif await self.confirm_bar.ask(
             f"Revoke mandate {m.mandate_id[-7:]} of {m.strategy_id} in {clip_middle(m.title, 30)}?"
-            f" Its {m.orders} working orders are cancelled."
+            f" Its {plural(m.orders, 'working order')} {'is' if m.orders == 1 else 'are'} cancelled."
         ):
             # The id asked about, not the row under the cursor now: the list may have moved meanwhile.
             await self._command(RevokeMandate(m.mandate_id))
@@ -572,7 +851,11 @@ class BigEarnApp(App[int]):
         self._show_filtered(snap)
 
     def action_help(self) -> None:
-        keys = [(self._keymap.get(b.id or "", b.key), b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        keys = []
+        for b in self.BINDINGS:
+            if isinstance(b, Binding):
+                key = self._keymap.get(b.id or "", b.key)
+                keys.append((self.get_key_display(b if key == b.key else Binding(key, b.action)), b.description))
         self.push_screen(HelpScreen(keys))
 
     @work(exclusive=True, group="modal")
@@ -582,7 +865,12 @@ class BigEarnApp(App[int]):
             self.exit(0)  # the engine is not ours to stop: its orders stay with it
             return
         if open_orders and not await self.confirm_bar.ask(
-            f"{open_orders} orders are open. Quit? The engine cancels them on the way out."
+            f"{plural(open_orders, 'order')} {'is' if open_orders == 1 else 'are'} open. Quit? The engine cancels"
+            f" {'it' if open_orders == 1 else 'them'} on the way out."
         ):
             return
         self.exit(0)
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

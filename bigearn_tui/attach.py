@@ -35,7 +35,7 @@ async def attach_console(
     tune_gc()
     sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
     try:
-        app = BigEarnApp(remote, refresh_hz=ui.refresh_hz, keymap=dict(ui.keymap), detaches=detaches)
+        app = BigEarnApp(remote, refresh_hz=ui.refresh_hz, keymap=dict(ui.keymap), detaches=detaches, bell=ui.bell)
         remote.on_lost = lambda reason: app.exit(
             return_code=ENGINE_LOST, message=f"bigearn-tui: engine connection lost: {reason}"
         )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
+from typer.core import TyperGroup
 
 from engine.config import ConfigError, Settings, load_settings
 from engine.logs import setup_json_logging
@@ -200,58 +202,406 @@ def attach(config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
     raise typer.Exit(run_attached(settings, _socket(config, socket_path)))
 
 
-@app.command()
-def ctl(
-    action: Annotated[str, typer.Argument(help="status | approve ID | reject ID | halt [REASON] | resume | cancel-all | cancel ORDER | mode MODE | arm LIVE | strategy pause|resume NAME | revoke MANDATE")],
-    arg: Annotated[str | None, typer.Argument(help="proposal id (its tail is enough), halt reason, mode, or pause|resume")] = None,
-    name: Annotated[str | None, typer.Argument(help="with strategy: the strategy's name")] = None,
-    config: ConfigOpt = None,
-    socket_path: SocketOpt = None,
-) -> None:
-    """Steer a running engine from a shell. Exit 0 done, 1 refused by the engine, 2 cannot reach it."""
-    from engine.control import ControlClient, ControlError
+class _CtlGroup(TyperGroup):
+    """`ctl WORD`: an unknown word is named with the accepted ones, like any bad input (exit 2)."""
 
-    bodies = {
-        "status": None,
-        "approve": {"type": "approve", "proposal_id": arg},
-        "reject": {"type": "reject", "proposal_id": arg},
-        "halt": {"type": "halt", "reason": arg or "halt via ctl"},
-        "resume": {"type": "resume"},
-        "cancel-all": {"type": "cancel_all"},
-        "mode": {"type": "set_mode", "mode": arg},
-        "arm": {"type": "arm_live", "confirmation": arg or ""},
-        "strategy": {"type": f"{arg}_strategy", "strategy_id": name},
-        "revoke": {"type": "revoke_mandate", "mandate_id": arg},
-        "cancel": {"type": "cancel_order", "client_order_id": arg},
-    }
-    if action not in bodies:
-        _fail(f"ctl {action!r}: accepted: {', '.join(bodies)}")
-    if action == "strategy" and (arg not in ("pause", "resume") or not name):
-        _fail("ctl strategy: accepted: strategy pause NAME | strategy resume NAME")
-    if action in ("approve", "reject", "mode", "arm", "revoke", "cancel") and not arg:
-        needs = {"mode": "semi, auto or observe", "arm": "the word LIVE", "revoke": "a mandate id",
-                 "cancel": "an order id (its tail is enough)"}.get(
-            action, "a proposal or mandate id"
-        )
-        _fail(f"ctl {action} needs an argument ({needs})")
-    path = _socket(config, socket_path)
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            _fail(f"ctl {args[0]!r}: accepted: {', '.join(self.commands)}")
+        return super().resolve_command(ctx, args)
+
+
+ctl_app = typer.Typer(
+    cls=_CtlGroup, no_args_is_help=True, add_completion=False,
+    help="Steer a running engine from a shell. Exit 0 done, 1 refused by the engine, 2 bad input/no engine.",
+)
+app.add_typer(ctl_app, name="ctl")
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the engine's raw answer as JSON")]
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="the id (its tail, as the console shows it)")]
+MarketArg = Annotated[str, typer.Argument(metavar="MARKET", help="condition id, its tail (4+ chars) or slug")]
+
+
+def _request(path: Path, body: dict[str, Any]) -> dict[str, Any]:
+    """One request on the control socket; a socket that cannot be used exits 2 with one line."""
+    from engine.control import ControlClient, ControlError
 
     async def go() -> dict[str, Any]:
         client = ControlClient(path)
         try:
-            body = bodies[action]
-            return await client.request({"op": "status"} if body is None else {"op": "command", "command": body})
+            return await client.request(body)
         finally:
             await client.close()
 
     try:
-        reply = asyncio.run(go())
+        return asyncio.run(go())
     except ControlError as exc:
         _fail(str(exc))
         raise
-    sys.stdout.write(orjson.dumps(reply.get("status", reply), option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _command(body: dict[str, Any], config: Path | None, socket_path: str | None) -> None:
+    """Send one command, print the engine's JSON answer; exit 1 when it refuses."""
+    reply = _request(_socket(config, socket_path), {"op": "command", "command": body})
+    _print_json(reply)
     if not reply.get("ok"):
         raise typer.Exit(1)
+
+
+def _act(path: Path, command: Any, json_out: bool) -> None:
+    """Send one command object, print the engine's word on it; exit 1 when it refuses."""
+    from engine.control import command_to_wire
+
+    reply = _request(path, {"op": "command", "command": command_to_wire(command)})
+    if json_out:
+        _print_json(reply)
+    else:
+        typer.echo(str(reply.get("message", "")))
+    if not reply.get("ok"):
+        raise typer.Exit(1)
+
+
+def _ask(path: Path, query: Any) -> dict[str, Any]:
+    """A query's answer as JSON (engine/queries.py); the engine refusing the question exits 1."""
+    from engine.queries import query_to_wire
+
+    reply = _request(path, {"op": "query", "query": query_to_wire(query)})
+    if not reply.get("ok"):
+        typer.echo(f"bigearn-tui: {reply.get('message', 'the engine refused the query')}", err=True)
+        raise typer.Exit(1)
+    return reply["answer"]
+
+
+@ctl_app.command("status")
+def ctl_status(config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
+    """JSON: state, mode, equity, pending proposals."""
+    reply = _request(_socket(config, socket_path), {"op": "status"})
+    _print_json(reply.get("status", reply))
+    if not reply.get("ok"):
+        raise typer.Exit(1)
+
+
+@ctl_app.command("approve")
+def ctl_approve(proposal_id: IdArg, config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
+    """Approve a pending proposal or mandate."""
+    _command({"type": "approve", "proposal_id": proposal_id}, config, socket_path)
+
+
+@ctl_app.command("reject")
+def ctl_reject(proposal_id: IdArg, config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
+    """Reject a pending proposal or mandate."""
+    _command({"type": "reject", "proposal_id": proposal_id}, config, socket_path)
+
+
+@ctl_app.command("halt")
+def ctl_halt(
+    reason: Annotated[str | None, typer.Argument(metavar="REASON", help="why, for the record")] = None,
+    config: ConfigOpt = None,
+    socket_path: SocketOpt = None,
+) -> None:
+    """Halt: nothing new is sent until resume."""
+    _command({"type": "halt", "reason": reason or "halt via ctl"}, config, socket_path)
+
+
+@ctl_app.command("resume")
+def ctl_resume(config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
+    """Resume after a halt."""
+    _command({"type": "resume"}, config, socket_path)
+
+
+@ctl_app.command("cancel-all")
+def ctl_cancel_all(config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
+    """Cancel every working order."""
+    _command({"type": "cancel_all"}, config, socket_path)
+
+
+@ctl_app.command("cancel")
+def ctl_cancel(order_id: IdArg, config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
+    """Cancel one working order."""
+    _command({"type": "cancel_order", "client_order_id": order_id}, config, socket_path)
+
+
+@ctl_app.command("mode")
+def ctl_mode(
+    mode: Annotated[str, typer.Argument(metavar="MODE", help="semi | auto | observe")],
+    config: ConfigOpt = None,
+    socket_path: SocketOpt = None,
+) -> None:
+    """Switch the mode."""
+    _command({"type": "set_mode", "mode": mode}, config, socket_path)
+
+
+@ctl_app.command("arm")
+def ctl_arm(
+    word: Annotated[str, typer.Argument(metavar="LIVE", help="the word LIVE")],
+    config: ConfigOpt = None,
+    socket_path: SocketOpt = None,
+) -> None:
+    """Allow real orders on a live venue."""
+    _command({"type": "arm_live", "confirmation": word}, config, socket_path)
+
+
+@ctl_app.command("strategy")
+def ctl_strategy(
+    action: Annotated[str, typer.Argument(metavar="pause|resume", help="pause | resume")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="the strategy's name")],
+    config: ConfigOpt = None,
+    socket_path: SocketOpt = None,
+) -> None:
+    """Pause one strategy (no new risk) or resume it."""
+    if action not in ("pause", "resume"):
+        _fail("ctl strategy: accepted: strategy pause NAME | strategy resume NAME")
+    _command({"type": f"{action}_strategy", "strategy_id": name}, config, socket_path)
+
+
+@ctl_app.command("revoke")
+def ctl_revoke(mandate_id: IdArg, config: ConfigOpt = None, socket_path: SocketOpt = None) -> None:
+    """Withdraw a quoting mandate: its orders are cancelled at once."""
+    _command({"type": "revoke_mandate", "mandate_id": mandate_id}, config, socket_path)
+
+
+# --- hand orders, the watchlist, search and history ------------------------------------------------
+
+
+def _choice(field: str, text: str, enum: Any) -> Any:
+    """`buy` -> Side.BUY, `fak` -> OrderType.FAK: any case; anything else names the field and the values."""
+    try:
+        return enum(text.strip().upper())
+    except ValueError:
+        _fail(f"{field} {text!r}: accepted: {', '.join(m.value for m in enum)} (any case)")
+        raise
+
+
+def parse_ticket_text(price: str | None, size: str) -> tuple[int | None, tuple[int | None, Decimal | None]]:
+    """The ticket's price and size as the console's ticket reads them (engine/ticket_text.py); a text that is
+    not accepted exits 2 naming the field."""
+    from engine.ticket_text import parse_price, parse_size
+
+    try:
+        return parse_price(price or ""), parse_size(size)
+    except ValueError as exc:
+        _fail(str(exc))
+        raise
+
+
+def _find_market(path: Path, ident: str) -> tuple[str, str, str] | None:
+    """(condition id, first label, second label) of a market named as the engine names it: its id or unique
+    tail among the watched markets, else its slug in the venue's catalogue. None if neither is unique."""
+    from engine.queries import SearchMarkets
+
+    ident = ident.strip()
+    def named(cid: str) -> bool:
+        return cid == ident or (len(ident) >= 4 and cid.endswith(ident))
+
+    snap = _request(path, {"op": "snapshot"}).get("snapshot") or {}
+    markets = snap.get("markets", ())
+    found = {(m["condition_id"], m["yes_label"], m["no_label"]) for m in markets if named(m["condition_id"])}
+    if not found:
+        rows = _ask(path, SearchMarkets(words=ident, limit=200))["rows"]
+        found = {(r["condition_id"], *r["outcomes"].split("/", 1)) for r in rows if ident == r["slug"]}
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def _outcome(path: Path, market: str, word: str) -> Any:
+    """yes/up -> YES, no/down -> NO; another word is matched against the market's own labels."""
+    from engine.domain import Outcome
+
+    w = word.strip().lower()
+    if w in ("yes", "up"):
+        return Outcome.YES
+    if w in ("no", "down"):
+        return Outcome.NO
+    found = _find_market(path, market)
+    if found is None:
+        _fail(f"OUTCOME {word!r}: accepted: yes, no, up, down, or a label of MARKET {market!r},"
+              " which names no watched market (a condition id, its tail or a slug)")
+        raise AssertionError  # unreachable: _fail exits
+    for outcome, label in zip(Outcome, found[1:], strict=True):
+        if w == label.strip().lower():
+            return outcome
+    _fail(f"OUTCOME {word!r}: accepted: {', '.join(['yes', 'no', 'up', 'down', *found[1:]])} (any case)")
+
+
+def _usdc(text: str) -> str:
+    """An exact Decimal from the wire without its trailing zeros: "76.5000000000" -> "76.5"."""
+    return f"{Decimal(text).normalize():f}"
+
+
+def _print_what_if(w: dict[str, Any]) -> None:
+    from engine.units import px_to_str, qty_to_str
+
+    cut = f" (cut by {w['binding_cap']})" if w["binding_cap"] else ""
+    held = "USDC" if w["side"] == "BUY" else "shares"
+    lines = [
+        f"what-if: {w['summary']}",
+        f"  {w['side']} {w['outcome_label']}  limit {px_to_str(w['limit_price'])}"
+        f"  size {qty_to_str(w['size'])}  after caps {qty_to_str(w['size_after_caps'])}{cut}",
+        f"  notional {_usdc(w['notional'])}  fee {_usdc(w['fee'])} ({w['fee_rate_bps']:.1f} bps)",
+        f"  trades now {qty_to_str(w['fills_now'])} at {w['effective_price']:.6g}"
+        f"  slippage {w['slippage_bps']:.1f} bps  levels {w['levels']}  depth share {w['depth_share']:.1%}"
+        if w["effective_price"] is not None else "  trades nothing now",
+        f"  rests {qty_to_str(w['rests'])}  reserves {_usdc(w['reserves'])} {held}"
+        f"  cash {_usdc(w['cash'])}  available {_usdc(w['available'])}",
+    ]
+    passed = ""  # the rules that let it through share lines; each refusing one has its own, with why
+    for r in w["rules"]:
+        if not r["passed"]:
+            lines.append(f"  ✗ {r['name']}" + (f": {r['detail']}" if r["detail"] else ""))
+        elif len(passed) + len(r["name"]) > 96:
+            lines.append(passed)
+            passed = ""
+        if r["passed"]:
+            passed += f"  ✓ {r['name']}"
+    typer.echo("\n".join([*lines, passed] if passed else lines))
+
+
+@ctl_app.command("order")
+def ctl_order(
+    market: MarketArg,
+    outcome: Annotated[str, typer.Argument(metavar="OUTCOME", help="up/yes, down/no or the market's label")],
+    side: Annotated[str, typer.Argument(metavar="SIDE", help="buy | sell")],
+    size: Annotated[str, typer.Argument(metavar="SIZE", help="shares (10) or dollars ('$25')")],
+    price: Annotated[str | None, typer.Option("--price", help="limit, e.g. 0.45 (none: marketable)")] = None,
+    order_type: Annotated[str, typer.Option("--type", help="GTC | GTD | FOK | FAK")] = "GTC",
+    post_only: Annotated[bool, typer.Option("--post-only", help="rest only (GTC/GTD with --price)")] = False,
+    expiry_s: Annotated[int | None, typer.Option("--expiry-s", help="GTD: seconds until it expires")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the what-if, send nothing")] = False,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+    socket_path: SocketOpt = None,
+) -> None:
+    """A hand order (the manual strategy's, through every risk layer): prints its what-if, then sends it."""
+    from engine.commands import PlaceOrder
+    from engine.domain import OrderType, Side
+    from engine.queries import OrderTicket, PreviewOrder
+
+    side_, kind = _choice("SIDE", side, Side), _choice("--type", order_type, OrderType)
+    px, (shares, usdc) = parse_ticket_text(price, size)
+    path = _socket(config, socket_path)
+    try:
+        ticket = OrderTicket(market.strip(), _outcome(path, market, outcome), side_, px, shares, usdc, kind,
+                             post_only, expiry_s)  # fmt: skip
+    except ValueError as exc:
+        _fail(str(exc))
+        raise
+    what_if = _ask(path, PreviewOrder(ticket))
+    if dry_run:
+        if json_out:
+            _print_json(what_if)
+        else:
+            _print_what_if(what_if)
+        return
+    if not json_out:
+        _print_what_if(what_if)
+    from engine.control import command_to_wire
+
+    reply = _request(path, {"op": "command", "command": command_to_wire(PlaceOrder(ticket))})
+    if json_out:
+        _print_json({"what_if": what_if, **reply})
+    else:
+        typer.echo(str(reply.get("message", "")))
+    if not reply.get("ok"):
+        raise typer.Exit(1)
+
+
+@ctl_app.command("flatten")
+def ctl_flatten(
+    token: Annotated[str, typer.Argument(metavar="TOKEN", help="token id/tail, or MARKET:OUTCOME")],
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+    socket_path: SocketOpt = None,
+) -> None:
+    """Close one held token: cancel its working orders and sell what each strategy holds, marketable."""
+    from engine.commands import Flatten
+
+    _act(_socket(config, socket_path), Flatten(token.strip()), json_out)
+
+
+@ctl_app.command("watch")
+def ctl_watch(
+    market: MarketArg, json_out: JsonOpt = False, config: ConfigOpt = None, socket_path: SocketOpt = None
+) -> None:
+    """Put a market of the venue's catalogue on the watchlist (see `ctl search`)."""
+    from engine.commands import WatchMarket
+
+    _act(_socket(config, socket_path), WatchMarket(market.strip()), json_out)
+
+
+@ctl_app.command("unwatch")
+def ctl_unwatch(
+    market: MarketArg, json_out: JsonOpt = False, config: ConfigOpt = None, socket_path: SocketOpt = None
+) -> None:
+    """Take a market off the watchlist: the strategies' orders in it are cancelled (yours stay)."""
+    from engine.commands import UnwatchMarket
+
+    _act(_socket(config, socket_path), UnwatchMarket(market.strip()), json_out)
+
+
+def _when(ts_ms: int | None) -> str:
+    from datetime import UTC, datetime
+
+    return "-" if ts_ms is None else datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@ctl_app.command("search")
+def ctl_search(
+    words: Annotated[list[str] | None, typer.Argument(metavar="WORDS", help="all must match")] = None,
+    category: Annotated[str, typer.Option("--category", help="only this category")] = "",
+    min_liquidity: Annotated[float, typer.Option("--min-liquidity", min=0, help="USDC")] = 0.0,
+    ends_within_h: Annotated[float | None, typer.Option("--ends-within-h", min=0, help="hours")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="rows to show")] = 40,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+    socket_path: SocketOpt = None,
+) -> None:
+    """Search the venue's catalogue (Gamma, or the replay's data file); ✓ marks a watched market."""
+    from engine.queries import SearchMarkets
+
+    query = SearchMarkets(" ".join(words or ()), category, min_liquidity, ends_within_h, limit)
+    found = _ask(_socket(config, socket_path), query)
+    if json_out:
+        _print_json(found)
+        return
+    typer.echo(f"{len(found['rows'])} of {found['total']} matches in {found['source']}")
+    width = min(60, max((len(r["title"]) for r in found["rows"]), default=0))
+    for r in found["rows"]:
+        title = r["title"] if len(r["title"]) <= width else r["title"][: width - 1] + "…"
+        mark = "✓" if r["watched"] else " "
+        typer.echo(f"{mark} {title:<{width}}  {r['outcomes']}  {r['category'] or '-'}"
+                   f"  liq ${r['liquidity']:,.0f}  ends {_when(r['end_ts'])}"
+                   f"  …{r['condition_id'][-8:]}  {r['slug']}")
+
+
+@ctl_app.command("history")
+def ctl_history(
+    market: MarketArg,
+    last: Annotated[int, typer.Option("--last", min=1, help="mids to show")] = 20,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+    socket_path: SocketOpt = None,
+) -> None:
+    """A watched market's last mids, our fills and our working orders (prices in YES terms)."""
+    from engine.queries import MarketHistory
+
+    path = _socket(config, socket_path)
+    found = _find_market(path, market)
+    if found is None:
+        _fail(f"MARKET {market!r}: accepted: a watched market's condition id, its unique tail (4+) or slug")
+        raise AssertionError  # unreachable: _fail exits
+    h = _ask(path, MarketHistory(found[0]))
+    if json_out:
+        _print_json(h)
+        return
+    typer.echo(f"{h['title']} (…{h['condition_id'][-8:]}): {len(h['mids'])} mids, {len(h['fills'])} fills")
+    for p in h["mids"][-last:]:
+        typer.echo(f"  {_when(p['ts'])}  mid {p['mid']:.4f}")
+    for f in h["fills"]:
+        typer.echo(f"  {_when(f['ts'])}  fill {f['side']} {f['size']:g} @ {f['price']:.4f}")
+    for side, price in h["resting"]:
+        typer.echo(f"  working {side} @ {price:.4f}")
 
 
 @app.command("sim-exchange")

@@ -736,6 +736,7 @@ class UiSettings(_Section):
         'control socket path; "" = $XDG_RUNTIME_DIR/bigearn.sock or /tmp/bigearn-<uid>.sock',
         'a socket path, or "" for the default',
     )
+    bell: bool = _flag(True, "ring the terminal bell on a new proposal, a halt, a breaker trip or an error")
 
 
 class LogSettings(_Section):

@@ -96,7 +96,12 @@ def run(coro):
 
 
 def cells(table, key: str) -> list[str]:
-    return [str(c) for c in table.get_row(key)]
+    return [str(c).strip() for c in table.get_row(key)]
+
+
+def named(table, key: str) -> dict[str, str]:
+    """A row of a fitted table (widgets/columns.py) by column name: its columns depend on the pane's width."""
+    return dict(zip([c.key.value for c in table.columns.values()], cells(table, key), strict=True))
 
 
 def mandate_id(rt) -> str:
@@ -122,7 +127,7 @@ def test_pause_key_pauses_the_selected_strategy_and_the_pane_says_why(tmp_path: 
             assert not engine.strategy_limits.paused
             assert "select the strategy" in app.last_result
             table = view.strategy_table
-            assert list(table.strategies) == ["value", "quoter", "market_maker"]  # every one, off ones last
+            assert list(table.strategies) == ["value", "quoter", "market_maker", "manual"]  # every one, off ones last
             assert cells(table, "quoter")[1] == "RUNNING"
             await pilot.press("down", "P")  # the view's table has focus: down selects the quoter
             await pilot.pause()
@@ -204,7 +209,7 @@ def test_pausing_a_strategy_that_is_off_says_so_instead(tmp_path: Path) -> None:
             await pilot.pause()
             table = app.strategies_view.strategy_table
             assert [(r.strategy_id, r.state) for r in table.strategies.values()] == [
-                ("quoter", "RUNNING"), ("market_maker", "OFF"), ("value", "OFF"),
+                ("quoter", "RUNNING"), ("market_maker", "OFF"), ("value", "OFF"), ("manual", "OFF"),
             ]
             assert cells(table, "value")[3] == "-"  # no budget of its own
             await pilot.press("down", "down", "P")
@@ -263,12 +268,13 @@ def test_a_pending_mandate_in_proposals_shows_its_bounds_and_is_approved_with_a(
         async with app.run_test(size=SIZE) as pilot:
             table = app.proposal_table
             columns = [c.key.value for c in table.columns.values()]
-            assert columns[4:7] == ["Status", "Strat", "Why"]  # two strategies run: whose is each row
-            row = dict(zip(columns, cells(table, mid), strict=True))
+            # Two strategies run: whose is each row; and at 140 columns every decision column stays.
+            assert ["Status", "Strat", "Why", "Est [band]", "Kelly", "Slip"] == columns[-6:]
+            row = named(table, mid)
             assert row["Strat"] == "quoter" and row["Trade"] == "MANDATE" and row["Status"] == "PENDING"
-            assert row["Why"].startswith("23s BUY Down; order <= 10")
+            assert row["Why"].startswith("23s BUY")  # the bounds in full are the subtitle's (below)
             assert row["Est [band]"] == row["Kelly"] == "-"
-            assert {r["Strat"] for r in (dict(zip(columns, cells(table, k), strict=True)) for k in table.proposals)} == {
+            assert {named(table, k)["Strat"] for k in table.proposals} == {
                 "value", "quoter",
             }
             assert table.selected_id() == mid  # pending rows first; the mandate heads them
@@ -311,7 +317,7 @@ def test_a_multi_leg_proposal_says_so_and_lists_its_legs(tmp_path: Path) -> None
         async with app.run_test(size=SIZE) as pilot:
             table = app.proposal_table
             pid = table.selected_id()
-            assert cells(table, pid)[2] == "2 LEGS"
+            assert named(table, pid)["Trade"] == "2 LEGS"
             assert app._proposal_detail == f"{pid[-7:]} value: 2 legs, all or none: {legs}"
             await pilot.press("e")  # no size box: the legs go together
             await pilot.pause()
@@ -352,7 +358,8 @@ def test_filter_key_narrows_positions_and_pnl_to_one_strategy(tmp_path: Path) ->
             positions = app.position_table
 
             def kinds() -> list[tuple[str, str, str]]:
-                return [tuple(cells(positions, k)[1:4]) for k in positions._rows]
+                rows = [(positions.positions[k].title, named(positions, k)) for k in positions._shown]
+                return [(title, row["Out"], row["Size"]) for title, row in rows]
 
             assert len(kinds()) == 4 and app.positions_pane.border_title == "Positions"
             await pilot.press("f")
@@ -363,7 +370,7 @@ def test_filter_key_narrows_positions_and_pnl_to_one_strategy(tmp_path: Path) ->
             await pilot.press("f")
             await pilot.pause()
             assert app.strategy_filter == "quoter"
-            assert kinds() == [("Bitcoi~wn - test 2", "Down", "10.00")]
+            assert kinds() == [("Bitcoin Up or Down - test 2", "Down", "10.00")]
             detail = app.pnl_pane._detail
             assert detail.startswith("quoter running, used 5/397")
             assert f"real {float(quoter.realized):+,.2f} unreal {float(quoter.unrealized):+,.2f}" in detail
@@ -391,11 +398,12 @@ def test_a_position_two_strategies_share_shows_each_its_own_shares(tmp_path: Pat
             table = app.position_table
             table.update_rows((shared,), (), 0, "quoter")
             # Its own shares; the whole position's unrealized taken pro rata as an estimate; no realized.
-            assert cells(table, "pos:t1")[3:8] == ["4.00", "0.5000", "0.6000", "~+0.40", "-"]
+            money = ("Size", "Avg/Px", "Mark", "Unreal", "Real")
+            assert [named(table, "pos:t1")[c] for c in money] == ["4.00", ".500", ".600", "~+0.40", "-"]
             table.update_rows((shared,), (), 0, "other")
-            assert not table._rows
+            assert not table._shown
             table.update_rows((shared,), (), 0, None)
-            assert cells(table, "pos:t1")[3:8] == ["10.00", "0.5000", "0.6000", "+1.00", "+0.30"]
+            assert [named(table, "pos:t1")[c] for c in money] == ["10.00", ".500", ".600", "+1.00", "+0.30"]
 
     run(main())
 
@@ -436,7 +444,7 @@ def test_strategy_fields_survive_the_control_socket_codec(tmp_path: Path) -> Non
         snap = dataclasses.replace(snap, orders=(*snap.orders, order))
         back = decode_snapshot(orjson.loads(encode_snapshot(snap)))
         assert back == snap
-        assert len(back.strategies) == 3 and back.strategies[0].budget == snap.strategies[0].budget
+        assert len(back.strategies) == 4 and back.strategies[0].budget == snap.strategies[0].budget
         assert isinstance(back.strategies[0].committed, Decimal) and back.mandates == snap.mandates
         assert back.orders[-1].strategy_id == "quoter"
         if mode == "semi":

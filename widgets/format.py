@@ -78,3 +78,32 @@ def compact_usd(value: float) -> str:
     if value < 1_000_000:
         return f"{value / 1000:.{1 if value < 10_000 else 0}f}k"
     return f"{value / 1_000_000:.{1 if value < 10_000_000 else 0}f}M"
+
+
+def countdown(seconds: float | None) -> str:
+    """Time left to a close in at most five cells: 42s, 9m18, 14m, 3h05, 2d; "ended" once past; "-" when the
+    market has no end."""
+    if seconds is None:
+        return "-"
+    if seconds <= 0:
+        return "ended"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}" if s < 600 else f"{s // 60}m"
+    if s < 86_400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}"
+    return f"{s // 86_400}d"
+
+
+def money(value: Decimal | float) -> str:
+    """Signed dollars in six cells: cents below $100, whole dollars above (a column never jumps)."""
+    v = float(value)
+    return f"{v:+.2f}" if abs(v) < 100 else f"{v:+,.0f}"
+
+
+def short_px(value: float) -> str:
+    """A price in five cells: .455 (the leading zero dropped), 1.000 at a payout."""
+    text = f"{value:.3f}"
+    return text[1:] if text.startswith("0.") else text

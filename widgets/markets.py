@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -11,13 +13,35 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.snapshot import MarketRow
-from widgets.format import age, clip_middle, compact_usd, prob, px, shares
+from widgets.format import age, clip_middle, compact_usd, countdown, prob, px, shares
 
-# Narrow columns so the market maker's word (its score, ON when quoted, else its first veto) fits at 140 columns.
+# Narrow columns so the time to close and the market maker's word (its score, ON when quoted, else its first
+# veto) fit at 140 columns. The selected row's full name, window and countdown are on the detail line below.
 _HEADER = (
-    f"{'Market':<21} {'Mid':>5} {'Sprd':>4} {'Dep$':>6} {'Edge':>7} {'State':<7} {'Pos':>7} {'Age':>4}"
-    f" {'Maker':<11}"
+    f"{'Market':<20} {'Mid':>5} {'Sprd':>4} {'Dep$':>5} {'Edge':>6} {'State':<6} {'Pos':>6} {'Close':>6}"
+    f" {'Age':>3} {'Maker':<11}"
 )
+STATE = {"OPEN": "OPEN", "CLOSED": "CLOSED", "RESOLVED": "RSLVD"}
+
+
+def detail_line(row: MarketRow) -> str:
+    """The full name of a market, its window and its countdown: what a clipped row cannot say."""
+    parts = [row.title]
+    if row.start_ts is not None and row.end_ts is not None:
+        parts.append(f"window {clock_hm(row.start_ts)}-{clock_hm(row.end_ts)} UTC")
+    elif row.end_ts is not None:
+        parts.append(f"ends {time.strftime('%Y-%m-%d %H:%M', time.gmtime(row.end_ts / 1000))} UTC")
+    left = row.time_to_close_s
+    if left is not None:
+        parts.append("closed" if left <= 0 else f"closes in {countdown(left)}")
+    if row.book_age_ms is None:
+        parts.append("waiting for its first book" + (" (opens when its window starts)" if row.start_ts else ""))
+    parts.append(f"{row.yes_label}/{row.no_label}")
+    return " | ".join(parts)
+
+
+def clock_hm(ts_ms: int) -> str:
+    return time.strftime("%H:%M", time.gmtime(ts_ms / 1000))
 
 
 class MarketList(ScrollView, can_focus=True):
@@ -37,6 +61,9 @@ class MarketList(ScrollView, can_focus=True):
             super().__init__()
             self.condition_id = condition_id
 
+    class Highlighted(Message):
+        """The cursor moved to another row (the detail line follows it)."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.rows: list[MarketRow] = []
@@ -48,10 +75,17 @@ class MarketList(ScrollView, can_focus=True):
     def _line(row: MarketRow) -> str:
         pos = row.yes_position - row.no_position
         score = "-" if row.score is None else f"{row.score:+.3f}"
-        state = row.state if row.book_age_ms is not None else "WAITING"
-        return (f"{clip_middle(row.title, 21):<21} {prob(row.mid):>5} {px(row.spread)[1:] if row.spread is not None else '-':>4} "
-                f"{compact_usd(row.depth_usdc):>6} {score:>7} {state[:7]:<7} {shares(pos) if pos else '':>7} "
-                f"{age(row.book_age_ms):>4} {row.maker[:11]:<11}")
+        state = STATE.get(row.state, row.state) if row.book_age_ms is not None else "WAIT"
+        spread = px(row.spread)[1:] if row.spread is not None else "-"
+        return (f"{clip_middle(row.title, 20):<20} {prob(row.mid):>5} {spread:>4} {compact_usd(row.depth_usdc):>5} "
+                f"{score:>6} {state[:6]:<6} {shares(pos) if pos else '':>6} {countdown(row.time_to_close_s):>6} "
+                f"{age(row.book_age_ms):>3} {row.maker[:11]:<11}")
+
+    def highlighted(self) -> MarketRow | None:
+        """The row under the cursor while the list has focus, else the selected market's row."""
+        if self.has_focus and 0 <= self.cursor < len(self.rows):
+            return self.rows[self.cursor]
+        return next((r for r in self.rows if r.condition_id == self.selected), None)
 
     def update_rows(self, rows: tuple[MarketRow, ...]) -> None:
         f = self.filter_text.lower()
@@ -111,6 +145,7 @@ class MarketList(ScrollView, can_focus=True):
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh()
+        self.post_message(self.Highlighted())
 
     def action_cursor(self, delta: int) -> None:
         if self._lines:

@@ -16,15 +16,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from textual.widgets import DataTable
-
 from engine.snapshot import ProposalRow
-from widgets.format import cell, clip, clip_middle, px, shares
+from widgets.columns import Col, FittedTable
+from widgets.format import clip, clip_middle, px, shares
 
-COLUMNS = ("ID", "Market", "Trade", "Size", "Status", "Why", "Est [band]", "Kelly", "Slip")
-STRATEGY_COLUMNS = ("ID", "Market", "Trade", "Size", "Status", "Strat", "Why", "Est [band]", "Kelly", "Slip")
-WHY_WIDTH = 26
-STRAT_WIDTH = 6
+# Priorities: 0 always shown; higher goes first when the pane is narrow (Market and Why shrink before that).
+# At 140x40 everything but ID fits; at 100x30 the decision columns (Trade, Size, Status, Why, Est) stay.
+COLUMNS = (
+    Col("ID", 7, 6),
+    Col("Market", 14, 4, min_width=8, middle=True),
+    Col("Trade", 13, 0, min_width=10),
+    Col("Size", 7, 0, right=True),
+    Col("Status", 7, 0),
+    Col("Strat", 6, 5),  # shown only with several strategies (show_strategy)
+    Col("Why", 26, 1, min_width=10),
+    Col("Est [band]", 11, 2),
+    Col("Kelly", 5, 3, right=True),
+    Col("Slip", 4, 3, right=True),
+)
+STRATEGY_NAMES = {"market_maker": "maker", "value": "value", "manual": "manual"}
 
 _BREAKERS = {
     "DAILY_LOSS": "day loss", "WEEKLY_LOSS": "week loss", "DRAWDOWN": "drawdown", "ROLLING_LOSS": "rolling loss",
@@ -93,7 +103,8 @@ def why(p: ProposalRow, now: int, wall_ms: int | None = None) -> str:
         left = f" {max(0, remaining) // 1000}s" if p.status == "PENDING" else ""
         if p.kind == "MANDATE":  # no edge to show: its bounds are what the operator approves
             return f"{left.strip()} {p.bounds}".strip()
-        return f"edge {p.edge_net:+.3f}{left} {p.binding_cap}".rstrip()
+        # The edge first, then the time left: a narrow pane keeps both (the column is "Why": it is the edge).
+        return f"{p.edge_net:+.3f}{left} {p.binding_cap}".rstrip()
     return p.reason
 
 
@@ -113,83 +124,67 @@ def detail_line(p: ProposalRow) -> str:
     return ""
 
 
-class ProposalTable(DataTable):
+class ProposalTable(FittedTable):
+    """Pending first, newest first. A pending row the operator has not looked at yet (the cursor has not been
+    on it) is highlighted until seen."""
+
     DEFAULT_CSS = "ProposalTable { height: 1fr; }"
+    COLUMNS = tuple(c for c in COLUMNS if c.name != "Strat")
 
     def __init__(self, wall_ms: Callable[[], int] = _wall_ms, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self._rows: dict[str, tuple[str, ...]] = {}
+        super().__init__(zebra_stripes=False, **kwargs)
         self._wall_ms = wall_ms  # injectable so screenshots are deterministic
-        self._columns: tuple[str, ...] = COLUMNS
         self.proposals: dict[str, ProposalRow] = {}
-
-    def on_mount(self) -> None:
-        self._add_columns()
-
-    def _add_columns(self) -> None:
-        for name in self._columns:
-            width = {"Why": WHY_WIDTH, "Strat": STRAT_WIDTH}.get(name)
-            self.add_column(name, key=name, width=width)
+        self.unseen: set[str] = set()  # pending rows not yet under the cursor
 
     def show_strategy(self, show: bool) -> None:
-        """Show the Strat column (more than one strategy runs) or leave it out; rebuilds the table on a change."""
-        columns = STRATEGY_COLUMNS if show else COLUMNS
-        if columns != self._columns:
-            self._columns = columns
-            self.clear(columns=True)
-            self._rows = {}
-            self._add_columns()
+        """Show the Strat column (more than one strategy runs) or leave it out; refits on a change."""
+        columns = COLUMNS if show else tuple(c for c in COLUMNS if c.name != "Strat")
+        if columns != self.COLUMNS:
+            self.COLUMNS = columns
+            self._fitted = ()
+            self._refit(self.size.width or self.columns_for_width)
 
-    def _cells(self, p: ProposalRow, now: int, wall_ms: int) -> tuple[str, ...]:
+    def _cells(self, p: ProposalRow, now: int, wall_ms: int) -> dict[str, str]:
         blocked = p.status == "BLOCKED"
         mandate = p.kind == "MANDATE"
-        cells = {
+        return {
             "ID": "-" if blocked else p.proposal_id[-7:],
-            "Strat": clip(p.strategy_id, STRAT_WIDTH),
-            "Market": clip_middle(p.title, 14),
+            "Strat": STRATEGY_NAMES.get(p.strategy_id, p.strategy_id),
+            "Market": p.title,
             "Trade": "MANDATE" if mandate else f"{legs(p)} LEGS" if p.legs else f"{p.side} {clip(p.outcome, 4)} {px(p.price)}",
             "Size": shares(p.size),
             "Status": p.status,
-            "Why": clip(why(p, now, wall_ms), WHY_WIDTH),
+            "Why": why(p, now, wall_ms),
             # A mandate has no estimate of its own: its band is in its bounds.
-            "Est [band]": "-" if mandate else f"{p.p_hat:.3f} [{p.ci_low:.2f},{p.ci_high:.2f}]",
+            "Est [band]": "-" if mandate else f"{p.p_hat:.2f}[{p.ci_low * 100:.0f}-{p.ci_high * 100:.0f}]",
             "Kelly": "-" if mandate else f"{p.kelly:.3f}",
             "Slip": "-" if mandate else f"{p.expected_slippage_bps:.0f}",
         }
-        return tuple(cells[name] for name in self._columns)
 
     def update_rows(self, proposals: tuple[ProposalRow, ...], now: int) -> None:
         # Pending first (the ones that need a decision), newest first.
         ordered = sorted(proposals, key=lambda p: (p.status != "PENDING", -p.created_ts))[:30]
         self.proposals = {p.proposal_id: p for p in ordered}
+        self.unseen &= {p.proposal_id for p in ordered if p.status == "PENDING"}
         wall = self._wall_ms()
-        wanted = {p.proposal_id: self._cells(p, now, wall) for p in ordered}
-        for key in [k for k in self._rows if k not in wanted]:
-            self.remove_row(key)
-            del self._rows[key]
-        order_changed = list(wanted) != list(self._rows)
-        if order_changed:
-            self.clear()
-            self._rows = {}
-            for key, cells in wanted.items():
-                self.add_row(*map(cell, cells), key=key)
-                self._rows[key] = cells
-            return
-        for key, cells in wanted.items():
-            old = self._rows.get(key)
-            for col, (a, b) in enumerate(zip(old, cells, strict=True)):
-                if a != b:
-                    self.update_cell(key, self._columns[col], cell(b))
-            self._rows[key] = cells
+        self.show_rows({p.proposal_id: self._cells(p, now, wall) for p in ordered})
+
+    def row_style(self, key: str) -> str:
+        return "bold black on yellow" if key in self.unseen else ""
+
+    def mark_new(self, ids: set[str]) -> None:
+        self.unseen |= ids
+        for key in ids:
+            self.restyle(key)
+
+    def mark_seen(self, key: str | None) -> None:
+        if key is not None and key in self.unseen:
+            self.unseen.discard(key)
+            self.restyle(key)
 
     def selected_id(self) -> str | None:
-        if not self._rows or self.cursor_row < 0:
-            return None
-        try:
-            key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
-        except Exception:
-            return None
-        return key
+        return self.selected_key()
 
     def selected(self) -> ProposalRow | None:
         key = self.selected_id()

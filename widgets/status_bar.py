@@ -62,10 +62,13 @@ class StatusBar(Static):
         elif error:
             t.append(f"  ({snap.error}; restart to resume)", style="bold")
         feed = snap.feed
-        stale = feed.stale_books > 0
-        rate = float(f"{feed.messages_per_s:.2g}") if feed.messages_per_s >= 10 else feed.messages_per_s
-        t.append(f"  feed {rate:,.0f} msg/s  oldest book {age(feed.oldest_book_age_ms)}",
-                 style="bold red" if stale else "")
+        stale = feed.stale_books > 0 and not snap.data_ended
+        if snap.data_ended:  # nothing more will come: no rate to count, no book to wait for
+            t.append("  FEED ENDED: the recording has played out", style="bold cyan")
+        else:
+            rate = float(f"{feed.messages_per_s:.2g}") if feed.messages_per_s >= 10 else feed.messages_per_s
+            t.append(f"  feed {rate:,.0f} msg/s  oldest book {age(feed.oldest_book_age_ms)}",
+                     style="bold red" if stale else "")
         if stale:
             t.append(f" STALE x{feed.stale_books}", style="bold red")
         t.append(f"  snap #{snap.seq} {age(int((self._wall() - self._received) * 1000))}")
