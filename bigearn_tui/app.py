@@ -376,7 +376,7 @@ class BigEarnApp(App[int]):
         if not now and cid == self._history_for and wall - self._history_at < HISTORY_EVERY_S:
             return
         self._history_at, self._history_for = wall, cid
-        self.run_worker(self._load_history(cid), exclusive=True, group="history")
+        self.run_worker(partial(self._load_history, cid), exclusive=True, group="history")
 
     async def _load_history(self, cid: str) -> None:
         try:

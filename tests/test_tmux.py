@@ -175,3 +175,78 @@ def test_make_run_as_a_new_user_approves_a_market_maker_mandate_and_gets_fills(t
     # Approved from the console; ended with the run (leave to quote lasts one run).
     assert ("ENDED", "console") in mandates, mandates
     assert orders >= 2
+
+
+def keys(session: str, *names: str) -> None:
+    """One key (or `-l TEXT`) at a time, a beat apart: a key that moves the focus takes effect before the next."""
+    literal = names[:1] == ("-l",)
+    for name in (names[1:] if literal else names):
+        subprocess.run(["tmux", "send-keys", "-t", session, *(("-l",) if literal else ()), name], check=True)
+        time.sleep(0.3)
+
+
+@pytest.mark.slow
+def test_a_hand_post_only_order_from_the_ticket_rests_shows_and_is_cancelled(tmp_path: Path) -> None:
+    """The bundled replay with hand orders only: o opens the ticket on the highlighted market; a post-only buy
+    two cents under the best bid is typed, its what-if says it would be sent, ctrl+s sends it; it shows in the
+    Book pane (ours) and in Positions; c on its row, y, cancels it."""
+    db = tmp_path / "ticket.db"
+    ctl = tmp_path / "ctl"
+    ctl.mkdir(mode=0o700)
+    rc_file = tmp_path / "rc"
+    session = f"bigearn-ticket-{tmp_path.name[-8:]}"
+    cmd = (
+        f"cd {ROOT} && env -u COLUMNS -u LINES TEXTUAL_ANIMATIONS=none HOME={tmp_path} BIGEARN_STORE__PATH={db}"
+        f" BIGEARN_UI__CONTROL_SOCKET={ctl / 'bigearn.sock'} {sys.executable} -m bigearn_tui.cli --speed 2"
+        f" --strategies manual; echo $? > {rc_file}"
+    )
+    start_session(session, cmd, keep_s=600)
+    try:
+        ok, _, screen = wait_for(session, lambda s: all(t in s for t in TITLES) and " OPEN " in s, 60)
+        assert ok, f"the console never showed an open market:\n{screen}"
+        price = None
+        for _ in range(8):  # the first market whose Up bid leaves room for a resting buy inside the zones
+            keys(session, "o")
+            ok, _, screen = wait_for(session, lambda s: "ctrl+s send" in s and "tick" in s, 10)
+            assert ok, f"the ticket never opened:\n{screen}"
+            m = re.search(r"(\w+) (\d\.\d+)/(\d\.\d+)\s+\w+ [\d.-]+/[\d.-]+\s+tick", screen)
+            bid = float(m.group(2)) if m else 0.0
+            if 0.10 <= bid <= 0.78:
+                price = round(bid - 0.02, 2)
+                break
+            keys(session, "Escape")
+            time.sleep(0.3)
+            keys(session, "Down")
+        assert price is not None, f"no market with room for a resting buy:\n{screen}"
+        keys(session, "BTab", "Space", "Tab")  # post-only on (the box before Price), back to Price
+        keys(session, "-l", f"{price:.2f}")
+        keys(session, "Tab")
+        keys(session, "-l", "10")
+        ok, _, screen = wait_for(session, lambda s: "would send BUY" in s and "post-only" in s, 15)
+        assert ok, f"the what-if never said it would send a post-only buy:\n{screen}"
+        assert "fee $0" in screen and "✗" not in screen, screen  # a maker order: no fee, no refusing rule
+        keys(session, "C-s")
+        ok, _, screen = wait_for(session, lambda s: "PlaceOrder: sent" in s and "orders 1" in s, 15)
+        assert ok, f"the order was not sent:\n{screen}"
+        shown = f"{price:.3f}"[1:]  # Positions: the order's price as .xyz
+        ok, _, screen = wait_for(session, lambda s: re.search(rf"BUY .*{re.escape(shown)}\s+live", s) is not None, 15)
+        assert ok, f"the order never showed as live in Positions:\n{screen}"
+        assert re.search(rf"10\.00\s+{price:.2f}\s", screen), f"the Book pane does not show our order:\n{screen}"
+        for _ in range(5):  # tab from pane to pane until Positions has the focus: there c asks about its order
+            keys(session, "Tab", "c")
+            ok, _, screen = wait_for(session, lambda s: "Cancel order" in s and "[y] yes" in s, 2)
+            if ok:
+                break
+        assert ok, f"c never asked to cancel the order:\n{screen}"
+        keys(session, "y")
+        ok, _, screen = wait_for(session, lambda s: "orders 0" in s and "CancelOrder: cancel requested" in s, 15)
+        assert ok, f"the order was not cancelled:\n{screen}"
+        keys(session, "q")
+        assert wait_for_exit_code(session, rc_file, 30) == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT strategy_id, post_only FROM order_intents").fetchall()
+    states = [r[0] for r in con.execute("SELECT state_to FROM order_events ORDER BY id").fetchall()]
+    con.close()
+    assert rows == [("manual", 1)] and states[-1] == "CANCELLED", (rows, states)

@@ -269,7 +269,7 @@ def test_a_pending_mandate_in_proposals_shows_its_bounds_and_is_approved_with_a(
             table = app.proposal_table
             columns = [c.key.value for c in table.columns.values()]
             # Two strategies run: whose is each row; and at 140 columns every decision column stays.
-            assert ["Status", "Strat", "Why", "Est [band]", "Kelly", "Slip"] == columns[-6:]
+            assert columns[-6:] == ["Status", "Strat", "Why", "Est [band]", "Kelly", "Slip"]
             row = named(table, mid)
             assert row["Strat"] == "quoter" and row["Trade"] == "MANDATE" and row["Status"] == "PENDING"
             assert row["Why"].startswith("23s BUY")  # the bounds in full are the subtitle's (below)

@@ -25,11 +25,11 @@ from widgets.format import clip, clip_middle, px, shares
 COLUMNS = (
     Col("ID", 7, 6),
     Col("Market", 14, 4, min_width=8, middle=True),
-    Col("Trade", 13, 0, min_width=10),
+    Col("Trade", 13, 0, min_width=11),
     Col("Size", 7, 0, right=True),
-    Col("Status", 7, 0),
+    Col("Status", 8, 0),
     Col("Strat", 6, 5),  # shown only with several strategies (show_strategy)
-    Col("Why", 26, 1, min_width=10),
+    Col("Why", 26, 1, min_width=9),
     Col("Est [band]", 11, 2),
     Col("Kelly", 5, 3, right=True),
     Col("Slip", 4, 3, right=True),
@@ -104,6 +104,8 @@ def why(p: ProposalRow, now: int, wall_ms: int | None = None) -> str:
         if p.kind == "MANDATE":  # no edge to show: its bounds are what the operator approves
             return f"{left.strip()} {p.bounds}".strip()
         # The edge first, then the time left: a narrow pane keeps both (the column is "Why": it is the edge).
+        if p.strategy_id == "manual":  # the operator's own order: no estimate, no edge, the ticket decided it
+            return f"by hand{left}"
         return f"{p.edge_net:+.3f}{left} {p.binding_cap}".rstrip()
     return p.reason
 
@@ -148,6 +150,7 @@ class ProposalTable(FittedTable):
     def _cells(self, p: ProposalRow, now: int, wall_ms: int) -> dict[str, str]:
         blocked = p.status == "BLOCKED"
         mandate = p.kind == "MANDATE"
+        no_estimate = mandate or p.strategy_id == "manual"  # a mandate's band is in its bounds; a hand order has none
         return {
             "ID": "-" if blocked else p.proposal_id[-7:],
             "Strat": STRATEGY_NAMES.get(p.strategy_id, p.strategy_id),
@@ -157,9 +160,9 @@ class ProposalTable(FittedTable):
             "Status": p.status,
             "Why": why(p, now, wall_ms),
             # A mandate has no estimate of its own: its band is in its bounds.
-            "Est [band]": "-" if mandate else f"{p.p_hat:.2f}[{p.ci_low * 100:.0f}-{p.ci_high * 100:.0f}]",
-            "Kelly": "-" if mandate else f"{p.kelly:.3f}",
-            "Slip": "-" if mandate else f"{p.expected_slippage_bps:.0f}",
+            "Est [band]": "-" if no_estimate else f"{p.p_hat:.2f}[{p.ci_low * 100:.0f}-{p.ci_high * 100:.0f}]",
+            "Kelly": "-" if no_estimate else f"{p.kelly:.3f}",
+            "Slip": "-" if no_estimate else f"{p.expected_slippage_bps:.0f}",
         }
 
     def update_rows(self, proposals: tuple[ProposalRow, ...], now: int) -> None:
