@@ -47,22 +47,24 @@ HELP = """\
 Big Earn console
 
 Proposals     a approve selected (or first pending)   r reject   e edit size
+              w what-if of the selected one (fee, book walk, caps, every rule)
 Safety        H HALT new risk   X cancel ALL orders  (at once, no confirmation)
               R resume (asks to confirm)
-Orders        c cancel the order under the cursor in Positions (asks)
+Hand orders   o order ticket: live what-if as you type, ctrl+s sends, esc closes
+Positions     c cancel the order under the cursor   x flatten the position (asks)
 Mode          m cycle SEMI -> AUTO -> OBSERVE (AUTO asks to confirm)
-Markets       enter show in the Book pane   / filter   t Book pane YES / NO
-Strategies    s show / hide (in place of Markets and Book)   P pause selected
-              U resume selected (asks)   V revoke selected mandate (asks)
+Markets       enter show in the Book pane   / filter   t Book pane: other outcome
+              F find a market in the venue's catalogue (enter adds or removes)
+Views         s strategies   b blotter (/ filters it)   g charts (mid, equity)
+              the same key again: back to Markets and Book
+Strategies    P pause selected   U resume selected (asks)   V revoke mandate (asks)
               f Positions and P&L: all -> each strategy -> all
-              A pending mandate waits in Proposals: a approve, r reject
-Navigation    tab / shift+tab move between panes   ctrl+p command palette
+Navigation    tab / shift+tab between panes   ctrl+p command palette
 Log pane      up down pgup pgdn home scroll back (or the wheel)   end follow
-Quit          q (asks to confirm when orders are open; attached, it detaches and the engine runs on)
+Quit          q (asks when orders are open; attached, it detaches)
 
 Keys can be remapped in config.toml [ui] keymap, e.g. keymap = { approve = "A" }.
-SEMI: every trade waits for you.   AUTO: gated trades go out.
-OBSERVE: nothing is sent.
+SEMI: every trade waits for you. AUTO: gated trades go out. OBSERVE: nothing is sent.
 """
 
 

@@ -109,3 +109,13 @@ def settings_for(
 @pytest.fixture
 def dataset(tmp_path: Path) -> tuple[Path, Path]:
     return write_dataset(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _close_ui_runtimes():
+    """The console tests' engines (tests/ui_harness.py) are closed after each test: an open store's worker
+    thread is not a daemon and would hold the interpreter at exit."""
+    yield
+    from tests.ui_harness import close_open_runtimes
+
+    close_open_runtimes()

@@ -260,3 +260,105 @@ def test_c_cancels_the_order_under_the_cursor_after_a_confirmation(tmp_path: Pat
             assert app.last_result == f"cancel requested for order {oid}"
 
     run(main())
+
+
+# --- the trader's keys (issue 13) -----------------------------------------------------------------------------
+
+TRADED = {"engine.mode": "auto", "strategies.value.budget_pct": 90, "strategies.manual.enabled": True}
+
+
+def test_x_flattens_the_position_under_the_cursor_after_a_yes(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=40, **TRADED)
+    engine = rt.engine
+    held = {p.token_id: p.size for p in engine.snapshot(force=True).positions}
+    assert len(held) == 3
+
+    async def main() -> None:
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("x")  # Positions has no focus: it says where to go
+            await pilot.pause()
+            assert "select a position in Positions" in app.last_result
+            app.position_table.focus()
+            await pilot.pause()
+            pos = app.position_table.selected_position()
+            await pilot.press("x")
+            await pilot.pause()
+            assert app.confirm_bar.asking and "Flatten" in str(app.confirm_bar.render())
+            await pilot.press("y")
+            await pilot.pause()
+            assert app.last_result.startswith("Flatten") or "sells" in app.last_result, app.last_result
+            sells = [o for o in engine.orders.values() if o.request.side.value == "SELL"]
+            assert [(o.request.token_id, o.request.size, o.request.order_type.value) for o in sells] == [
+                (pos.token_id, held[pos.token_id], "FAK")
+            ]
+            assert sells[0].strategy_id == "value"  # the holder sells its own shares
+
+    run(main())
+
+
+def test_blotter_shows_fills_and_the_settlement_after_the_position_is_gone(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=620, **TRADED)  # the markets settle at 600 s
+    snap = rt.engine.snapshot(force=True)
+    assert not snap.positions and any(r.kind == "SETTLEMENT" for r in snap.blotter)
+
+    async def main() -> None:
+        app = make_app(rt)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("b")
+            await pilot.pause()
+            assert app.view == "blotter" and app.blotter.has_focus
+            kinds = [r.kind for r in snap.blotter]
+            assert app.blotter.row_count == len(kinds) and "FILL" in kinds and "SETTLEMENT" in kinds
+            settled = [r for r in snap.blotter if r.kind == "SETTLEMENT"]
+            assert all(r.realized is not None for r in settled)
+            await pilot.press("slash", *"test 1", "enter")  # filter by words
+            await pilot.pause()
+            assert 0 < app.blotter.row_count < len(kinds)
+            await pilot.press("b")  # back to Markets and Book
+            await pilot.pause()
+            assert app.view == "markets" and app.row_top.display
+
+    run(main())
+
+
+def test_a_nothing_pending_key_says_so(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.495, half_width=0.01), until_s=12)
+
+    async def main() -> None:
+        app = make_app(rt, bell=False)
+        async with app.run_test(size=SIZE) as pilot:
+            for key in ("a", "r", "e", "w"):
+                await pilot.press(key)
+                await pilot.pause()
+                assert app.last_result == "nothing pending: no proposal waits for a decision", key
+
+    run(main())
+
+
+def test_a_new_proposal_rings_and_is_highlighted_until_seen(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
+    rings: list[int] = []
+
+    async def main() -> None:
+        app = make_app(rt)
+        app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+        async with app.run_test(size=SIZE) as pilot:
+            assert not app.proposal_table.unseen and not rings  # what was there at start is not news
+            snap = rt.engine.snapshot(force=True)
+            new = replace(snap.pending_proposals[0], proposal_id="Pnew", created_ts=snap.ts + 1)
+            later = replace(snap, seq=snap.seq + 1, proposals=(new, *snap.proposals))
+            app.proposal_table.update_rows(later.proposals, later.ts)
+            app._attention(later)
+            assert app.proposal_table.unseen == {"Pnew"} and rings == [1]
+            assert "yellow" in app.proposal_table.row_style("Pnew")
+            app._attention(later)  # the same proposal again: no second ring
+            assert rings == [1]
+            app.proposal_table.focus()
+            app.proposal_table.move_cursor(row=0)  # the operator's cursor on it: seen
+            await pilot.pause()
+            assert app.proposal_table.selected_id() == "Pnew" and not app.proposal_table.unseen
+
+    run(main())

@@ -121,3 +121,73 @@ def test_reduce_only_mode(snap_compare, tmp_path: Path) -> None:
     snap = rt.engine.snapshot(force=True)
     assert snap.risk.reduce_only and {p.reason_code for p in snap.proposals} == {"BREAKER_REDUCE_ONLY"}
     assert snap_compare(make_app(rt), terminal_size=(140, 40))
+
+
+# --- the trader's console (issue 13): every pane with rows in it, at the design size and at 100x30 ----------
+
+SIZES = [(140, 40), (100, 30)]
+TRADED = {"engine.mode": "auto", "strategies.value.budget_pct": 90, "strategies.manual.enabled": True}
+
+
+def traded(tmp_path: Path, until_s: float = 60):
+    """Three markets bought in auto mode (positions with marks, fills in the blotter), and a hand order resting."""
+    from engine.commands import PlaceOrder
+    from engine.domain import Outcome, Side
+    from engine.queries import OrderTicket
+
+    async def hand_order(engine) -> None:
+        cid = next(iter(engine.markets))
+        await engine.execute(PlaceOrder(OrderTicket(cid, Outcome.YES, Side.BUY, 4500, 10_000_000, post_only=True)))
+
+    return make_runtime(tmp_path, brain=EDGE, until_s=until_s, actions={30: hand_order}, **TRADED)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["140x40", "100x30"])
+def test_proposal_pending_every_column(snap_compare, tmp_path: Path, size) -> None:
+    """Two strategies run (value, manual): Strat shows; at 140 every decision column shows (Est, Kelly, Slip)."""
+    rt = make_runtime(tmp_path, brain=EDGE, until_s=12, **{"strategies.value.budget_pct": 90,
+                                                          "strategies.manual.enabled": True})  # fmt: skip
+    assert snap_compare(make_app(rt), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["140x40", "100x30"])
+def test_positions_with_marks_and_a_hand_order(snap_compare, tmp_path: Path, size) -> None:
+    rt = traded(tmp_path)
+    assert rt.engine.snapshot(force=True).positions
+    assert snap_compare(make_app(rt), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["140x40", "100x30"])
+def test_blotter_view(snap_compare, tmp_path: Path, size) -> None:
+    rt = traded(tmp_path)
+    assert snap_compare(make_app(rt), terminal_size=size, press=["b"])
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["140x40", "100x30"])
+def test_charts_view(snap_compare, tmp_path: Path, size) -> None:
+    rt = traded(tmp_path, until_s=150)
+
+    async def run_before(pilot) -> None:
+        await pilot.press("g")
+        await pilot.app.workers.wait_for_complete()  # the history question answered
+        await pilot.pause()
+
+    assert snap_compare(make_app(rt), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["140x40", "100x30"])
+def test_ticket_with_what_if(snap_compare, tmp_path: Path, size) -> None:
+    rt = make_runtime(tmp_path, brain=CALM, until_s=20, **{"strategies.manual.enabled": True,
+                                                          "strategies.value.budget_pct": 90})  # fmt: skip
+
+    async def run_before(pilot) -> None:
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("tab", "1", "5", "0")  # marketable (blank price), 150 shares: a walk of the asks
+        # The what-if is asked after a 0.2 s pause in typing (the ticket's own worker stays up while it is open).
+        for _ in range(20):
+            await pilot.pause(0.1)
+            if "would send" in str(pilot.app.screen.query_one("#ticket-what-if").render()):
+                break
+
+    assert snap_compare(make_app(rt), terminal_size=size, run_before=run_before)

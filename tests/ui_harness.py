@@ -16,6 +16,18 @@ from engine.runtime import Runtime, build
 from tests.conftest import START, FixedBrain, settings_for, write_dataset
 
 FIXED_WALL = 1000.0
+OPEN: list[Runtime] = []  # runtimes built here, closed after each test (tests/conftest.py): no store thread leaks
+
+
+def close_open_runtimes() -> None:
+    while OPEN:
+        rt = OPEN.pop()
+
+        async def close(rt: Runtime = rt) -> None:
+            await rt.engine.shutdown()
+            await rt.store.close()
+
+        asyncio.run(close())
 
 
 def make_runtime(
@@ -49,7 +61,9 @@ def make_runtime(
         await rt.venue.run(rt.engine, until_ts=START + int(until_s * 1000))
         return rt
 
-    return asyncio.run(setup())
+    rt = asyncio.run(setup())
+    OPEN.append(rt)
+    return rt
 
 
 def make_app(rt: Runtime, **kwargs: Any) -> BigEarnApp:

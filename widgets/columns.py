@@ -19,6 +19,7 @@ from textual.widgets import DataTable
 from widgets.format import clip, clip_middle
 
 GAP = 1  # a space between columns (cell padding 0, so the table spends exactly what is computed here)
+SCROLLBAR = 1  # kept free for the vertical scrollbar, which appears once the rows outgrow the pane
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ def fit_text(col: Col, width: int, text: str) -> str:
 class FittedTable(DataTable):
     """A DataTable whose columns are fitted to its width. Subclasses set COLUMNS and call `show_rows`."""
 
+    DEFAULT_CSS = "FittedTable { scrollbar-size-vertical: 1; }"
     COLUMNS: Sequence[Col] = ()
 
     def __init__(self, **kwargs) -> None:
@@ -91,7 +93,7 @@ class FittedTable(DataTable):
         return tuple(c.name for c, _ in self._fitted)
 
     def _refit(self, width: int) -> None:
-        fitted = fit(self.COLUMNS, max(1, width))
+        fitted = fit(self.COLUMNS, max(1, width - SCROLLBAR))
         if fitted == self._fitted:
             return
         self._fitted = fitted

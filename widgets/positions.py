@@ -12,7 +12,7 @@ from widgets.format import age, countdown, money, shares, short_px
 
 COLUMNS = (
     Col("Kind", 4, 0),
-    Col("Market", 14, 0, min_width=8, middle=True),
+    Col("Market", 14, 0, min_width=7, middle=True),
     Col("Out", 4, 0),
     Col("Size", 6, 0, right=True),
     Col("Avg/Px", 5, 0, right=True, header="Avg"),

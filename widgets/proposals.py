@@ -29,7 +29,7 @@ COLUMNS = (
     Col("Size", 7, 0, right=True),
     Col("Status", 8, 0),
     Col("Strat", 6, 5),  # shown only with several strategies (show_strategy)
-    Col("Why", 26, 1, min_width=9),
+    Col("Why", 26, 1, min_width=8),
     Col("Est [band]", 11, 2),
     Col("Kelly", 5, 3, right=True),
     Col("Slip", 4, 3, right=True),
