@@ -64,7 +64,8 @@ Log pane      up down pgup pgdn home scroll back (or the wheel)   end follow
 Quit          q (asks when orders are open; attached, it detaches)
 
 Keys can be remapped in config.toml [ui] keymap, e.g. keymap = { approve = "A" }.
-SEMI: every trade waits for you. AUTO: gated trades go out. OBSERVE: nothing is sent.
+SEMI: every trade waits for you.   AUTO: gated trades go out.
+OBSERVE: nothing is sent.
 """
 
 

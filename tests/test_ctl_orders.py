@@ -100,8 +100,8 @@ def test_bad_input_names_the_field_and_exits_2(tmp_path: Path) -> None:
     async def body(rt: Runtime, ctl: Ctl) -> None:
         cases = {
             ("hold", "10", "up"): "SIDE 'hold': accepted: BUY, SELL",
-            ("buy", "ten", "up"): "SIZE 'ten': accepted: shares",
-            ("buy", "$-5", "up"): "SIZE '$-5': accepted:",
+            ("buy", "ten", "up"): "size: 'ten' is not accepted: shares like 10",
+            ("buy", "$-5", "up"): "size: '$-5' must be > 0",
             ("buy", "10", "sideways"): "OUTCOME 'sideways': accepted: yes, no, up, down, Up, Down",
         }
         for (side, size, outcome), words in cases.items():
@@ -111,7 +111,7 @@ def test_bad_input_names_the_field_and_exits_2(tmp_path: Path) -> None:
         r = await ctl("order", "zzzz", "maybe", "buy", "10")
         assert r.exit_code == 2 and "OUTCOME 'maybe'" in r.stderr and "MARKET 'zzzz'" in r.stderr, r.output
         r = await ctl("order", TAIL, "up", "buy", "10", "--price", "1.5")
-        assert r.exit_code == 2 and "--price '1.5': accepted: a decimal strictly between 0 and 1" in r.stderr
+        assert r.exit_code == 2 and "price: '1.5' is not strictly between 0 and 1" in r.stderr
         r = await ctl("order", TAIL, "up", "buy", "10", "--type", "FAK", "--post-only", "--price", "0.4")
         assert r.exit_code == 2 and "post_only" in r.stderr, r.output
         r = await ctl("explode")

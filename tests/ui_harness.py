@@ -22,6 +22,8 @@ OPEN: list[Runtime] = []  # runtimes built here, closed after each test (tests/c
 def close_open_runtimes() -> None:
     while OPEN:
         rt = OPEN.pop()
+        if rt.store.closed:
+            continue  # the test closed it itself
 
         async def close(rt: Runtime = rt) -> None:
             await rt.engine.shutdown()

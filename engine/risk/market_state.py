@@ -304,16 +304,16 @@ class Zone:
 
 
 DEFAULT_ZONES = (
-    Zone("zone_1", 500, 2000, frozenset({"tail_risk", "contrarian", "value_betting"})),
-    Zone("zone_2", 2000, 4000, frozenset({"value_betting", "news_scalping", "copy_trading"})),
+    Zone("zone_1", 500, 2000, frozenset({"tail_risk", "contrarian", "value_betting", "manual"})),
+    Zone("zone_2", 2000, 4000, frozenset({"value_betting", "news_scalping", "copy_trading", "manual"})),
     Zone(
         "zone_3",
         4000,
         6000,
-        frozenset({"arbitrage", "market_making", "value_betting"}),
+        frozenset({"arbitrage", "market_making", "value_betting", "manual"}),
         min_directional_prob=0.52,
     ),
-    Zone("zone_4", 6000, 8000, frozenset({"market_making", "arbitrage"}), directional=False),
+    Zone("zone_4", 6000, 8000, frozenset({"market_making", "arbitrage", "manual"}), directional=False),
     Zone("zone_5", 8000, 9800, frozenset({"internal_arbitrage"}), directional=False),
 )
 

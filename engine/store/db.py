@@ -685,6 +685,10 @@ class Store:
             raise
         return cls(path, db, trade_ids)
 
+    @property
+    def closed(self) -> bool:
+        return self._db is None
+
     async def close(self) -> None:
         """Flush, then close. The connection is closed even if the flush fails (the error is re-raised
         and the unwritten rows stay visible via pending_count())."""
