@@ -62,8 +62,11 @@ async def watch(e: Engine, command: WatchMarket) -> CommandResult:
         e.unwatched.discard(cid)
         e._note("watched", market=slug, by=command.actor)
         return CommandResult(True, f"{slug} on the watchlist")
-    if e.gamma_catalogue is None or not e.venue_is(AddsMarkets):
+    if e.gamma_catalogue is None:
         return CommandResult(False, f"watch {command.condition_id!r}: not in this venue's catalogue")
+    if not e.venue_is(AddsMarkets):
+        return CommandResult(False, f"watch {command.condition_id!r}: this venue cannot start trading a market while"
+                                    " running; add it to [polymarket] include_markets and restart")  # fmt: skip
     listing = next((item for item in await e.gamma_catalogue.listings()
                     if command.condition_id.strip() in (item.market.condition_id, item.market.slug)), None)  # fmt: skip
     if listing is None:
