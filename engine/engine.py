@@ -948,7 +948,7 @@ class Engine:
                     f"position {pos.token_id[:10]}: engine {qty_to_str(pos.size)} venue {qty_to_str(held)}"
                 )
         for o in self.working.values():
-            resting = o.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) and not o.cancel_requested
+            resting = o.state.resting and not o.cancel_requested
             if resting and o.venue_order_id and o.venue_order_id.lower() not in state.open_order_ids:
                 seen.add(f"order {o.client_order_id} resting here, not at the venue")
         persistent = sorted(seen & self._unreconciled)
@@ -1594,13 +1594,21 @@ class Engine:
         oid = order.client_order_id
         if order.cancel_requested:
             return CommandResult(False, f"order {oid} is already being cancelled")
-        if not self.firewall.cancel([oid], self.clock.now_ms()).allowed:
+        if not await self.withdraw_order(order, command.actor, "operator"):
             return CommandResult(False, f"order {oid}: the mutation budget is spent this minute; try again")
-        order.cancel_requested = True  # in flight: cancelled as soon as the venue acknowledges it
-        if order.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED):
-            await self.venue.cancel(oid)
-        self._note("cancel", order=oid, reason="operator", by=command.actor, strategy=order.strategy_id)
         return CommandResult(True, f"cancel requested for order {oid}")
+
+    async def withdraw_order(self, order: Order, actor: str, reason: str) -> bool:
+        """An operator's cancel of one working order, through the firewall's mutation budget; False (nothing
+        done) when the budget is spent this minute. One in flight is cancelled once the venue acknowledges it."""
+        oid = order.client_order_id
+        if not self.firewall.cancel([oid], self.clock.now_ms()).allowed:
+            return False
+        order.cancel_requested = True
+        if order.state.resting:
+            await self.venue.cancel(oid)
+        self._note("cancel", order=oid, reason=reason, by=actor, strategy=order.strategy_id)
+        return True
 
     def is_watched(self, condition_id: str) -> bool:
         return condition_id in self.markets and condition_id not in self.unwatched

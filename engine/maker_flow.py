@@ -12,14 +12,11 @@ from engine.analytics.maker_income import SAMPLE_MS
 from engine.analytics.markouts import HORIZON_NAMES
 from engine.analytics.rewards import RestingOrder
 from engine.domain import Fill, Outcome
-from engine.execution.orders import Order, OrderState
+from engine.execution.orders import Order
 from engine.units import ONE
 
 if TYPE_CHECKING:
     from engine.engine import Engine
-
-RESTING = (OrderState.LIVE, OrderState.PARTIALLY_FILLED)
-
 
 def token_mid(e: Engine, condition_id: str, outcome: Outcome) -> float | None:
     """The canonical mid of one token (1e-4 units), None when the book has none."""
@@ -69,7 +66,7 @@ def tick(e: Engine, now: int) -> None:
     e.next_reward_sample = now - now % SAMPLE_MS + SAMPLE_MS
     resting: dict[tuple[str, str], list[RestingOrder]] = {}
     for o in e.working.values():
-        if o.state in RESTING and not o.cancel_requested:
+        if o.state.resting and not o.cancel_requested:
             r = o.request
             key = (o.strategy_id, r.condition_id)
             resting.setdefault(key, []).append(RestingOrder(r.outcome, r.side, r.price, r.size - o.filled))

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from engine.commands import CommandResult, Flatten, PlaceOrder
 from engine.domain import OrderType, Outcome, Side
-from engine.execution.orders import OrderState
 from engine.proposal_flow import propose
 from engine.risk.pipeline import check_intent
 from engine.strategies.base import Intent, IntentKind, Leg, Rationale
@@ -24,9 +23,6 @@ from engine.what_if import manual_intent, preview, resolve_market
 
 if TYPE_CHECKING:
     from engine.engine import Engine
-
-RESTING = (OrderState.LIVE, OrderState.PARTIALLY_FILLED)
-
 
 @dataclass(slots=True)
 class PendingFlatten:
@@ -97,8 +93,9 @@ async def flatten(e: Engine, command: Flatten) -> CommandResult:
         return CommandResult(False, f"{name}: nothing held to flatten")
     working = [o for o in e.working.values() if o.request.token_id == token]
     for o in working:
-        if not o.cancel_requested:
-            await _cancel(e, o.client_order_id, command.actor)
+        if not o.cancel_requested and not await e.withdraw_order(o, command.actor, "flatten"):
+            e._note("flatten cancel waits for the mutation budget", logging.WARNING, order=o.client_order_id)
+            e._cancel_orders.add(o.client_order_id)  # sent by _flush_cancels, which spends no budget
     if any(o.request.side is Side.SELL for o in working):
         # Their shares are offered until the venue confirms the cancels: the rest is sold then.
         e.flattening[token] = PendingFlatten(token, command.actor, e.clock.now_ms())
@@ -108,18 +105,6 @@ async def flatten(e: Engine, command: Flatten) -> CommandResult:
     sent = await _sell_free(e, token, command.actor)
     ok = not sent.startswith("not sent")
     return CommandResult(ok, f"flatten {name}: " + (f"{len(working)} orders cancelled; " if working else "") + sent)
-
-
-async def _cancel(e: Engine, oid: str, actor: str) -> None:
-    order = e.working[oid]
-    if not e.firewall.cancel([oid], e.clock.now_ms()).allowed:
-        e._note("flatten cancel waits for the mutation budget", logging.WARNING, order=oid)
-        e._cancel_orders.add(oid)  # sent by _flush_cancels when the budget allows
-        return
-    order.cancel_requested = True
-    if order.state in RESTING:
-        await e.venue.cancel(oid)
-    e._note("cancel", order=oid, reason="flatten", by=actor, strategy=order.strategy_id)
 
 
 async def _sell_free(e: Engine, token: str, actor: str) -> str:

@@ -15,20 +15,22 @@ from typing import TYPE_CHECKING
 from engine.commands import CommandResult, UnwatchMarket, WatchMarket
 from engine.mandate_flow import end_mandate
 from engine.mandates import MandateStatus
+from engine.strategies.manual import ManualStrategy
 from engine.venues.base import AddsMarkets
+from engine.what_if import resolve_market
 
 if TYPE_CHECKING:
     from engine.engine import Engine
 
-MANUAL = "manual"
+MANUAL = ManualStrategy.strategy_id
 
 
 def _known(e: Engine, ident: str) -> str | None:
-    ident = ident.strip()
-    if ident in e.markets:
-        return ident
-    found = [cid for cid, ms in e.markets.items() if (len(ident) >= 4 and cid.endswith(ident)) or ms.market.slug == ident]
-    return found[0] if len(found) == 1 else None
+    """The known market (watched or not) by id, tail or slug, as the ticket resolves it; None if none is."""
+    try:
+        return resolve_market(e, ident).market.condition_id
+    except ValueError:
+        return None
 
 
 async def unwatch(e: Engine, command: UnwatchMarket) -> CommandResult:

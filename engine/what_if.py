@@ -20,12 +20,13 @@ from engine.refusal import Refusal
 from engine.risk.exposure import fee_bound
 from engine.risk.pipeline import risk_leg
 from engine.strategies.base import Intent, IntentKind, Leg, Rationale
+from engine.strategies.manual import ManualStrategy
 from engine.units import ONE, SIZE_SCALE, floor_size, notional, px_to_str, qty_to_str
 
 if TYPE_CHECKING:
     from engine.engine import Engine, MarketState
 
-MANUAL = "manual"
+MANUAL = ManualStrategy.strategy_id
 
 
 def resolve_market(e: Engine, ident: str) -> MarketState:

@@ -540,7 +540,7 @@ async def strategy_cancel(e: Engine, sid: str, cancel: Cancel, now: int) -> None
         e._note("cancel ignored: not a working order of this strategy", logging.WARNING,
                    strategy=sid, order=cancel.client_order_id)  # fmt: skip
         return
-    if order.cancel_requested or order.state not in (OrderState.LIVE, OrderState.PARTIALLY_FILLED):
+    if order.cancel_requested or not order.state.resting:
         return
     if not e.firewall.cancel([order.client_order_id], now).allowed:
         e._note("cancel deferred: mutation budget", order=order.client_order_id, reason=cancel.reason)
@@ -557,7 +557,7 @@ async def manage_resting(e: Engine, now: int) -> None:
     refused for budget is retried next cycle)."""
     stale = set(e.firewall.stale_orders(now))
     for order in list(e.working.values()):
-        if order.state not in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) or order.cancel_requested:
+        if not order.state.resting or order.cancel_requested:
             continue
         ms = e.markets[order.request.condition_id]
         reason = ""

@@ -31,6 +31,11 @@ class OrderState(StrEnum):
         return self in _TERMINAL
 
     @property
+    def resting(self) -> bool:
+        """On the book, where a cancel can reach it (not in flight, not done)."""
+        return self in (OrderState.LIVE, OrderState.PARTIALLY_FILLED)
+
+    @property
     def working(self) -> bool:
         return self in (
             OrderState.SUBMITTED,

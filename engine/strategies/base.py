@@ -223,7 +223,7 @@ class OrderView:
 
     @property
     def resting(self) -> bool:
-        return self.state in (OrderState.LIVE, OrderState.PARTIALLY_FILLED) and not self.cancel_requested
+        return self.state.resting and not self.cancel_requested
 
     @property
     def in_flight(self) -> bool:
