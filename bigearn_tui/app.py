@@ -344,8 +344,6 @@ class BigEarnApp(App[int]):
         self.position_table.update_rows(snap.positions, snap.orders, snap.ts, sid, closes)
         self.pnl_pane.show(snap.pnl, snap.bankroll, row, snap.strategies)
         self._show_position_detail()
-        if self.view == "blotter":
-            self.blotter.update_rows(snap.blotter, self.blotter_text, sid)
 
     blotter_text = ""  # the blotter's filter words
 
@@ -849,6 +847,7 @@ class BigEarnApp(App[int]):
             self.strategy_filter = ids[0] if ids else None
         self._show_filter_titles()
         self._show_filtered(snap)
+        self._show_view_data(snap)  # the blotter narrows with them
 
     def action_help(self) -> None:
         keys = []

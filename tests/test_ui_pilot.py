@@ -341,23 +341,37 @@ def test_a_new_proposal_rings_and_is_highlighted_until_seen(tmp_path: Path) -> N
 
     rt = make_runtime(tmp_path, brain=FixedBrain(p=0.70), until_s=12)
     rings: list[int] = []
+    news: list[object] = []
+
+    class WithNews:
+        """The engine, with a proposal that arrives when the test says (the console's pull sees it)."""
+
+        def snapshot(self, force: bool = False):
+            snap = rt.engine.snapshot(force)
+            if not news:
+                return snap
+            new = replace(snap.pending_proposals[0], proposal_id="Pnew", created_ts=snap.ts + 1)
+            return replace(snap, seq=snap.seq + 1, proposals=(new, *snap.proposals))
+
+        async def execute(self, command):
+            return await rt.engine.execute(command)
 
     async def main() -> None:
         app = make_app(rt)
+        app.engine = WithNews()
         app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
         async with app.run_test(size=SIZE) as pilot:
             assert not app.proposal_table.unseen and not rings  # what was there at start is not news
-            snap = rt.engine.snapshot(force=True)
-            new = replace(snap.pending_proposals[0], proposal_id="Pnew", created_ts=snap.ts + 1)
-            later = replace(snap, seq=snap.seq + 1, proposals=(new, *snap.proposals))
-            app.proposal_table.update_rows(later.proposals, later.ts)
-            app._attention(later)
+            news.append(1)
+            app.pull(force=True)
+            await pilot.pause()
             assert app.proposal_table.unseen == {"Pnew"} and rings == [1]
             assert "yellow" in app.proposal_table.row_style("Pnew")
-            app._attention(later)  # the same proposal again: no second ring
-            assert rings == [1]
+            app.pull(force=True)  # the same proposal again: no second ring
+            await pilot.pause()
+            assert rings == [1] and app.proposal_table.unseen == {"Pnew"}
             app.proposal_table.focus()
-            app.proposal_table.move_cursor(row=0)  # the operator's cursor on it: seen
+            await pilot.press("down", "up")  # the operator's cursor on it: seen
             await pilot.pause()
             assert app.proposal_table.selected_id() == "Pnew" and not app.proposal_table.unseen
 
