@@ -163,6 +163,66 @@ def replay(
         typer.echo(f"{key:<{width}}  {value}")
 
 
+def _report_time(field: str, text: str | None) -> int | None:
+    """A --since/--until value as unix ms (UTC): a date (2026-09-28) or a date and time (2026-09-28T14:30)."""
+    if text is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        _fail(f"{field} = {text!r}: accepted: a UTC date 2026-09-28 or date and time 2026-09-28T14:30")
+        raise  # unreachable: _fail exits
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+@app.command()
+def report(
+    config: ConfigOpt = None,
+    db: Annotated[str | None, typer.Option("--db", help="the run's SQLite ledger (default: store.path)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="from this UTC date/time (2026-09-28[T14:30])")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="up to (not including) this UTC date/time")] = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="one strategy's fills, orders and P&L line")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the report as one JSON object")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="also write a self-contained HTML page here")] = None,
+) -> None:
+    """The truth report of a run's ledger (live, paper or replay): P&L attribution, execution, markouts,
+    risk-adjusted returns, calibration, health and the promotion gates."""
+    from engine.analytics.ledger_frame import LedgerError
+    from engine.analytics.report_text import render_text
+    from engine.analytics.truth_report import build_report
+
+    settings = _settings(config)
+    since_ms, until_ms = _report_time("--since", since), _report_time("--until", until)
+    if since_ms is not None and until_ms is not None and until_ms <= since_ms:
+        _fail(f"--until = {until!r}: must be after --since = {since!r}")
+    try:
+        result = build_report(
+            db or settings.store.path, since_ms=since_ms, until_ms=until_ms, strategy=strategy,
+            stress_fee_multiple=settings.reports.stress_fee_multiple, stress_cents=settings.reports.stress_cents,
+        )  # fmt: skip
+    except LedgerError as exc:
+        _fail(str(exc))
+        return
+    if strategy is not None and strategy not in result["strategies"]:
+        known = ", ".join(result["strategies"]) or "none"
+        _fail(f"--strategy = {strategy!r}: not in this ledger; accepted: {known}")
+    if html is not None:
+        from engine.analytics.report_html import render_html
+
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_html(result), encoding="utf-8")
+    if json_out:
+        sys.stdout.write(orjson.dumps(result).decode() + "\n")
+        return
+    typer.echo(render_text(result))
+    if html is not None:
+        typer.echo(f"HTML page: {html}")
+
+
 @app.command("strategies")
 def strategies_command(
     json_out: Annotated[bool, typer.Option("--json", help="print the list as JSON")] = False,

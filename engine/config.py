@@ -739,6 +739,20 @@ class UiSettings(_Section):
     bell: bool = _flag(True, "ring the terminal bell on a new proposal, a halt, a breaker trip or an error")
 
 
+class ReportSettings(_Section):
+    """The truth report (`bigearn-tui report`, the Report screen) and the daily reports a running engine writes."""
+
+    dir: str = _text(
+        "reports",
+        'folder for the daily reports (YYYY-MM-DD.json at each UTC midnight), relative to this file; "" = none',
+        'a folder path, or "" for no daily reports',
+    )
+    stress_fee_multiple: float = _number(
+        2.0, "gate A's cost stress: each fill pays its fee this many times", ge=1, le=10
+    )
+    stress_cents: float = _number(0.5, "gate A's cost stress: cents a share each fill pays on top", ge=0, le=10)
+
+
 class LogSettings(_Section):
     """Logging."""
 
@@ -766,6 +780,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     # [strategies.<name>] tables: each strategy's validated config (engine.strategies.registry lists them).
     strategies: dict[str, Any] = Field(default_factory=lambda: _strategy_defaults())
 
@@ -826,6 +841,16 @@ class Settings(BaseSettings):
     def config_path(self) -> Path | None:
         """The config file these settings were read from, or None (defaults only / built directly)."""
         return self._config_path
+
+    @property
+    def reports_dir(self) -> Path | None:
+        """Where daily reports go (relative to the config file's directory), None when switched off."""
+        if not self.reports.dir:
+            return None
+        path = Path(self.reports.dir).expanduser()
+        if path.is_absolute():
+            return path
+        return (self._base_dir if self._base_dir is not None else Path.cwd()) / path
 
     @property
     def kill_switch_path(self) -> Path:

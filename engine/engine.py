@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
-from engine import catalogue, maker_flow, manual_flow, watchlist, what_if
+from engine import catalogue, daily_reports, maker_flow, manual_flow, watchlist, what_if
 from engine.accounting import StrategyBooks
 from engine.analytics.calibration import Calibration
 from engine.analytics.maker_income import MakerIncome
@@ -98,8 +98,8 @@ from engine.portfolio import Portfolio
 from engine.price_history import PriceHistoryRecorder
 from engine.proposal_flow import execute_proposal, propose
 from engine.proposals import Proposal, decide
-from engine.queries import MarketHistory, PreviewOrder, Query
-from engine.read_model import run_summary, snapshot_steps
+from engine.queries import MarketHistory, PreviewOrder, Query, RunReport
+from engine.read_model import run_summary, snapshot_steps, stale_count
 from engine.recovery import LedgerState, load_ledger
 from engine.refusal import Refusal
 from engine.restore import restore, resume_request, state_doc
@@ -150,6 +150,7 @@ from engine.units import (
     qty_to_str,
 )
 from engine.venues.base import (
+    CountsReconnects,
     HasAccount,
     KnowsStaleBooks,
     OrderAccepted,
@@ -658,6 +659,10 @@ class Engine:
         self._ids += 1
         return f"{self._tag}{prefix}{self._ids:06d}"
 
+    def note_event(self, event: str, level: int = logging.INFO, **fields: Any) -> None:
+        """An event for the log and the console's event pane (flow modules outside the engine use this)."""
+        self._note(event, level, **fields)
+
     def _note(self, event: str, level: int = logging.INFO, **fields: Any) -> None:
         now = self.clock.now_ms()
         log_event(self.log, event, level, sim_ts=now, **fields)
@@ -715,6 +720,7 @@ class Engine:
                             heard + int(self.settings.engine.cycle_interval_s * 1000), "cycle", self._cycle
                         )
                         self._at(heard, "pnl snapshot", self._pnl_timer)
+                        self._at(daily_reports.next_midnight(heard), "daily report", self._daily_report_timer)
             elif isinstance(event, TickSizeChange):
                 ms.tick = event.new_tick
             elif isinstance(event, MarketClosed):
@@ -1342,6 +1348,24 @@ class Engine:
         )
         for st in self.strategies:
             self._record_strategy_pnl(st.strategy_id, now, equity)
+        self._record_health(now)
+
+    def _record_health(self, now: int) -> None:
+        """The feed as seen now, next to the P&L line: the truth report's uptime, reconnects and stale-book
+        time come from these rows (migration 0008)."""
+        ages, global_age = self._feed_ages(now)
+        stale_ms = self.breakers.limits.stale_market_ms
+        self.store.add_health(
+            run_id=self.run_id,
+            ts=now,
+            books=len(ages),
+            stale_books=stale_count(self, now, list(ages.values()), stale_ms),
+            feed_age_ms=int(global_age),
+            reconnects=cast(CountsReconnects, self.venue).feed_reconnects()
+            if self.venue_is(CountsReconnects)
+            else 0,
+            market_events=self.counters["market_events"],
+        )
 
     def _record_strategy_pnl(self, sid: str, now: int, equity: Decimal) -> None:
         """One strategy's line of the P&L history, from its own book (see migration 0006)."""
@@ -1379,10 +1403,22 @@ class Engine:
             self._pnl_timer,
         )
 
+    async def _daily_report_timer(self) -> None:
+        """At each UTC midnight of engine time: the day that ended, as reports/YYYY-MM-DD.json."""
+        if self._stopped:
+            return
+        now = self.clock.now_ms()
+        midnight = now - now % DAY_MS
+        self._at(daily_reports.next_midnight(now), "daily report", self._daily_report_timer)
+        await daily_reports.write_day(self, midnight - DAY_MS)
+
     # --- commands ------------------------------------------------------------------------------
     async def ask(self, query: Query) -> Any:
         """Answer an operator's question (engine/queries.py). Nothing changes; the answer is built now, from
-        the state the engine holds between two events (the lock keeps a half-applied event out of it)."""
+        the state the engine holds between two events (the lock keeps a half-applied event out of it). The
+        truth report reads the ledger in a worker thread, without the lock: the engine goes on meanwhile."""
+        if isinstance(query, RunReport):
+            return await daily_reports.answer(self, query)
         async with self._lock:
             if isinstance(query, PreviewOrder):
                 return what_if.preview(self, query.ticket, self.clock.now_ms())

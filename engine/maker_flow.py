@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from engine.analytics.maker_income import SAMPLE_MS
-from engine.analytics.markouts import HORIZON_NAMES
+from engine.analytics.markouts import HORIZON_NAMES, signed_cents
 from engine.analytics.rewards import RestingOrder
 from engine.domain import Fill, Outcome
 from engine.execution.orders import Order
@@ -32,9 +32,22 @@ def token_mid(e: Engine, condition_id: str, outcome: Outcome) -> float | None:
 def on_fill(e: Engine, fill: Fill, order: Order) -> None:
     sid = order.strategy_id
     ms = e.markets.get(fill.condition_id)
-    e.markouts.on_fill(fill, sid, maker=fill.liquidity.value == "MAKER")
+    maker = fill.liquidity.value == "MAKER"
+    e.markouts.on_fill(fill, sid, maker=maker)
     if ms is None:
         return
+    mid = token_mid(e, fill.condition_id, fill.outcome)
+    if mid is not None:  # the fill's own moment (horizon 0): what it captured against the mid, for the report
+        e.store.add_markout(
+            run_id=e.run_id,
+            trade_id=fill.trade_id,
+            ts=fill.ts,
+            strategy_id=sid,
+            condition_id=fill.condition_id,
+            horizon_s=0,
+            cents=round(signed_cents(fill.side, fill.price, mid), 6),
+            maker=int(maker),
+        )
     rebate = e.maker_income.on_fill(fill, sid, ms.market.fees)
     if rebate > 0:
         e.store.add_maker_income(

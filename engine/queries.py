@@ -6,6 +6,7 @@ Queries and their answers:
     PreviewOrder(ticket)       -> WhatIf       the order ticket's what-if: fee, book walk, caps, refusals
     MarketHistory(cid)         -> PriceHistory the mid over time, our fills and resting orders in one market
     SearchMarkets(words, ...)  -> MarketMatches the venue's catalogue (Gamma, or the replay's data file)
+    RunReport(since, until, strategy) -> TruthReport  the truth report of this engine's ledger
 """
 
 from __future__ import annotations
@@ -74,7 +75,16 @@ class SearchMarkets:
     limit: int = 40
 
 
-Query = PreviewOrder | MarketHistory | SearchMarkets
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """The truth report (engine/analytics/truth_report.py) of the ledger this engine writes; times unix ms."""
+
+    since_ms: int | None = None
+    until_ms: int | None = None
+    strategy: str | None = None
+
+
+Query = PreviewOrder | MarketHistory | SearchMarkets | RunReport
 
 
 # --- answers --------------------------------------------------------------------------------------
@@ -163,10 +173,19 @@ class MarketMatches:
     total: int  # matches before the limit
 
 
+@dataclass(frozen=True, slots=True)
+class TruthReport:
+    report: dict[str, Any]  # build_report's dict, JSON as it is
+
+
 # --- on the wire ----------------------------------------------------------------------------------
 
-_QUERY_TYPES: dict[str, type] = {"preview": PreviewOrder, "history": MarketHistory, "search": SearchMarkets}
-_ANSWER_TYPES: dict[type, type] = {PreviewOrder: WhatIf, MarketHistory: PriceHistory, SearchMarkets: MarketMatches}
+_QUERY_TYPES: dict[str, type] = {
+    "preview": PreviewOrder, "history": MarketHistory, "search": SearchMarkets, "report": RunReport,
+}  # fmt: skip
+_ANSWER_TYPES: dict[type, type] = {
+    PreviewOrder: WhatIf, MarketHistory: PriceHistory, SearchMarkets: MarketMatches, RunReport: TruthReport,
+}  # fmt: skip
 
 
 def answer_type(query: Query) -> type:
@@ -230,6 +249,13 @@ def query_from_wire(body: dict[str, Any]) -> Query:
             return PreviewOrder(ticket_from_wire(dict(body.get("ticket") or {})))
         if kind == "history":
             return MarketHistory(str(body["condition_id"]))
+        if kind == "report":
+            since, until, strategy = body.get("since_ms"), body.get("until_ms"), body.get("strategy")
+            return RunReport(
+                None if since is None else int(since),
+                None if until is None else int(until),
+                None if strategy is None else str(strategy),
+            )
         hours = body.get("ends_within_h")
         return SearchMarkets(
             words=str(body.get("words", "")),

@@ -47,6 +47,9 @@ class FakeMarketData:
     def stale_markets(self, now_ms: int) -> set[str]:
         return {CID} if now_ms > 0 else set()
 
+    def reconnects(self) -> int:
+        return 0
+
 
 class Sink:
     def __init__(self) -> None:

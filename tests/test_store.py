@@ -104,6 +104,7 @@ def test_migrations_apply_once_on_file_db_in_wal_mode(tmp_path: Path) -> None:
             {"version": 5, "name": "mandates"},
             {"version": 6, "name": "strategy_ledger"},
             {"version": 7, "name": "maker"},
+            {"version": 8, "name": "health"},
         ]
         names = {
             r["name"] for r in await store.fetch_all("SELECT name FROM sqlite_master WHERE type='table'")
@@ -116,7 +117,7 @@ def test_migrations_apply_once_on_file_db_in_wal_mode(tmp_path: Path) -> None:
     assert path.exists()
 
     async def second(store: Store) -> None:
-        assert await store.count("schema_version") == 7  # nothing applied twice
+        assert await store.count("schema_version") == 8  # nothing applied twice
 
     run(with_store(path, second))
 
@@ -129,7 +130,7 @@ def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as err:
         run(Store.open(str(path)))
     message = str(err.value)
-    assert str(path) in message and "999" in message and "(7)" in message
+    assert str(path) in message and "999" in message and "(8)" in message
     assert "\n" not in message
 
 

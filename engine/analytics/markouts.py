@@ -22,6 +22,11 @@ TOXIC_HORIZON_MS = 120_000
 CENTS = 100 / ONE  # price units to cents
 
 
+def signed_cents(side: Side, price: int, mid: float) -> float:
+    """How far the mid stands from a fill's price, in cents, signed for our side (positive: good for us)."""
+    return (mid - price if side is Side.BUY else price - mid) * CENTS
+
+
 @dataclass(frozen=True, slots=True)
 class Markout:
     trade_id: str
@@ -74,7 +79,7 @@ class Markouts:
             if m is None:
                 waiting.append(item)
                 continue
-            cents = (m - price if side is Side.BUY else price - m) * CENTS
+            cents = signed_cents(side, price, m)
             self.by_strategy[sid][h].count += 1
             self.by_strategy[sid][h].total += cents
             self.by_market[cid][h].count += 1

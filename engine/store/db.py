@@ -431,11 +431,20 @@ _MAKER_INCOME = Table(
     ),
 )  # fmt: skip
 
+_HEALTH = Table(
+    "health",
+    (
+        C("run_id"), C("ts", "int"), C("books", "int"), C("stale_books", "int"), C("feed_age_ms", "int"),
+        C("reconnects", "int"), C("market_events", "int"),
+    ),
+)  # fmt: skip
+
 # Insert order inside a flush: parents before children so a reader never sees an orphan that is
 # about to be explained by the same transaction (foreign keys are off, this is for humans/tools).
 TABLES: tuple[Table, ...] = (
     _RUNS, _ACCOUNTS, _MARKETS, _EVALUATIONS, _MANDATES, _PROPOSALS, _DECISIONS, _ORDER_INTENTS, _ORDER_EVENTS,
     _FILLS, _SETTLEMENTS, _POSITIONS, _PNL_SNAPSHOTS, _HALTS, _ENGINE_STATE, _MARKOUTS, _MAKER_INCOME,
+    _HEALTH,
 )  # fmt: skip
 _TABLE_NAMES: frozenset[str] = frozenset(t.name for t in TABLES) | {"schema_version"}
 
@@ -954,6 +963,10 @@ class Store:
     def add_maker_income(self, **cols: Any) -> None:
         """A REWARD estimate or a REBATE, in USDC: its own line, never cash or P&L."""
         self._append("maker_income", cols)
+
+    def add_health(self, **cols: Any) -> None:
+        """The feed as the engine saw it at a P&L snapshot (migration 0008)."""
+        self._append("health", cols)
 
     def add_halt(self, **cols: Any) -> None:
         self._append("halts", cols)

@@ -201,6 +201,7 @@ class ValueStrategy(Strategy):
             q_cons=c.q_cons,
             numbers={
                 "edge_point": c.edge_point,
+                "touch": px_to_str(c.price),  # the best price when decided: realized slippage is against it
                 "fee_per_share": c.fee_per_share,
                 "kelly_full": result.kelly_full,
                 "stake_usdc": result.stake_usdc,

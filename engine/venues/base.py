@@ -250,6 +250,12 @@ class PreparesOrders(Protocol):
 
 
 @runtime_checkable
+class CountsReconnects(Protocol):
+    def feed_reconnects(self) -> int:
+        """Market-data reconnects since the venue started (the truth report's health section)."""
+
+
+@runtime_checkable
 class AddsMarkets(Protocol):
     async def add_market(self, market: Market) -> Market:
         """Start trading a market found in the catalogue while running: complete what the listing lacks (tick,

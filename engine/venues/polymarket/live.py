@@ -88,6 +88,8 @@ class MarketData(Protocol):
 
     def stale_markets(self, now_ms: int) -> Any: ...
 
+    def reconnects(self) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class LiveSettings:
@@ -206,6 +208,9 @@ class PolymarketLiveVenue:
 
     def stale_markets(self, now_ms: int) -> Any:
         return self.market_data.stale_markets(now_ms)
+
+    def feed_reconnects(self) -> int:
+        return self.market_data.reconnects()
 
     async def prepare(self, request: OrderRequest) -> str:
         """Sign the order now and return its id (the EIP-712 hash), so the engine writes it ahead with the

@@ -415,6 +415,10 @@ class PolymarketMarketData:
         """The market's tick as last reported (price units)."""
         return self._ticks[condition_id]
 
+    def reconnects(self) -> int:
+        """Market-socket reconnects since start."""
+        return self.stream.stats.reconnects
+
     @property
     def stats(self) -> MarketDataStats:
         s = self.stream.stats

@@ -151,6 +151,9 @@ class PolymarketPaperVenue(InProcessOrders):
     def stats(self) -> MarketDataStats:
         return self.data.stats
 
+    def feed_reconnects(self) -> int:
+        return self.data.reconnects()
+
     # --- internals -----------------------------------------------------------------------------------
     async def _on_market(self, event: MarketEvent) -> None:
         sink = self._sink
