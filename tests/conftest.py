@@ -38,6 +38,7 @@ def write_dataset(
     end_offset_s: int | None = None,
     payout_up: float = 1.0,
     markets_count: int = 1,
+    start: int = START,
 ) -> tuple[Path, Path]:
     """Up/down markets with the same book, one UP line per second each (plus a mirrored DOWN line every
     10 s). The first market's condition id is CID."""
@@ -46,7 +47,7 @@ def write_dataset(
         return [[0.49, 500.0], [0.48, 800.0], [0.47, 900.0]], [[0.50, 400.0], [0.51, 700.0], [0.52, 900.0]]
 
     book = book or default_book
-    end_ts = START + 1000 * (end_offset_s if end_offset_s is not None else seconds - 30)
+    end_ts = start + 1000 * (end_offset_s if end_offset_s is not None else seconds - 30)
     cids = [CID] + ["0x" + f"{k:02x}" * 32 for k in range(1, markets_count)]
     markets = [
         {
@@ -55,7 +56,7 @@ def write_dataset(
             "question": f"Bitcoin Up or Down - test {k}",
             "category": "crypto",
             "timeframe": "15m",
-            "start_ts": START,
+            "start_ts": start,
             "end_ts": end_ts,
             "outcome_up": "Up",
             "outcome_down": "Down",
@@ -67,7 +68,7 @@ def write_dataset(
     lines = []
     for i in range(seconds):
         bids, asks = book(i)
-        ts = START + 1000 * i
+        ts = start + 1000 * i
         for cid in cids:
             lines.append({"market": cid, "ts": ts, "side": "UP", "bids": bids, "asks": asks})
             if i % 10 == 5:
@@ -89,6 +90,7 @@ def settings_for(
         "venue.speed": "max",
         "engine.warmup_s": 5,
         "ui.control_socket": str(root / "ctl" / "bigearn.sock"),
+        "reports.dir": str(root / "reports"),
     }
     # Tests written for one strategy see the value strategy alone, with the whole bankroll (as before the
     # market maker shipped); a test that names the market maker, or sets a strategy's budget, decides itself.
