@@ -65,6 +65,7 @@ from widgets.risk import RiskPane
 from widgets.status_bar import StatusBar
 from widgets.strategies import StrategiesView
 
+from .report_screen import ReportScreen
 from .screens import ArmLiveScreen, HelpScreen, SizeScreen
 from .search import MarketSearchScreen
 from .ticket import OrderTicketScreen, ProposalWhatIfScreen
@@ -106,6 +107,7 @@ class ConsoleCommands(Provider):
         ("Strategies: show or hide (in place of Markets and Book)", "toggle_strategies", "s"),
         ("Blotter: fills and settlements", "toggle_blotter", "b"),
         ("Charts: the selected market's mid and the equity curve", "toggle_charts", "g"),
+        ("Truth report: gates, P&L, execution, markouts, calibration (text and plots)", "report", "T"),
         ("Pause selected strategy", "pause_strategy", "P"),
         ("Resume selected strategy", "resume_strategy", "U"),
         ("Revoke selected mandate", "revoke_mandate", "V"),
@@ -160,6 +162,8 @@ class BigEarnApp(App[int]):
         Binding("b", "toggle_blotter", "Blotter", id="blotter"),
         Binding("g", "toggle_charts", "Charts", id="charts"),
         Binding("F", "find_market", "Find", id="find_market"),
+        # Not in the key bar (one line, full at 140 columns): a rare look, listed in help (?) and the palette.
+        Binding("T", "report", "Report", id="report", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_console", "Quit", id="quit"),
     ]
@@ -856,6 +860,13 @@ class BigEarnApp(App[int]):
                 key = self._keymap.get(b.id or "", b.key)
                 keys.append((self.get_key_display(b if key == b.key else Binding(key, b.action)), b.description))
         self.push_screen(HelpScreen(keys))
+
+    def action_report(self) -> None:
+        """The truth report of the engine's ledger, on a screen of its own (asked in a worker there)."""
+        if isinstance(self.screen, ReportScreen):  # from the palette while it is open: ask again
+            self.screen.load()
+            return
+        self.push_screen(ReportScreen(self.engine))
 
     @work(exclusive=True, group="modal")
     async def action_quit_console(self) -> None:

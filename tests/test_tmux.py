@@ -82,6 +82,15 @@ def test_console_in_tmux(tmp_path: Path) -> None:
         ).stdout.strip()
         assert width == "140x40"
         assert ok, f"panes or the resting order never showed:\n{screen}"
+        # The truth report of the running engine's ledger (key T): its gate lines on a screen of their own,
+        # built in the background; escape gives the console back.
+        keys(session, "T")
+        ok, _, screen = wait_for(session, lambda s: "Promotion gates" in s and "Gate A:" in s and "Gate B:" in s, 30)
+        assert ok, f"the Report screen never showed the gate lines:\n{screen}"
+        assert re.search(r"^\s+fills\s.*\s(PASS|FAIL|n/a)\s", screen, re.M), screen  # a gate line with its verdict
+        keys(session, "Escape")
+        ok, _, screen = wait_for(session, lambda s: all(t in s for t in TITLES) and "Gate A:" not in s, 10)
+        assert ok, f"escape did not close the Report screen:\n{screen}"
         subprocess.run(["tmux", "send-keys", "-t", session, "H"], check=True)
         ok, took, screen = wait_for(session, lambda s: "HALTED" in s, 1.0)
         assert ok, f"HALTED not shown within 1 s:\n{screen}"

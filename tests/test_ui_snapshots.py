@@ -191,3 +191,35 @@ def test_ticket_with_what_if(snap_compare, tmp_path: Path, size) -> None:
                 break
 
     assert snap_compare(make_app(rt), terminal_size=size, run_before=run_before)
+
+
+# --- the Report screen (key T): the truth report of a ledger that bought, marked out and settled --------------
+
+REPORT_BUILT_TS = 1_790_000_700_000  # pinned: the report's own build time would change every run
+
+
+def report_runtime(tmp_path: Path):
+    """Three markets bought in auto mode and settled, in a ledger file; its report with the build time and the
+    ledger's path (a fresh tmp_path each run) pinned."""
+    from engine.queries import RunReport
+
+    rt = make_runtime(tmp_path, brain=EDGE, until_s=620, **{**TRADED, "store.path": str(tmp_path / "ledger.db")})
+    report = asyncio.run(rt.engine.ask(RunReport())).report
+    return rt, {**report, "generated_ts": REPORT_BUILT_TS, "db": "ledger.db"}
+
+
+@pytest.mark.parametrize("tab", ["text", "plots"])
+@pytest.mark.parametrize("size", SIZES, ids=["140x40", "100x30"])
+def test_report_screen(snap_compare, tmp_path: Path, size, tab) -> None:
+    from bigearn_tui.report_screen import ReportScreen
+
+    rt, report = report_runtime(tmp_path)
+
+    async def run_before(pilot) -> None:
+        await pilot.app.push_screen(ReportScreen(rt.engine, report=report))  # given a report: no engine question
+        await pilot.pause()
+        if tab == "plots":
+            await pilot.press("p")
+            await pilot.pause()
+
+    assert snap_compare(make_app(rt), terminal_size=size, run_before=run_before)

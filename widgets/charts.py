@@ -90,11 +90,11 @@ def thin(xs: list[float], ys: list[float], buckets: int) -> Series:
     return [xs[i] for i in order], [ys[i] for i in order]
 
 
-def _fmt(v: float) -> str:
+def tick_label(v: float) -> str:
     return f"{v:.10g}"
 
 
-class _Chart(PlotextPlot):
+class ChartBase(PlotextPlot):
     """A plot that takes data only when its key changes, and says so in one line when there is nothing to
     draw. `theme` stays "auto": textual-plotext maps it to the app's surface and foreground colours, so the
     plot sits in the console's dark panes. (PlotextPlot.render sets the plotext theme from that reactive on
@@ -141,7 +141,7 @@ class _Chart(PlotextPlot):
         raise NotImplementedError
 
 
-class PriceChart(_Chart):
+class PriceChart(ChartBase):
     """One market's mid over time (a line), our fills (▲ buy, ▼ sell, in YES terms) and our resting orders (a
     horizontal line each: bid green, ask red). Prices in cents of the YES token; time before now."""
 
@@ -210,12 +210,12 @@ class PriceChart(_Chart):
         plt.xlim(left, right)
         plt.ylim(low, high)
         xt = nice_ticks(left, right, max(1, (width - 6) // 9))
-        plt.xticks(xt, [f"{_fmt(v)}{self.unit}" if v else "now" for v in xt])
+        plt.xticks(xt, [f"{tick_label(v)}{self.unit}" if v else "now" for v in xt])
         yt = nice_ticks(low, high, max(1, (height - 3) // 2))
-        plt.yticks(yt, [f"{_fmt(v)}¢" for v in yt])
+        plt.yticks(yt, [f"{tick_label(v)}¢" for v in yt])
 
 
-class EquityChart(_Chart):
+class EquityChart(ChartBase):
     """Account equity, one point per engine sample (oldest left, the newest on the right edge), and the
     starting bankroll as a grey line. The curve is green while at or above the start, red below it."""
 
