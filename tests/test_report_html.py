@@ -194,7 +194,7 @@ def sample_report(points: int = 240) -> dict[str, Any]:
                 "fill_rate": 0.2645,
                 "assumed_fill_rate": 0.6,
                 "fill_rate_vs_assumed": -0.559,
-                "size_filled_share": 0.257,
+                "mean_filled_share": 0.257,
                 "cancels": 264,
                 "expired": 54,
                 "rejected": 1,

@@ -101,9 +101,9 @@ def test_execution_quality(tmp_path: Path) -> None:
     led = Ledger(tmp_path / "x.db")
     led.market("A")
     # four orders finished: two filled (one partly), one cancelled, one expired; one still live
-    led.order("O1", "market_maker", T0, "FILLED", "10", "10")
-    led.order("O2", "market_maker", T0 + 1000, "CANCELLED", "10", "4")
-    led.order("O3", "market_maker", T0 + 2000, "CANCELLED", "10", "0")
+    led.order("O1", "market_maker", T0, "FILLED", "10", "10", updated=T0 + 5000)
+    led.order("O2", "market_maker", T0 + 1000, "CANCELLED", "10", "4", updated=T0 + 30_000)
+    led.order("O3", "market_maker", T0 + 2000, "CANCELLED", "10", "0", updated=T0 + 61_000)
     led.order("O4", "market_maker", T0 + 3000, "EXPIRED", "10", "0")
     led.order("O5", "market_maker", T0 + 4000, "LIVE", "10", "0")
     t1 = led.fill("market_maker", "A", True, "BUY", "0.50", "10.000000", ts=T0 + 5000, order="O1")
@@ -125,12 +125,12 @@ def test_execution_quality(tmp_path: Path) -> None:
     assert mm["orders"] == 5 and mm["finished"] == 4 and mm["filled_any"] == 2
     assert mm["fill_rate"] == pytest.approx(0.5)
     assert mm["fill_rate_vs_assumed"] == pytest.approx(0.5 / 0.6 - 1)
-    assert mm["size_filled_share"] == pytest.approx(14 / 50)
+    assert mm["mean_filled_share"] == pytest.approx((1 + 0.4) / 5)
     assert (mm["cancels"], mm["expired"]) == (2, 1)
-    assert mm["time_to_fill_s"]["n"] == 2 and mm["time_to_fill_s"]["median"] == pytest.approx(12.5)  # 5 s, 20 s
+    assert mm["time_to_fill_s"]["n"] == 1 and mm["time_to_fill_s"]["median"] == pytest.approx(5.0)  # O2 never filled
     spread = mm["realized_spread_cents"]
     assert spread["n"] == 2
-    assert spread["median"] == pytest.approx((1.0 + (0.5 - 0.5)) / 2)  # the 4-share fill paid 0.5 cents a share
+    assert spread["median"] == pytest.approx(0.75) and spread["mean"] == pytest.approx(0.75)  # mid - price
     slip = r["execution"]["by_strategy"]["value"]["slippage_bps"]
     assert slip["n"] == 1 and slip["expected_mean"] == 20.0 and slip["realized_mean"] == pytest.approx(100.0)
     mut = r["execution"]["mutations"]
@@ -399,3 +399,17 @@ def test_not_a_ledger_is_a_clear_error(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(LedgerError, match="not an SQLite database"):
         build_report(junk)
+
+
+def test_a_large_ledger_read_by_two_processes_reports_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.analytics import truth_report
+
+    led = _attribution_ledger(tmp_path / "p.db")
+    for i in range(40):
+        t = led.fill("market_maker", "A", True, "BUY", "0.50", "1.000000", ts=T0 + i * 1000)
+        led.markout(t, "market_maker", 0, 0.5, ts=T0 + i * 1000)
+        led.markout(t, "market_maker", 30, -0.25 * (i % 3), ts=T0 + i * 1000)
+    led.close()
+    inline = build_report(tmp_path / "p.db", now_ms=0)
+    monkeypatch.setattr(truth_report, "PARALLEL_MIN_ROWS", 0)  # the second process for any ledger
+    assert build_report(tmp_path / "p.db", now_ms=0) == inline

@@ -59,7 +59,7 @@ EXECUTION_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Fill rate", ("fill_rate",), "pct"),
     ("Assumed fill rate", ("assumed_fill_rate",), "pct"),
     ("Fill rate vs assumed (relative)", ("fill_rate_vs_assumed",), "pct"),
-    ("Size filled share", ("size_filled_share",), "pct"),
+    ("Mean share filled", ("mean_filled_share",), "pct"),
     ("Cancels", ("cancels",), "int"),
     ("Cancels per order", ("cancel_per_order",), "f2"),
     ("Expired", ("expired",), "int"),

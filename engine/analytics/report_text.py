@@ -116,7 +116,7 @@ def _pnl(report: dict[str, Any]) -> list[str]:
 
 def _execution_rows(label: str, x: dict[str, Any]) -> list[str]:
     t, s, sl = x["time_to_fill_s"], x["realized_spread_cents"], x["slippage_bps"]
-    return [label, num(x["orders"]), pct(x["fill_rate"]), pct(x["assumed_fill_rate"], 0), pct(x["size_filled_share"]),
+    return [label, num(x["orders"]), pct(x["fill_rate"]), pct(x["assumed_fill_rate"], 0), pct(x["mean_filled_share"]),
             num(x["cancels"]), num(x["expired"]), num(x["rejected"]), num(x["replaces"]), num(t["median"], 1),
             num(t["p90"], 1), num(s["median"], 2), num(s["mean"], 2), num(sl["expected_mean"], 1),
             num(sl["realized_mean"], 1)]  # fmt: skip
@@ -124,7 +124,7 @@ def _execution_rows(label: str, x: dict[str, Any]) -> list[str]:
 
 def _execution(report: dict[str, Any]) -> list[str]:
     e = report["execution"]
-    header = ["", "orders", "fill rate", "assumed", "size filled", "cancels", "expired", "rejected", "replaces",
+    header = ["", "orders", "fill rate", "assumed", "filled share", "cancels", "expired", "rejected", "replaces",
               "ttf med s", "ttf p90 s", "spread med c", "spread mean c", "slip exp bp", "slip real bp"]  # fmt: skip
     rows = [_execution_rows("total", e["total"])]
     rows += [_execution_rows(f"  {k}", v) for k, v in e["by_strategy"].items()]

@@ -181,23 +181,26 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, 
     ]  # fmt: skip
 
 
-def group_sum_exact(codes: np.ndarray, values: np.ndarray, groups: int) -> list[int]:
-    """Exact integer sums of int64 `values` per group code in [0, groups): sorted and reduced in int64 when no
-    partial sum can overflow, else in Python integers (money in 1e-10 USDC units stays exact either way)."""
-    if len(values) == 0:
-        return [0] * groups
-    if float(np.abs(values).astype(np.float64).sum()) < 9.0e18:
-        order = np.argsort(codes, kind="stable")
-        c = codes[order]
-        starts = np.flatnonzero(np.concatenate(([True], c[1:] != c[:-1])))
-        sums = np.add.reduceat(values[order], starts)
-        out = [0] * groups
-        for g, s in zip(c[starts].tolist(), sums.tolist(), strict=True):
-            out[g] = int(s)
+def group_sums_exact(codes: np.ndarray, columns: dict[str, np.ndarray], groups: int) -> list[dict[str, int]]:
+    """Exact integer sums of int64 columns per group code in [0, groups): one sort of the codes, then each
+    column reduced in int64 when no partial sum can overflow, else in Python integers (money in 1e-10 USDC
+    units stays exact either way)."""
+    out = [dict.fromkeys(columns, 0) for _ in range(groups)]
+    if len(codes) == 0:
         return out
-    out = [0] * groups
-    for g, v in zip(codes.tolist(), values.tolist(), strict=True):
-        out[g] += v
+    order = np.argsort(codes, kind="stable")
+    c = codes[order]
+    starts = np.flatnonzero(np.concatenate(([True], c[1:] != c[:-1])))
+    present = c[starts].tolist()
+    for name, values in columns.items():
+        v = values[order]
+        if float(np.abs(v).astype(np.float64).sum()) < 9.0e18:
+            sums = np.add.reduceat(v, starts).tolist()
+        else:
+            bounds = [*starts.tolist(), len(v)]
+            sums = [sum(v[bounds[i] : bounds[i + 1]].tolist()) for i in range(len(starts))]
+        for g, total in zip(present, sums, strict=True):
+            out[g][name] = int(total)
     return out
 
 
@@ -223,7 +226,7 @@ __all__ = [
     "distribution",
     "downsample_last",
     "drawdown_series",
-    "group_sum_exact",
+    "group_sums_exact",
     "log_loss",
     "max_drawdown",
     "mean_test",

@@ -31,9 +31,11 @@ Keys (every section is always present; a value that cannot be measured is null, 
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -49,9 +51,11 @@ from engine.analytics.ledger_frame import (
     LedgerFrame,
     Window,
     case_codes,
+    connect,
     has_table,
     numeric,
-    read_ledger,
+    read_fills,
+    read_meta,
 )
 
 REPORT_VERSION = 1
@@ -68,6 +72,9 @@ COMPONENT_OF = {
     "manual": "manual",
 }
 COMPONENTS = ("maker", "taker", "arbitrage", "satellite", "manual")
+# Order states as the ledger writes them (engine/execution/orders.py); index 0 is any other (still working)
+ORDER_STATES = ("WORKING", "FILLED", "CANCELLED", "EXPIRED", "REJECTED", "FAILED")
+TERMINAL_STATES = frozenset(ORDER_STATES[1:])
 
 
 def build_report(
@@ -81,16 +88,26 @@ def build_report(
     stress_cents: float | None = None,
 ) -> dict[str, Any]:
     window = Window(since_ms, until_ms, strategy)
-    frame, conn = read_ledger(db_path, window)
+    frame, conn = read_meta(db_path, window)
     try:
         reports_cfg = frame.config.get("reports") or {}
         stress = (
             float(stress_fee_multiple if stress_fee_multiple is not None else reports_cfg.get("stress_fee_multiple", 2.0)),
             float(stress_cents if stress_cents is not None else reports_cfg.get("stress_cents", 0.5)),
         )
+        # A large ledger is read by two processes at once (the fetch holds the interpreter lock, so threads
+        # would not help): the markouts, calibration and health in one, the fills, P&L and orders here.
+        large = _large(conn)
+        after_fill = _start(_after_fill_sections, db_path, frame, large)
+        orders = _start(_execution_section, db_path, frame, large)
+        frame.fills = read_fills(conn, frame)
         values = _token_values(conn, frame)
         pnl = _pnl(conn, frame, values)
         returns, series = _returns(conn, frame, pnl, stress)
+        period = _period(frame, conn)
+        execution = orders()
+        markouts, spreads, calibration, health = after_fill()
+        _add_realized_spread(execution, spreads)
         report: dict[str, Any] = {
             "report_version": REPORT_VERSION,
             "generated_ts": int(time.time() * 1000) if now_ms is None else now_ms,
@@ -98,18 +115,70 @@ def build_report(
             "window": {"since_ts": since_ms, "until_ts": until_ms, "strategy": strategy},
             "runs": frame.runs,
             "strategies": frame.strategies,
-            "period": _period(frame, conn),
+            "period": period,
             "assumptions": _assumptions(frame, stress),
             "pnl": pnl,
-            "execution": _execution(conn, frame),
-            "markouts": _markouts(conn, frame),
+            "execution": execution,
+            "markouts": markouts,
             "returns": returns,
-            "calibration": _calibration(conn, frame),
-            "health": _health(conn, frame),
+            "calibration": calibration,
+            "health": health,
             "series": series,
         }
         report["gates"] = evaluate_gates(report)
         return report
+    finally:
+        conn.close()
+
+
+PARALLEL_MIN_ROWS = 400_000  # orders + markouts above which a second process reads half the ledger
+
+
+def _large(conn: sqlite3.Connection) -> bool:
+    rows = sum(
+        conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {t}").fetchone()[0]
+        for t in ("order_intents", "markouts")
+        if has_table(conn, t)
+    )
+    return rows >= PARALLEL_MIN_ROWS
+
+
+def _start(section: Any, db_path: str | Path, frame: LedgerFrame, parallel: bool) -> Any:
+    """Run `section(db_path, frame)` now (a small ledger) or in a process of its own (a large one); returns a
+    function that gives its result."""
+    if not parallel:
+        result = section(str(db_path), frame)
+        return lambda: result
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(section, str(db_path), frame)
+
+    def wait() -> Any:
+        try:
+            return future.result()
+        finally:
+            pool.shutdown()
+
+    return wait
+
+
+def _execution_section(db_path: str, frame: LedgerFrame) -> dict[str, Any]:
+    conn = connect(db_path)
+    try:
+        return _execution(conn, frame)
+    finally:
+        conn.close()
+
+
+def _after_fill_sections(db_path: str, frame: LedgerFrame) -> tuple[Any, ...]:
+    conn = connect(db_path)
+    try:
+        markouts, spread = _markouts(conn, frame)
+        spreads = {"total": _spread_block(spread)}
+        for code, name in enumerate(frame.strategies):
+            sel = spread[:, 0] == code
+            if sel.any():
+                spreads[name] = _spread_block(spread[sel])
+        return markouts, spreads, _calibration(conn, frame), _health(conn, frame)
     finally:
         conn.close()
 
@@ -153,8 +222,8 @@ def _period(frame: LedgerFrame, conn: sqlite3.Connection) -> dict[str, Any]:
     row = conn.execute(f"SELECT MIN(ts), MAX(ts) FROM pnl_snapshots WHERE 1=1{where}", args).fetchone()
     start, end = row if row else (None, None)
     if len(frame.fills):
-        start = min(x for x in (start, int(frame.fills.ts[0])) if x is not None)
-        end = max(x for x in (end, int(frame.fills.ts[-1])) if x is not None)
+        start = min(x for x in (start, int(frame.fills.ts.min())) if x is not None)
+        end = max(x for x in (end, int(frame.fills.ts.max())) if x is not None)
     days = None if start is None or end is None else (end - start) / stats.DAY_MS
     return {"start_ts": start, "end_ts": end, "days": days}
 
@@ -238,8 +307,7 @@ def _pnl(
     income = _income(conn, frame)
 
     def groups(codes: np.ndarray, count: int) -> list[dict[str, int]]:
-        sums = {k: stats.group_sum_exact(codes, col, count) for k, col in columns.items()}
-        return [{k: sums[k][g] for k in columns} for g in range(count)]
+        return stats.group_sums_exact(codes, columns, count)
 
     names = frame.strategies
     strat_codes = np.where(f.strategy >= 0, f.strategy, len(names))
@@ -517,25 +585,34 @@ def _execution(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, Any]:
     per: dict[int, dict[str, Any]] = {}
 
     def slot(code: int) -> dict[str, Any]:
-        return per.setdefault(code, {"orders": 0, "finished": 0, "filled_any": 0, "size": 0.0, "filled": 0.0,
-                                     "by_state": Counter(), "replaces": 0, "ttf": [], "spread": [],
-                                     "spread_maker": [], "slip_exp": [], "slip_real": []})  # fmt: skip
+        return per.setdefault(code, {"orders": 0, "finished": 0, "filled_any": 0, "share": 0.0,
+                                     "by_state": Counter(), "replaces": 0})  # fmt: skip
 
-    terminal = ("FILLED", "CANCELLED", "EXPIRED", "REJECTED", "FAILED")
-    for code, state, any_fill, n, size, filled in conn.execute(
-        f"SELECT {codes}, state, CAST(filled AS REAL) > 0, COUNT(*), SUM(CAST(size AS REAL)),"
-        f" SUM(CAST(filled AS REAL)) FROM order_intents WHERE 1=1{where} GROUP BY 1, 2, 3",
+    # One pass over the orders (a week is millions): strategy, state and "filled at all" packed in one number
+    states = "(CASE state " + " ".join(f"WHEN '{st}' THEN {i}" for i, st in enumerate(ORDER_STATES)) + " ELSE 0 END)"
+    orders = numeric(
+        conn,
+        f"SELECT ({codes} + 1) * 64 + {states} * 2 + (CAST(filled AS REAL) > 0), ts, updated_ts,"
+        f" COALESCE(CAST(filled AS REAL) / NULLIF(CAST(size AS REAL), 0), 0) FROM order_intents WHERE 1=1{where}",
         args,
-    ):
-        s = slot(code)
-        s["orders"] += n
-        s["by_state"][state] += n
-        s["size"] += size or 0.0
-        s["filled"] += filled or 0.0
-        if state in terminal:
-            s["finished"] += n
-            if any_fill:
-                s["filled_any"] += n
+        4,
+    )
+    packed = orders[:, 0].astype(np.int64)
+    key = packed // 2  # (strategy + 1) * 32 + state
+    counts = np.bincount(key, minlength=32 * (len(names) + 1))
+    filled_any = np.bincount(key, weights=(packed & 1).astype(np.float64), minlength=len(counts))
+    share = np.bincount(key, weights=orders[:, 3], minlength=len(counts))
+    for k in np.flatnonzero(counts):
+        code, state = int(k) // 32 - 1, ORDER_STATES[int(k) % 32]
+        sl = slot(code)
+        n = int(counts[k])
+        sl["orders"] += n
+        sl["by_state"][state] += n
+        sl["share"] += float(share[k])
+        if state in TERMINAL_STATES:
+            sl["finished"] += n
+            sl["filled_any"] += int(filled_any[k])
+    cancelled = (packed // 2) % 32 == ORDER_STATES.index("CANCELLED")
     if has_table(conn, "mandates"):
         for code, replaces in conn.execute(
             f"SELECT {codes}, COUNT(*) - COUNT(DISTINCT proposal_id || ':' || token_id || ':' || side)"
@@ -544,22 +621,10 @@ def _execution(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, Any]:
         ):
             slot(code)["replaces"] += replaces
     owhere, oargs = frame.window.clause("o.ts", "o.strategy_id")
-    ttf = numeric(
-        conn,
-        f"SELECT {case_codes('o.strategy_id', names)}, MIN(f.ts) - o.ts FROM fills f JOIN order_intents o"
-        f" ON o.client_order_id = f.client_order_id WHERE 1=1{owhere} GROUP BY f.client_order_id",
-        oargs,
-        2,
-    )
-    mwhere, margs = frame.window.clause("m.ts", "m.strategy_id")
-    spread = numeric(
-        conn,
-        f"SELECT {case_codes('m.strategy_id', names)}, m.maker, m.cents - 100.0 * CAST(f.fee AS REAL)"
-        " / CAST(f.size AS REAL) FROM markouts m JOIN fills f ON f.trade_id = m.trade_id"
-        f" WHERE m.horizon_s = 0 AND CAST(f.size AS REAL) > 0{mwhere}",
-        margs,
-        3,
-    )
+    # time to fill: placement to the last fill of an order that filled completely (its final update)
+    done = (packed // 2) % 32 == ORDER_STATES.index("FILLED")
+    ttf = np.column_stack(((packed[done] >> 6) - 1, orders[done, 2] - orders[done, 1]))
+    spread = np.empty((0, 3))  # filled in from the markouts' fill-time rows (_add_realized_spread)
     pwhere, pargs = frame.window.clause("p.ts", "p.strategy_id")
     slip = numeric(
         conn,
@@ -575,7 +640,7 @@ def _execution(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, Any]:
     )
     assumed = (frame.config.get("execution") or {}).get("min_fill_rate")
     blocks: dict[str, Any] = {}
-    all_codes = sorted(set(per) | set(np.unique(ttf[:, 0]).astype(int)) | set(np.unique(spread[:, 0]).astype(int)))
+    all_codes = sorted(set(per) | set(np.unique(ttf[:, 0]).astype(int)))
     total = _execution_block(per.values(), ttf[:, 1], spread, slip, assumed)
     for code in all_codes:
         if code < 0:
@@ -590,27 +655,24 @@ def _execution(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, Any]:
             slip[slip[:, 0] == code],
             assumed,
         )
-    return {"total": total, "by_strategy": blocks, "mutations": _mutations(conn, frame)}
+    return {"total": total, "by_strategy": blocks, "mutations": _mutations(frame, orders[:, 1], orders[cancelled, 2])}
 
 
 def _execution_block(
     slots: Any, ttf: np.ndarray, spread: np.ndarray, slip: np.ndarray, assumed: float | None
 ) -> dict[str, Any]:
     orders = finished = filled_any = replaces = 0
-    size = filled = 0.0
+    share = 0.0
     states: Counter[str] = Counter()
     for s in slots:
         orders += s["orders"]
         finished += s["finished"]
         filled_any += s["filled_any"]
         replaces += s["replaces"]
-        size += s["size"]
-        filled += s["filled"]
+        share += s["share"]
         states.update(s["by_state"])
     fill_rate = filled_any / finished if finished else None
     ttf_s = ttf / 1000
-    net = spread[:, 2] if len(spread) else np.empty(0)
-    maker = spread[:, 1] > 0 if len(spread) else np.empty(0, bool)
     if len(slip):
         touch, vwap, buy = slip[:, 3], slip[:, 4], slip[:, 1] > 0
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -625,26 +687,20 @@ def _execution_block(
         "fill_rate": fill_rate,
         "assumed_fill_rate": assumed,
         "fill_rate_vs_assumed": (fill_rate / assumed - 1.0) if fill_rate is not None and assumed else None,
-        "size_filled_share": (filled / size) if size else None,
+        "mean_filled_share": (share / orders) if orders else None,
         "cancels": states.get("CANCELLED", 0),
         "expired": states.get("EXPIRED", 0),
         "rejected": states.get("REJECTED", 0),
         "replaces": replaces,
         "cancel_per_order": states.get("CANCELLED", 0) / orders if orders else None,
         "time_to_fill_s": {
+            "definition": "placement to the last fill, orders that filled completely",
             "n": int(len(ttf_s)),
             "median": float(np.median(ttf_s)) if len(ttf_s) else None,
             "p90": float(np.percentile(ttf_s, 90)) if len(ttf_s) else None,
             "mean": float(np.mean(ttf_s)) if len(ttf_s) else None,
         },
-        "realized_spread_cents": {
-            "definition": "per fill: the token's mid at the fill against its price, for our side, less the fee a share",
-            "n": int(len(net)),
-            "mean": float(np.mean(net)) if len(net) else None,
-            "median": float(np.median(net)) if len(net) else None,
-            "maker_median": float(np.median(net[maker])) if maker.any() else None,
-            "taker_median": float(np.median(net[~maker])) if len(net) and (~maker).any() else None,
-        },
+        "realized_spread_cents": _spread_block(spread),
         "slippage_bps": {
             "n": int(len(realized)),
             "expected_mean": float(np.mean(expected)) if len(expected) else None,
@@ -654,37 +710,28 @@ def _execution_block(
     }
 
 
-def _mutations(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, Any]:
-    """Placements and cancels per minute of engine time against the budget (the firewall counts both)."""
-    where, args = frame.window.clause("ts")
-    placed = numeric(conn, f"SELECT ts / 60000, COUNT(*) FROM order_intents WHERE 1=1{where} GROUP BY 1", args, 2)
-    cwhere, cargs = frame.window.clause("e.ts", "o.strategy_id")
-    cancels = numeric(
-        conn,
-        "SELECT e.ts / 60000, COUNT(*) FROM order_events e JOIN order_intents o"
-        f" ON o.client_order_id = e.client_order_id WHERE e.state_to = 'CANCELLED'{cwhere} GROUP BY 1",
-        cargs,
-        2,
-    )
-    minutes = np.concatenate((placed[:, 0], cancels[:, 0])).astype(np.int64)
-    counts = np.concatenate((placed[:, 1], cancels[:, 1]))
+def _mutations(frame: LedgerFrame, placed_ts: np.ndarray, cancel_ts: np.ndarray) -> dict[str, Any]:
+    """Placements and cancels a minute of engine time against the budget (the firewall counts both); a
+    cancel is counted at its order's last update (the venue's confirmation)."""
+    placed = placed_ts.astype(np.int64) // 60_000
+    cancels = cancel_ts.astype(np.int64) // 60_000
+    minutes = np.concatenate((placed, cancels))
     budget = (frame.config.get("execution") or {}).get("mutation_budget_per_min")
     if not len(minutes):
         return {"budget_per_min": budget, "active_minutes": 0, "peak_per_min": None, "mean_per_active_min": None,
                 "p99_per_min": None, "peak_share_of_budget": None, "minutes_over_90pct": 0,
                 "placements": 0, "cancels": 0}  # fmt: skip
-    uniq, inv = np.unique(minutes, return_inverse=True)
-    per_min = np.bincount(inv, weights=counts)
+    _, per_min = np.unique(minutes, return_counts=True)
     return {
         "budget_per_min": budget,
-        "active_minutes": int(len(uniq)),
+        "active_minutes": int(len(per_min)),
         "peak_per_min": int(per_min.max()),
         "mean_per_active_min": float(per_min.mean()),
         "p99_per_min": float(np.percentile(per_min, 99)),
         "peak_share_of_budget": float(per_min.max() / budget) if budget else None,
         "minutes_over_90pct": int((per_min >= 0.9 * budget).sum()) if budget else 0,
-        "placements": int(placed[:, 1].sum()),
-        "cancels": int(cancels[:, 1].sum()),
+        "placements": int(len(placed)),
+        "cancels": int(len(cancels)),
     }
 
 
@@ -699,36 +746,61 @@ def _markout_stats(x: np.ndarray) -> dict[str, Any]:
     return d
 
 
-def _markouts(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, Any]:
+def _markouts(conn: sqlite3.Connection, frame: LedgerFrame) -> tuple[dict[str, Any], np.ndarray]:
+    """The markouts section, and the fill-time rows (horizon 0: strategy, maker, cents) for the realized
+    spread; one pass over the table, horizon, side and strategy packed in one number."""
     names = frame.strategies
     if not has_table(conn, "markouts"):
-        rows = np.empty((0, 4))
+        rows = np.empty((0, 2))
     else:
         where, args = frame.window.clause("(ts - horizon_s * 1000)")
         rows = numeric(
             conn,
-            f"SELECT horizon_s, cents, maker, {case_codes('strategy_id', names)} FROM markouts"
-            f" WHERE horizon_s > 0{where}",
+            f"SELECT horizon_s * 1024 + maker * 512 + {case_codes('strategy_id', names)} + 1, cents FROM markouts"
+            f" WHERE 1=1{where}",
             args,
-            4,
+            2,
         )
-    h, cents, maker, strat = rows[:, 0], rows[:, 1], rows[:, 2] > 0, rows[:, 3]
+    packed = rows[:, 0].astype(np.int64)
+    h, maker, strat, cents = packed // 1024, (packed & 512) > 0, (packed & 511) - 1, rows[:, 1]
+    at_fill = h == 0
+    spread = np.column_stack((strat[at_fill], maker[at_fill], cents[at_fill]))
 
     def per_horizon(sel: np.ndarray) -> dict[str, Any]:
         return {name: _markout_stats(cents[sel & (h == secs)]) for secs, name in MARKOUT_HORIZONS.items()}
 
-    everything = np.ones(len(rows), dtype=bool)
+    later = ~at_fill
     return {
         "horizons": list(MARKOUT_HORIZONS.values()),
         "unit": "cents a share, for our side (positive: the market moved our way after the fill)",
-        "total": per_horizon(everything),
-        "maker": per_horizon(maker),
-        "taker": per_horizon(~maker),
+        "total": per_horizon(later),
+        "maker": per_horizon(later & maker),
+        "taker": per_horizon(later & ~maker),
         "by_strategy": {
-            name: per_horizon(strat == code)
+            name: per_horizon(later & (strat == code))
             for code, name in enumerate(names)
-            if (strat == code).any() and frame.window.strategy in (None, name)
+            if (later & (strat == code)).any() and frame.window.strategy in (None, name)
         },
+    }, spread
+
+
+def _add_realized_spread(execution: dict[str, Any], spreads: dict[str, Any]) -> None:
+    execution["total"]["realized_spread_cents"] = spreads["total"]
+    for name, block in execution["by_strategy"].items():  # strategies with orders (fills come from orders)
+        block["realized_spread_cents"] = spreads.get(name) or _spread_block(np.empty((0, 3)))
+
+
+def _spread_block(spread: np.ndarray) -> dict[str, Any]:
+    net = spread[:, 2]
+    maker = spread[:, 1] > 0
+    return {
+        "definition": "per fill: the token's mid when the fill arrived against the fill price, for our side"
+        " (fees are in the P&L section)",
+        "n": int(len(net)),
+        "mean": float(np.mean(net)) if len(net) else None,
+        "median": float(np.median(net)) if len(net) else None,
+        "maker_median": float(np.median(net[maker])) if maker.any() else None,
+        "taker_median": float(np.median(net[~maker])) if (~maker).any() else None,
     }
 
 

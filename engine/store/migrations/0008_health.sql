@@ -23,3 +23,4 @@ CREATE INDEX ix_health_run_ts ON health (run_id, ts);
 CREATE INDEX ix_markouts_trade ON markouts (trade_id);
 CREATE INDEX ix_fills_ts ON fills (ts);
 CREATE INDEX ix_order_intents_proposal ON order_intents (proposal_id);
+CREATE INDEX ix_order_events_state ON order_events (state_to);
