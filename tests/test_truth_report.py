@@ -318,7 +318,8 @@ def _with(report: dict[str, Any], **paths: Any) -> dict[str, Any]:
 def test_gate_lines_at_their_thresholds(
     base_report: dict[str, Any], gate: str, line: str, path: str, passing: Any, failing: Any
 ) -> None:
-    measured = _with(base_report, execution__total__realized_spread_cents__n=10, execution__total__fill_rate=0.5)
+    measured = _with(base_report, execution__total__realized_spread_cents__n=10, execution__total__fill_rate=0.5,
+                     execution__total__finished=30)  # fmt: skip
     assert _status(_with(measured, **{path: passing}), gate, line) == "PASS"
     assert _status(_with(measured, **{path: failing}), gate, line) == "FAIL"
 
@@ -342,6 +343,9 @@ def test_spread_and_fill_rate_lines_without_data(base_report: dict[str, Any]) ->
               execution__total__fill_rate_vs_assumed=None)  # fmt: skip
     assert _status(r, "B", "median_realized_spread_cents") == "NOT ENOUGH DATA"
     assert _status(r, "B", "fill_rate_within_20pct_of_assumed") == "NOT ENOUGH DATA"
+    few = _with(base_report, execution__total__fill_rate=0.6, execution__total__fill_rate_vs_assumed=0.0,
+                execution__total__finished=29)  # fmt: skip
+    assert _status(few, "B", "fill_rate_within_20pct_of_assumed") == "NOT ENOUGH DATA"
 
 
 def test_markout_line_needs_30_and_fails_on_a_significantly_negative_horizon(base_report: dict[str, Any]) -> None:

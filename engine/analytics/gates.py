@@ -32,6 +32,7 @@ class Verdict(StrEnum):
 MIN_DAILY_RETURNS = 7  # a daily Sharpe on fewer days says nothing
 MIN_HOURLY_RETURNS = 24  # gate A on a short research run: hourly returns, at least a day of them
 MIN_MARKOUTS = 30  # a significance verdict on fewer fills is noise
+MIN_FINISHED_ORDERS = 30  # a fill rate on fewer finished orders is noise
 
 
 def _line(name: str, value: Any, op: str, threshold: Any, verdict: Verdict, detail: str = "") -> dict[str, Any]:
@@ -99,7 +100,8 @@ def gate_b(report: dict[str, Any]) -> dict[str, Any]:
         _line("fills", fills, ">=", 3000, _compare(fills, ">=", 3000)),
         _line("clusters_traded", conc["clusters_traded"], ">=", 8, _compare(conc["clusters_traded"], ">=", 8)),
         _measured("largest_cluster_share", conc["largest_cluster_share"], "<", 0.20,
-                  conc["largest_cluster_share"] is not None, f"{conc['largest_cluster']}; {conc['cluster_basis']}"),
+                  conc["largest_cluster_share"] is not None,
+                  f"{conc['largest_cluster']}; {conc['cluster_basis']}" if conc["largest_cluster"] else "no fills"),
         _measured("median_realized_spread_cents", spread["median"], ">", 0.0, spread["n"] > 0,
                   f"{spread['n']} fills"),
         _line(
@@ -109,18 +111,20 @@ def gate_b(report: dict[str, Any]) -> dict[str, Any]:
             0.0,
             Verdict.NOT_ENOUGH_DATA if not tested else (Verdict.FAIL if negative else Verdict.PASS),
             (f"significantly negative at {', '.join(negative)}" if negative else
-             f"95% intervals of the mean at {', '.join(tested) or 'no horizon'} reach 0 or above; "
-             f"each horizon needs >= {MIN_MARKOUTS} markouts"),
+             f"95% intervals of the mean at {', '.join(tested)} reach 0 or above" if tested else
+             f"fewer than {MIN_MARKOUTS} markouts at every horizon"),
         ),  # fmt: skip
         _measured(
             "fill_rate_within_20pct_of_assumed",
             None if fill_rate["fill_rate_vs_assumed"] is None else abs(fill_rate["fill_rate_vs_assumed"]),
             "<=",
             0.20,
-            fill_rate["fill_rate"] is not None and fill_rate["assumed_fill_rate"] is not None,
+            fill_rate["fill_rate"] is not None and fill_rate["assumed_fill_rate"] is not None
+            and fill_rate["finished"] >= MIN_FINISHED_ORDERS,
             "fill rate "
             + ("-" if fill_rate["fill_rate"] is None else f"{fill_rate['fill_rate']:.3f}")
-            + f" against {fill_rate['assumed_fill_rate']} assumed (execution.min_fill_rate)",
+            + f" against {fill_rate['assumed_fill_rate']} assumed (execution.min_fill_rate);"
+            f" {fill_rate['finished']} finished orders, needs >= {MIN_FINISHED_ORDERS}",
         ),
         _measured("top5_markets_share", conc["top5_share"], "<", 0.30, conc["top5_share"] is not None,
                   conc["top5_basis"]),
@@ -162,4 +166,4 @@ def evaluate_gates(report: dict[str, Any]) -> dict[str, Any]:
     return {"A": gate_a(report), "B": gate_b(report), "C": gate_c(report)}
 
 
-__all__ = ["MIN_DAILY_RETURNS", "MIN_HOURLY_RETURNS", "MIN_MARKOUTS", "Verdict", "evaluate_gates"]
+__all__ = ["MIN_DAILY_RETURNS", "MIN_FINISHED_ORDERS", "MIN_HOURLY_RETURNS", "MIN_MARKOUTS", "Verdict", "evaluate_gates"]
