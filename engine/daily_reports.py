@@ -46,7 +46,8 @@ def _report_kwargs(e: Engine) -> dict[str, float]:
 
 async def answer(e: Engine, query: RunReport) -> TruthReport:
     path = _ledger_path(e)
-    await e.store.flush()
+    # shielded: a console that closes the screen mid-question must not cancel the engine's own flush
+    await asyncio.shield(e.store.flush())
     report = await asyncio.to_thread(
         build_report, path, since_ms=query.since_ms, until_ms=query.until_ms, strategy=query.strategy,
         **_report_kwargs(e),
@@ -81,7 +82,7 @@ async def write_day(e: Engine, day_start_ms: int) -> Path | None:
     target = folder / f"{day_name(day_start_ms)}.json"
     try:
         path = _ledger_path(e)
-        await e.store.flush()
+        await asyncio.shield(e.store.flush())
         report = await asyncio.to_thread(
             build_report, path, since_ms=day_start_ms, until_ms=day_start_ms + DAY_MS, **_report_kwargs(e)
         )
