@@ -35,6 +35,7 @@ from engine.blotter import Blotter
 from engine.book import OrderBook
 from engine.brains.base import Brain
 from engine.brains.microprice import MicropriceBrain
+from engine.brains.registry import brains_with_loops, build_brain
 from engine.clock import Clock
 from engine.commands import (
     Approve,
@@ -216,7 +217,9 @@ class Engine:
         self.venue = venue
         self.clock = clock
         self.store = store
-        self.brain = brain or MicropriceBrain()
+        self._brain_stop = asyncio.Event()
+        value = settings.strategies.get("value")
+        self.brain = brain or (build_brain(value.brains, value.brain_weights) if value is not None else MicropriceBrain())
         self.log = logger or logging.getLogger("bigearn")
         self.run_id = run_id or uuid.uuid4().hex
         self._wall = wall  # real time, only for UI pacing and rates (never for trading decisions)
@@ -446,6 +449,8 @@ class Engine:
             self.store.commit_loop(COMMIT_INTERVAL_S, before=self._queue_state), "group commit"
         )
         self.supervisor.spawn(self._housekeeping(), "housekeeping")
+        for brain in brains_with_loops(self.brain):  # the llm brain asks its endpoint off the engine's loop
+            self.supervisor.spawn(brain.run(self._brain_stop), f"brain {brain.name}")
         self._started = True
 
     def _queue_state(self) -> None:
@@ -596,6 +601,7 @@ class Engine:
         if self._stop_requested or self._stopped:
             return
         self._stop_requested = True
+        self._brain_stop.set()
         if self.state is not EngineState.ERROR:
             self.state = EngineState.STOPPING
         self._snapshot = None

@@ -685,6 +685,9 @@ def test_credential_env_vars_are_neither_refused_nor_kept() -> None:
         "BIGEARN_API_SECRET": "c2VjcmV0LXNlY3JldA==",
         "BIGEARN_API_PASSPHRASE": "pass-phrase-value",
         "BIGEARN_KEYSTORE_PASSWORD": "hunter2",
+        "BIGEARN_LLM_URL": "http://127.0.0.1:9/v1",
+        "BIGEARN_LLM_MODEL": "local-model",
+        "BIGEARN_LLM_API_KEY": "sk-llm-key-value",
     }
     assert set(env) == CREDENTIAL_ENV_VARS
     s = load_settings(REPO_CONFIG, env=env)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import model_validator
+
 from engine.brains.base import Brain, BrainInput, NoEstimate
 from engine.domain import Estimate, Market, OrderType, Side
 from engine.risk.sizing import SizingLimits, SizingResult, size_trade
@@ -44,6 +46,30 @@ class ValueConfig(StrategyConfig):
         gt=0,
         le=100,
     )
+    brains: list[str] = setting(
+        ["microprice"],
+        "the brains asked for a probability, combined in an ensemble (log-odds) when more than one",
+        "a list of brain names: microprice, calibrated, base_rate, llm",
+        min_length=1,
+    )
+    brain_weights: list[float] = setting(
+        [], "the ensemble's weight of each brain, in the order of `brains`", "[] (equal) or one number > 0 a brain"
+    )
+
+    @model_validator(mode="after")
+    def _known_brains(self) -> ValueConfig:
+        from engine.brains.registry import BRAINS
+
+        unknown = [b for b in self.brains if b not in BRAINS]
+        if unknown or len(set(self.brains)) != len(self.brains):
+            raise ValueError(f"brains = {self.brains!r}: accepted: distinct names among {', '.join(BRAINS)}")
+        if self.brain_weights and (
+            len(self.brain_weights) != len(self.brains) or not all(w > 0 for w in self.brain_weights)
+        ):
+            raise ValueError(
+                f"brain_weights = {self.brain_weights!r}: accepted: [] or {len(self.brains)} numbers > 0 (one a brain)"
+            )
+        return self
 
 
 class ValueStrategy(Strategy):
