@@ -85,8 +85,8 @@ ENV_DELIMITER = "__"
 # Substrings that mark a key as a secret. Matched case-insensitively, with '-' read as '_'.
 SECRET_MARKERS = ("private_key", "secret", "passphrase", "api_key", "password", "mnemonic")
 
-# The environment variables the live-credentials code (engine/venues/polymarket/keys.py) reads. They share
-# the BIGEARN_ prefix but are not settings: the loader neither refuses them nor keeps them.
+# The environment variables the live-credentials code (engine/venues/polymarket/keys.py) and the llm brain
+# read. They share the BIGEARN_ prefix but are not settings: the loader neither refuses them nor keeps them.
 CREDENTIAL_ENV_VARS = frozenset(
     {
         "BIGEARN_PRIVATE_KEY",
@@ -95,6 +95,10 @@ CREDENTIAL_ENV_VARS = frozenset(
         "BIGEARN_API_SECRET",
         "BIGEARN_API_PASSPHRASE",
         "BIGEARN_KEYSTORE_PASSWORD",
+        # the llm brain's endpoint (engine/brains/llm.py): read by that brain alone
+        "BIGEARN_LLM_URL",
+        "BIGEARN_LLM_MODEL",
+        "BIGEARN_LLM_API_KEY",
     }
 )
 
