@@ -290,7 +290,8 @@ class Engine:
         # a run lives for weeks and its proposals and finished orders only grow.
         self.working: dict[str, Order] = {}
         self.pending: dict[str, Proposal] = {}
-        self.calibration = Calibration()
+        self.calibration = Calibration()  # the value strategy's brain (the summary's brain_model)
+        self.brain_calibration: dict[str, Calibration] = {}  # every brain that answered, by name
         # Maker analytics (engine/maker_flow.py): markouts of every fill, rebates and reward estimates.
         self.markouts = Markouts()
         self.maker_income = MakerIncome()
@@ -747,6 +748,8 @@ class Engine:
                 self.exposure.set_mark(m.no_token, 1 - event.yes_payout)
                 outcome = float(event.yes_payout)
                 scored = self.calibration.resolve(event.condition_id, outcome)
+                for per_brain in self.brain_calibration.values():
+                    per_brain.resolve(event.condition_id, outcome)
                 self.store.resolve_evaluations(event.condition_id, outcome)
                 self._store_market(ms, event.ts, resolved_ts=event.ts)
                 self._note(
@@ -1175,8 +1178,16 @@ class Engine:
         if "refusal" in details:
             r = details["refusal"]
             refusal = Refusal(r["code"], float(r["value"]), float(r["threshold"]), r.get("detail", ""))
-        if verdict.p_hat is not None and ms.book.mid().value is not None:
-            self.calibration.record(cid, verdict.p_hat, ms.book.mid().value)
+        mid = ms.book.mid().value
+        if verdict.p_hat is not None and mid is not None:
+            self.calibration.record(cid, verdict.p_hat, mid)
+            # per brain: the one that answered, and each member of an ensemble (features "<member>.p")
+            brain = verdict.brain or sid
+            per = {brain: verdict.p_hat} | {
+                k[:-2]: float(v) for k, v in (verdict.details.get("features") or {}).items() if k.endswith(".p")
+            }
+            for name, p in per.items():
+                self.brain_calibration.setdefault(name, Calibration()).record(cid, p, mid)
         intent = intents[0] if intents else None
         sizes: tuple[int, ...] = ()
         binding = ""

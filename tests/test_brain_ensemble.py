@@ -103,3 +103,18 @@ def test_background_brains_are_found_in_an_ensemble() -> None:
     plain = Fixed("a", 0.6, 0.5, 0.7)
     assert brains_with_loops(EnsembleBrain([(plain, 1.0), (llm, 1.0)])) == [llm]
     assert brains_with_loops(llm) == [llm] and brains_with_loops(plain) == []
+
+
+def test_calibration_summary_by_hand() -> None:
+    from engine.analytics.calibration import Calibration
+
+    c = Calibration()
+    c.record("A", 0.8, 0.7)
+    c.record("B", 0.3, 0.4)
+    assert c.resolve("A", 1.0) == 1 and c.resolve("B", 0.0) == 1
+    s = c.summary()
+    assert s["n"] == 2
+    assert s["brier"] == pytest.approx((0.2**2 + 0.3**2) / 2) and s["brier_market"] == pytest.approx(0.125)
+    assert s["log_loss"] == pytest.approx(-(math.log(0.8) + math.log(0.7)) / 2, abs=1e-6)
+    assert s["log_loss_market"] == pytest.approx(-(math.log(0.7) + math.log(0.6)) / 2, abs=1e-6)
+    assert [(x["predicted"], x["observed"], x["count"]) for x in s["reliability"]] == [(0.3, 0.0, 1), (0.8, 1.0, 1)]

@@ -50,6 +50,27 @@ class Calibration:
     def logloss_model(self) -> float | None:
         return self.logloss_model_sum / self.n if self.n else None
 
+    @property
+    def logloss_market(self) -> float | None:
+        return self.logloss_market_sum / self.n if self.n else None
+
+    def summary(self) -> dict[str, object]:
+        """Scores so far and the 10-bin reliability curve (mean predicted, observed, count per bin)."""
+
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 6)
+
+        return {
+            "n": self.n,
+            "brier": r(self.brier_model),
+            "brier_market": r(self.brier_market),
+            "log_loss": r(self.logloss_model),
+            "log_loss_market": r(self.logloss_market),
+            "reliability": [
+                {"predicted": round(p, 4), "observed": round(o, 4), "count": c} for p, o, c in self.curve()
+            ],
+        }
+
     def curve(self) -> list[tuple[float, float, int]]:
         """(mean predicted, observed frequency, count) for each non-empty decile."""
         return [(b[1] / b[0], b[2] / b[0], int(b[0])) for b in self.bins if b[0]]
