@@ -118,3 +118,10 @@ def test_calibration_summary_by_hand() -> None:
     assert s["log_loss"] == pytest.approx(-(math.log(0.8) + math.log(0.7)) / 2, abs=1e-6)
     assert s["log_loss_market"] == pytest.approx(-(math.log(0.7) + math.log(0.6)) / 2, abs=1e-6)
     assert [(x["predicted"], x["observed"], x["count"]) for x in s["reliability"]] == [(0.3, 0.0, 1), (0.8, 1.0, 1)]
+
+
+def test_the_config_loader_leaves_exactly_the_llm_brains_variables_alone() -> None:
+    from engine.brains.llm import LLM_ENV_VARS
+    from engine.config import BRAIN_ENV_VARS
+
+    assert BRAIN_ENV_VARS == LLM_ENV_VARS

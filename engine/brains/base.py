@@ -23,6 +23,10 @@ class BrainInput:
     market: Market
     book: OrderBook  # the market's unified book (YES terms)
     now_ms: int
+    # Optional context (defaults keep every existing construction valid):
+    # the YES mids (probabilities in [0, 1]) of the event's OTHER outcomes (other markets with the same
+    # event/question) at this moment; empty when unknown or a single-outcome event. Used by `calibrated`.
+    event_mids: tuple[float, ...] = ()
 
 
 class Brain(Protocol):
