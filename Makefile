@@ -43,7 +43,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine widgets bigearn_tui localexchange tests bench
+	$(BIN)/ruff check engine widgets bigearn_tui localexchange tests bench tools
 
 bench: $(STAMP)
 	$(BIN)/python bench/book.py
