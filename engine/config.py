@@ -45,6 +45,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = [
+    "BRAIN_ENV_VARS",
     "CREDENTIAL_ENV_VARS",
     "MAX_USDC",
     "BankrollSettings",
@@ -95,12 +96,10 @@ CREDENTIAL_ENV_VARS = frozenset(
         "BIGEARN_API_SECRET",
         "BIGEARN_API_PASSPHRASE",
         "BIGEARN_KEYSTORE_PASSWORD",
-        # the llm brain's endpoint (engine/brains/llm.py): read by that brain alone
-        "BIGEARN_LLM_URL",
-        "BIGEARN_LLM_MODEL",
-        "BIGEARN_LLM_API_KEY",
     }
 )
+# The llm brain's endpoint (engine/brains/llm.py): read by that brain alone, like the credentials.
+BRAIN_ENV_VARS = frozenset({"BIGEARN_LLM_URL", "BIGEARN_LLM_MODEL", "BIGEARN_LLM_API_KEY"})
 
 # Far above any real bankroll or limit, and far below where a Decimal -> float or int conversion overflows.
 MAX_USDC = 10**12
@@ -1165,7 +1164,7 @@ def _read_env(env: Mapping[str, str], layer: dict[tuple[str, str], _Value], prob
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX):
             continue
-        if name in CREDENTIAL_ENV_VARS or _is_secret_name(name):
+        if name in CREDENTIAL_ENV_VARS or name in BRAIN_ENV_VARS or _is_secret_name(name):
             # Credentials legitimately live in BIGEARN_* env vars; they are read by the keystore /
             # credentials code, never by config, so they are neither settings nor errors here.
             continue

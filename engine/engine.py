@@ -218,6 +218,7 @@ class Engine:
         self.clock = clock
         self.store = store
         self._brain_stop = asyncio.Event()
+        self._event_index: tuple[int, dict[str, tuple[str, ...]]] = (-1, {})
         value = settings.strategies.get("value")
         self.brain = brain or (build_brain(value.brains, value.brain_weights) if value is not None else MicropriceBrain())
         self.log = logger or logging.getLogger("bigearn")
@@ -1310,6 +1311,16 @@ class Engine:
             venue = cast(KnowsStaleBooks, self.venue)
             self._stale_cache = (now, frozenset(venue.stale_markets(now)))
         return condition_id in self._stale_cache[1]
+
+    def event_index(self) -> dict[str, tuple[str, ...]]:
+        """Event id -> its markets' condition ids; rebuilt when the market set changes (a watch adds one)."""
+        if self._event_index[0] != len(self.markets):
+            index: dict[str, list[str]] = {}
+            for cid, ms in self.markets.items():
+                if ms.market.event_id:
+                    index.setdefault(ms.market.event_id, []).append(cid)
+            self._event_index = (len(self.markets), {k: tuple(v) for k, v in index.items()})
+        return self._event_index[1]
 
     def venue_is(self, capability: type) -> bool:
         """`isinstance(venue, capability)` for a venue capability protocol, remembered per venue class: a

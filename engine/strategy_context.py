@@ -62,6 +62,15 @@ class EngineContext:
     def book(self, condition_id: str) -> OrderBook:
         return self._e.markets[condition_id].book
 
+    def event_mids(self, condition_id: str) -> tuple[float, ...]:
+        e = self._e
+        event = e.markets[condition_id].market.event_id
+        if not event:
+            return ()
+        index = e.event_index()
+        mids = (e.markets[c].book.mid().value for c in index.get(event, ()) if c != condition_id)
+        return tuple(m for m in mids if m is not None)
+
     def tick(self, condition_id: str) -> int:
         return self._e.markets[condition_id].tick
 

@@ -125,3 +125,28 @@ def test_the_config_loader_leaves_exactly_the_llm_brains_variables_alone() -> No
     from engine.config import BRAIN_ENV_VARS
 
     assert BRAIN_ENV_VARS == LLM_ENV_VARS
+
+
+def test_a_strategy_sees_the_mids_of_its_markets_event() -> None:
+    import types
+
+    from engine.book import OrderBook
+    from engine.domain import Market
+    from engine.engine import Engine
+    from engine.strategy_context import EngineContext
+
+    def state(cid: str, event: str, bid: int | None, ask: int | None) -> types.SimpleNamespace:
+        book = OrderBook()
+        book.replace([(bid, 10_000_000)] if bid else [], [(ask, 10_000_000)] if ask else [], 0)
+        market = Market(cid, f"q {cid}", f"s-{cid}", f"{cid}y", f"{cid}n", event_id=event)
+        return types.SimpleNamespace(market=market, book=book)
+
+    stub = types.SimpleNamespace(
+        markets={"A": state("A", "E", 2000, 2200), "B": state("B", "E", 5000, 5200), "C": state("C", "E", None, None),
+                 "D": state("D", "F", 3000, 3200), "S": state("S", "", 1000, 1200)},
+        _event_index=(-1, {}),
+    )  # fmt: skip
+    stub.event_index = types.MethodType(Engine.event_index, stub)
+    ctx = EngineContext(stub, "value")  # type: ignore[arg-type]
+    assert ctx.event_mids("A") == pytest.approx((0.51,))  # B has a mid; C has none; D is another event
+    assert ctx.event_mids("S") == ()  # no event

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from engine.config import (
+    BRAIN_ENV_VARS,
     CREDENTIAL_ENV_VARS,
     ConfigError,
     EngineSettings,
@@ -689,7 +690,7 @@ def test_credential_env_vars_are_neither_refused_nor_kept() -> None:
         "BIGEARN_LLM_MODEL": "local-model",
         "BIGEARN_LLM_API_KEY": "sk-llm-key-value",
     }
-    assert set(env) == CREDENTIAL_ENV_VARS
+    assert set(env) == CREDENTIAL_ENV_VARS | BRAIN_ENV_VARS
     s = load_settings(REPO_CONFIG, env=env)
     assert s == Settings()
     dumped = s.model_dump_json()

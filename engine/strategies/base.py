@@ -267,6 +267,10 @@ class StrategyContext(Protocol):
 
     def book(self, condition_id: str) -> OrderBook: ...
 
+    def event_mids(self, condition_id: str) -> tuple[float, ...]:
+        """The YES mids (probabilities) of the other markets of this market's event that have a mid now."""
+        ...
+
     def tick(self, condition_id: str) -> int: ...
 
     def tradable(self, condition_id: str) -> NotTradable | None:

@@ -99,7 +99,7 @@ class ValueStrategy(Strategy):
         book = ctx.book(cid)
         now = ctx.now_ms()
         try:
-            est = self.brain.estimate(BrainInput(market, book, now))
+            est = self.brain.estimate(BrainInput(market, book, now, event_mids=ctx.event_mids(cid)))
         except NoEstimate as exc:
             reply = Reply(verdicts=[Verdict(cid, f"SKIP_{exc.code}", exc.detail)])
             if exc.code == "NO_BOOK":  # no book to judge a resting order by: fail closed
