@@ -24,10 +24,11 @@ app = typer.Typer(add_completion=False, help="Big Earn: a trading console for Po
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="config.toml to load (default: the repo's).")]
 ModeOpt = Annotated[str | None, typer.Option("--mode", help="semi | auto | observe")]
-VenueOpt = Annotated[str | None, typer.Option("--venue", help="replay | sim | polymarket")]
+VenueOpt = Annotated[str | None, typer.Option("--venue", help="replay | quotes | sim | polymarket")]
 SpeedOpt = Annotated[str | None, typer.Option("--speed", help="replay speed: 1 = real time, N = N times faster, max")]
-DataOpt = Annotated[Path | None, typer.Option("--data", help="replay books file (JSON lines, optionally gzip)")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="replay books file (JSON lines, optionally gzip); with --venue quotes the quotes CSV")]
 MarketsOpt = Annotated[Path | None, typer.Option("--markets", help="replay markets file (JSON)")]
+LabelsOpt = Annotated[Path | None, typer.Option("--labels", help="--venue quotes: the settled outcomes CSV (slug,y,question)")]
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLite file to write (store.path)")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="seed for latency jitter and ids")]
 LogOpt = Annotated[str | None, typer.Option("--log-level", help="debug | info | warning | error")]
@@ -45,7 +46,7 @@ def _fail(message: str) -> None:
 def _settings(config: Path | None, **flags: Any) -> Settings:
     keys = {
         "mode": "engine.mode", "venue": "venue.kind", "speed": "venue.speed", "data": "venue.data",
-        "markets": "venue.markets", "db": "store.path", "seed": "engine.seed", "log_level": "log.level",
+        "markets": "venue.markets", "labels": "venue.labels", "db": "store.path", "seed": "engine.seed", "log_level": "log.level",
         "live": "venue.live",
     }
     exchange = flags.pop("exchange", None)
@@ -114,6 +115,7 @@ def main_command(
     speed: SpeedOpt = None,
     data: DataOpt = None,
     markets: MarketsOpt = None,
+    labels: LabelsOpt = None,
     db: DbOpt = None,
     seed: SeedOpt = None,
     log_level: LogOpt = None,
@@ -124,8 +126,8 @@ def main_command(
     """Open the console (default) or run the engine headless (--no-ui)."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings(config, mode=mode, venue=venue, speed=speed, data=data, markets=markets, db=db, seed=seed,
-                         log_level=log_level, live=live, exchange=exchange, strategies=strategies)
+    settings = _settings(config, mode=mode, venue=venue, speed=speed, data=data, markets=markets, labels=labels, db=db,
+                         seed=seed, log_level=log_level, live=live, exchange=exchange, strategies=strategies)
     if no_ui:
         summary = _headless(settings, control=True)
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
@@ -142,18 +144,21 @@ def replay(
     speed: Annotated[str, typer.Option("--speed", help="1 = real time, N = N times faster, max")] = "max",
     data: DataOpt = None,
     markets: MarketsOpt = None,
+    labels: LabelsOpt = None,
     db: DbOpt = None,
     seed: SeedOpt = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary object")] = False,
-    venue: Annotated[str, typer.Option("--venue", help="replay (recorded books) | sim (synthetic market)")] = "replay",
+    venue: Annotated[str, typer.Option("--venue", help="replay (recorded books) | quotes (recorded quotes with outcomes: --data, --labels) | sim (synthetic market)")] = "replay",
     strategies: StrategiesOpt = None,
 ) -> None:
-    """Replay recorded books (or a synthetic market) to the end, headless, and summarise the run."""
-    if venue not in ("replay", "sim"):
-        _fail(f"--venue = {venue!r}: accepted: 'replay' or 'sim' (a batch run needs data with an end)")
-    settings = _settings(config, mode=mode, venue=venue, speed=speed, data=data, markets=markets, db=db, seed=seed,
-                         log_level=log_level, strategies=strategies)
+    """Replay recorded books or quotes (or a synthetic market) to the end, headless, and summarise the run."""
+    if venue not in ("replay", "quotes", "sim"):
+        _fail(f"--venue = {venue!r}: accepted: 'replay', 'quotes' or 'sim' (a batch run needs data with an end)")
+    if labels is not None and venue != "quotes":
+        _fail(f"--labels goes with --venue quotes (got --venue {venue!r})")
+    settings = _settings(config, mode=mode, venue=venue, speed=speed, data=data, markets=markets, labels=labels, db=db,
+                         seed=seed, log_level=log_level, strategies=strategies)
     summary = _headless(settings, control=False)
     if json_out:
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")

@@ -74,7 +74,7 @@ __all__ = [
 
 Mode = Literal["semi", "auto", "observe"]
 OrderType = Literal["GTC", "GTD", "FOK", "FAK"]
-VenueKind = Literal["replay", "sim", "polymarket"]
+VenueKind = Literal["replay", "quotes", "sim", "polymarket"]
 CrashAction = Literal["halt_cancel", "halt", "continue"]
 ForeignOrders = Literal["cancel", "adopt", "halt"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -635,11 +635,22 @@ class VenueSettings(_Section):
     """Where orders go and where data comes from."""
 
     kind: VenueKind = _choice(
-        "replay", VenueKind, "replay: recorded books; sim: simulated; polymarket: real venue"
+        "replay",
+        VenueKind,
+        "replay: recorded books; quotes: recorded top-of-book quotes with outcomes; sim: simulated; "
+        "polymarket: real venue",
     )
     live: bool = _flag(False, "must be true, together with kind = polymarket, to send real orders")
-    data: str = _text("", 'replay books file; "" = bundled data', 'a file path, or "" for bundled data')
+    data: str = _text(
+        "", 'replay books file, or the quotes file with kind = quotes; "" = bundled data', 'a file path, or "" for bundled data'
+    )
     markets: str = _text("", 'replay markets file; "" = bundled data', 'a file path, or "" for bundled data')
+    labels: str = _text(
+        "", "quotes: the settled outcomes (slug,y,question[,category] CSV, optionally gzip)", 'a file path, or ""'
+    )
+    quote_depth: int = _integer(
+        100, "quotes: shares assumed at the quoted bid and at the quoted ask (the data has no depth)", ge=1, le=10**9
+    )
     speed: Speed = Field(
         1.0,
         description='replay speed multiplier; "max" = as fast as possible',

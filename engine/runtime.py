@@ -18,6 +18,7 @@ from engine.clock import SimClock, WallClock
 from engine.config import Settings
 from engine.control import ControlError, ControlServer, default_socket_path
 from engine.engine import Engine
+from engine.feeds.quotes import load_labels, load_quotes
 from engine.feeds.replay import ReplayDataError
 from engine.feeds.synthetic import SyntheticConfig, synthetic_catalog, synthetic_lines
 from engine.gc_tuning import tune_gc
@@ -26,6 +27,8 @@ from engine.sim.matching import LatencyModel
 from engine.store import Store, StoreError
 from engine.strategies.base import Strategy
 from engine.supervisor import guard_loop
+from engine.units import SIZE_SCALE
+from engine.venues.quotes import QuoteVenue
 from engine.venues.replay import ReplayVenue
 
 
@@ -57,7 +60,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     store: Store
-    venue: Any  # ReplayVenue (replay, sim) or a Polymarket venue (paper, live): the Venue protocol + stop()
+    venue: Any  # ReplayVenue (replay, sim, quotes) or a Polymarket venue (paper, live): the Venue protocol + stop()
 
 
 def _speed(settings: Settings) -> float | None:
@@ -86,6 +89,8 @@ async def build(
         )
     if v.kind == "polymarket":
         venue, clock = await _polymarket_venue(settings)
+    elif v.kind == "quotes":
+        venue, clock = _quote_venue(settings)
     else:
         venue, clock = _replay_venue(settings)
     try:
@@ -132,7 +137,7 @@ def _replay_venue(settings: Settings) -> tuple[ReplayVenue, SimClock]:
         venue = ReplayVenue(
             clock,
             starting_cash=settings.bankroll.starting_usdc,
-            latency=LatencyModel(v.submit_latency_ms, v.cancel_latency_ms, v.latency_jitter_ms),
+            latency=_latency(settings),
             seed=settings.engine.seed,
             speed=_speed(settings),
             books_path=Path(v.data) if v.data else None,
@@ -147,6 +152,41 @@ def _replay_venue(settings: Settings) -> tuple[ReplayVenue, SimClock]:
     if first is None:
         raise SetupError(f"{venue.books_path}: the books file has no lines")
     clock.advance_to(first.ts)
+    return venue, clock
+
+
+def _latency(settings: Settings) -> LatencyModel:
+    v = settings.venue
+    return LatencyModel(v.submit_latency_ms, v.cancel_latency_ms, v.latency_jitter_ms)
+
+
+def _quote_venue(settings: Settings) -> tuple[QuoteVenue, SimClock]:
+    """Recorded top-of-book quotes and their settled outcomes, on a simulated clock set to the first quote."""
+    v = settings.venue
+    if not v.data or not v.labels:
+        raise SetupError(
+            "venue.kind = 'quotes' needs venue.data (the quotes file) and venue.labels (the labels file): "
+            "--data FILE --labels FILE"
+        )
+    try:
+        data = load_quotes(Path(v.data), load_labels(Path(v.labels)))
+    except ReplayDataError as exc:
+        raise SetupError(str(exc)) from exc
+    if not len(data):
+        raise SetupError(
+            f"{v.data}: no quote of a labelled market ({data.skipped_markets} quoted markets have no label in "
+            f"{v.labels})"
+        )
+    clock = SimClock(data.ts[0])
+    venue = QuoteVenue(
+        clock,
+        data,
+        starting_cash=settings.bankroll.starting_usdc,
+        latency=_latency(settings),
+        seed=settings.engine.seed,
+        depth=v.quote_depth * SIZE_SCALE,
+        speed=_speed(settings),
+    )
     return venue, clock
 
 
@@ -221,4 +261,6 @@ async def run_headless(
             await t
         await rt.store.close()
     summary["db"] = str(Path(rt.store.path).resolve()) if rt.store.path != ":memory:" else ":memory:"
+    if isinstance(rt.venue, QuoteVenue):
+        summary["unlabelled_markets_skipped"] = rt.venue.skipped_markets
     return outcome(rt.engine, summary)

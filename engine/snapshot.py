@@ -224,7 +224,7 @@ class EngineSnapshot:
     seq: int
     ts: int
     mode: str  # semi | auto | observe
-    venue: str  # REPLAY | SIM | PAPER | LIVE
+    venue: str  # REPLAY | QUOTES | SIM | PAPER | LIVE
     state: str  # engine.domain.EngineState: RECONCILING | RUNNING | HALTED | RESUMING | ERROR | STOPPING | STOPPED
     halt_reason: str
     bankroll: Decimal

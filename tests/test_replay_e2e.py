@@ -133,7 +133,7 @@ def test_sim_venue_runs_the_synthetic_market_end_to_end(tmp_path: Path) -> None:
         timeout=60,
         cwd=Path(__file__).parents[1],
     )
-    assert bad.returncode == 2 and "--venue = 'polymarket': accepted: 'replay' or 'sim'" in bad.stderr
+    assert bad.returncode == 2 and "--venue = 'polymarket': accepted: 'replay', 'quotes' or 'sim'" in bad.stderr
 
 
 def test_a_second_run_into_the_same_database_keeps_its_fills(tmp_path: Path) -> None:

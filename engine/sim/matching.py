@@ -255,6 +255,11 @@ class MatchingEngine:
             for oid in list(resting):
                 self.cancel(oid)
 
+    def cancel_market(self, condition_id: str, reason: str) -> None:
+        """Cancel every order resting in one market at once, saying why (the venue's own decision)."""
+        for oid in list(self._resting.get(condition_id, ())):
+            self._cancel_now(oid, reason)
+
     def open_orders(self) -> list[str]:
         return [oid for resting in self._resting.values() for oid in resting]
 

@@ -186,7 +186,7 @@ class EventSink(Protocol):
 
 
 class Venue(Protocol):
-    kind: str  # REPLAY | SIM | PAPER | LIVE, shown on the status bar
+    kind: str  # REPLAY | QUOTES | SIM | PAPER | LIVE, shown on the status bar
 
     def markets(self) -> list[Market]: ...
 
