@@ -318,8 +318,8 @@ def snapshot_steps(e: Engine, full: bool) -> Generator[None, None, EngineSnapsho
     week = e._period_pnl("week", WEEK_MS, now, equity)
     bankroll = e.settings.bankroll.starting_usdc
     risk = risk_view(e, now, equity)
-    ages = [
-        now - ms.book.ts
+    ages = [  # a book stamped after `now` (a venue whose events run a step ahead of this snapshot) is current
+        max(0, now - ms.book.ts)
         for ms in e.markets.values()
         if ms.phase is MarketPhase.OPEN and ms.first_ts is not None
     ]
