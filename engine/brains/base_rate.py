@@ -27,17 +27,14 @@ from typing import Any
 
 from engine.brains.base import BrainInput
 from engine.brains.calibrated import (
-    MID_HI,
-    MID_LO,
     Z90,
     book_quote,
     clip,
-    date_number,
     load_params,
     logistic,
     logit,
     numeric_slope,
-    params_hash,
+    provenance,
     quote_noise_var,
     squash,
 )
@@ -86,15 +83,7 @@ class BaseRateBrain:
             self.categories = set(self.tables) - {ALL}
         else:
             raise ValueError(f"{self.PARAMS}: unknown model {self.kind!r}")
-        lo, hi = p.get("mid_clip", [MID_LO, MID_HI])
-        if (float(lo), float(hi)) != (MID_LO, MID_HI):
-            raise ValueError(f"{self.PARAMS}: mid_clip {lo, hi} differs from the brain's {MID_LO, MID_HI}")
-        self.version = float(p.get("params_version", 0))
-        self.fitted_on = date_number(p.get("fitted_on", ""))
-        self.params_hash = params_hash(self.PARAMS) if params is None else 0.0
-        cv = p.get("cv_chosen", {}).get(ALL, {})
-        self.cv_skill_every = float(cv.get("every_quote", {}).get("brier_skill", float("nan")))
-        self.cv_skill_last = float(cv.get("last_quote", {}).get("brier_skill", float("nan")))
+        self.provenance = provenance(self.PARAMS, p, params is None, p.get("cv_chosen", {}).get(ALL, {}))
 
     def table_key(self, category: str) -> str:
         c = (category or "").strip().lower()
@@ -140,11 +129,7 @@ class BaseRateBrain:
             "slope_eta_per_mid": slope,
             "sd_logit_params": math.sqrt(var_params),
             "sd_logit_quote": math.sqrt(var_quote),
-            "params_version": self.version,
-            "params_fitted_on": self.fitted_on,
-            "params_hash": self.params_hash,
-            "cv_brier_skill_every_quote": self.cv_skill_every,
-            "cv_brier_skill_last_quote": self.cv_skill_last,
+            **self.provenance,
         }
         if self.kind == "blend":
             features.update({"lambda": self.lam, "category_rate": self.rates[key]})

@@ -84,6 +84,21 @@ def date_number(text: str) -> float:
     return float(digits[:8]) if len(digits) >= 8 else 0.0
 
 
+def provenance(name: str, p: Mapping[str, Any], from_file: bool, cv: Mapping[str, Any]) -> dict[str, float]:
+    """What every fitted brain records about its parameters with each estimate (features are floats), after
+    checking the fit clipped the mid as the brain does. `cv`: the chosen model's scores on all markets."""
+    lo, hi = p.get("mid_clip", [MID_LO, MID_HI])
+    if (float(lo), float(hi)) != (MID_LO, MID_HI):
+        raise ValueError(f"{name}: mid_clip {lo, hi} differs from the brain's {MID_LO, MID_HI}")
+    return {
+        "params_version": float(p.get("params_version", 0)),
+        "params_fitted_on": date_number(p.get("fitted_on", "")),
+        "params_hash": params_hash(name) if from_file else 0.0,
+        "cv_brier_skill_every_quote": float(cv.get("every_quote", {}).get("brier_skill", float("nan"))),
+        "cv_brier_skill_last_quote": float(cv.get("last_quote", {}).get("brier_skill", float("nan"))),
+    }
+
+
 def book_quote(book: OrderBook) -> tuple[float, float]:
     """(bid, ask) as probabilities, or NoEstimate: the fits saw only two-sided, uncrossed quotes."""
     bid, ask = book.best_bid, book.best_ask
@@ -143,15 +158,8 @@ class CalibratedBrain:
             raise ValueError(
                 f"{self.PARAMS}: unknown features {unknown} (fitted by a newer tools/fit_brains.py?)"
             )
-        lo, hi = p.get("mid_clip", [MID_LO, MID_HI])
-        if (float(lo), float(hi)) != (MID_LO, MID_HI):
-            raise ValueError(f"{self.PARAMS}: mid_clip {lo, hi} differs from the brain's {MID_LO, MID_HI}")
-        self.version = float(p.get("params_version", 0))
-        self.fitted_on = date_number(p.get("fitted_on", ""))
-        self.params_hash = params_hash(self.PARAMS) if params is None else 0.0
         cv = p.get("cv", {}).get(p.get("chosen", ""), {}).get("all", {})
-        self.cv_skill_every = float(cv.get("every_quote", {}).get("brier_skill", float("nan")))
-        self.cv_skill_last = float(cv.get("last_quote", {}).get("brier_skill", float("nan")))
+        self.provenance = provenance(self.PARAMS, p, params is None, cv)
 
     def eta(self, mid: float, spread: float, event_mids: Sequence[float] = ()) -> float:
         """The linear predictor (log-odds) for a clipped mid."""
@@ -190,11 +198,7 @@ class CalibratedBrain:
             "slope_eta_per_mid": slope,
             "sd_logit_params": math.sqrt(max(var_params, 0.0)),
             "sd_logit_quote": math.sqrt(var_quote),
-            "params_version": self.version,
-            "params_fitted_on": self.fitted_on,
-            "params_hash": self.params_hash,
-            "cv_brier_skill_every_quote": self.cv_skill_every,
-            "cv_brier_skill_last_quote": self.cv_skill_last,
+            **self.provenance,
         }
         for f, b, xi in zip(self.features, self.beta, x, strict=True):
             features[f"x.{f}"] = xi
