@@ -15,19 +15,16 @@ import math
 from collections.abc import Sequence
 
 from engine.brains.base import Brain, BrainInput, NoEstimate
+from engine.brains.calibrated import Z90, logistic
+from engine.brains.calibrated import logit as plain_logit
 from engine.domain import Estimate
 
-Z90 = 1.6448536269514722
 _P_MIN, _P_MAX = 1e-4, 1 - 1e-4
 
 
 def logit(p: float) -> float:
-    p = min(max(p, _P_MIN), _P_MAX)
-    return math.log(p / (1 - p))
-
-
-def logistic(x: float) -> float:
-    return 1 / (1 + math.exp(-x))
+    """Log-odds of a member's probability, kept off 0 and 1 so one sure member cannot be infinite."""
+    return plain_logit(min(max(p, _P_MIN), _P_MAX))
 
 
 def combine(members: Sequence[tuple[Estimate, float]], z: float = Z90) -> tuple[float, float, float, float]:
