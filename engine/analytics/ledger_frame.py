@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,6 @@ class LedgerFrame:
     strategies: list[str]
     markets: Markets
     fills: Fills
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

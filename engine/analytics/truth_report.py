@@ -393,7 +393,6 @@ def _pnl(
         },
         "_net_by_market": [by_market_raw[i]["trading"] - by_market_raw[i]["fees"] for i in range(len(by_market_raw))],
         "_notional_by_cluster": {cluster_names[i]: by_cluster_raw[i]["notional"] for i in range(len(cluster_names))},
-        "_stress_cost": _stress_inputs(frame),
     }
 
 
@@ -418,11 +417,6 @@ def _income(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, dict[str,
             d = out.setdefault(f"{kind}_{by}", {})
             d[key] = d.get(key, 0) + units
     return out
-
-
-def _stress_inputs(frame: LedgerFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    f = frame.fills
-    return f.ts, f.fee, f.size
 
 
 # --- returns ---------------------------------------------------------------------------------------------
@@ -464,13 +458,13 @@ def _returns(
     base = float(eq[0]) if len(eq) else (capital or 0.0)
     curve = index * base
     # stress: each day's fills pay their fee (multiple - 1) more times and stress cents a share, off the curve
-    f_ts, f_fee, f_size = pnl.pop("_stress_cost")
-    extra = (f_fee / MONEY_UNITS) * (stress[0] - 1.0) + (f_size / 1e6) * stress[1] / 100
+    fills = frame.fills
+    extra = (fills.fee / MONEY_UNITS) * (stress[0] - 1.0) + (fills.size / 1e6) * stress[1] / 100
     blocks: dict[str, Any] = {}
     for name, period in (("daily", stats.DAY_MS), ("hourly", stats.HOUR_MS)):
         key = "1d" if name == "daily" else "1h"
         starts, r = stats.period_returns(ts, curve, period)
-        blocks[name] = _return_block(starts, r, key, ts, curve, f_ts, extra, period)
+        blocks[name] = _return_block(starts, r, key, ts, curve, fills.ts, extra, period)
     dd = stats.max_drawdown(ts, curve)
     net_by_market = np.array([x for x in pnl.pop("_net_by_market") if x != 0], dtype=np.float64)
     gains = float(net_by_market[net_by_market > 0].sum()) / MONEY_UNITS if len(net_by_market) else 0.0
@@ -620,11 +614,9 @@ def _execution(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, Any]:
             args,
         ):
             slot(code)["replaces"] += replaces
-    owhere, oargs = frame.window.clause("o.ts", "o.strategy_id")
     # time to fill: placement to the last fill of an order that filled completely (its final update)
     done = (packed // 2) % 32 == ORDER_STATES.index("FILLED")
     ttf = np.column_stack(((packed[done] >> 6) - 1, orders[done, 2] - orders[done, 1]))
-    spread = np.empty((0, 3))  # filled in from the markouts' fill-time rows (_add_realized_spread)
     pwhere, pargs = frame.window.clause("p.ts", "p.strategy_id")
     slip = numeric(
         conn,
@@ -641,7 +633,7 @@ def _execution(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, Any]:
     assumed = (frame.config.get("execution") or {}).get("min_fill_rate")
     blocks: dict[str, Any] = {}
     all_codes = sorted(set(per) | set(np.unique(ttf[:, 0]).astype(int)))
-    total = _execution_block(per.values(), ttf[:, 1], spread, slip, assumed)
+    total = _execution_block(per.values(), ttf[:, 1], slip, assumed)
     for code in all_codes:
         if code < 0:
             continue
@@ -651,7 +643,6 @@ def _execution(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, Any]:
         blocks[name] = _execution_block(
             [per[code]] if code in per else [],
             ttf[ttf[:, 0] == code, 1],
-            spread[spread[:, 0] == code],
             slip[slip[:, 0] == code],
             assumed,
         )
@@ -659,7 +650,7 @@ def _execution(conn: sqlite3.Connection, frame: LedgerFrame) -> dict[str, Any]:
 
 
 def _execution_block(
-    slots: Any, ttf: np.ndarray, spread: np.ndarray, slip: np.ndarray, assumed: float | None
+    slots: Any, ttf: np.ndarray, slip: np.ndarray, assumed: float | None
 ) -> dict[str, Any]:
     orders = finished = filled_any = replaces = 0
     share = 0.0
@@ -700,7 +691,6 @@ def _execution_block(
             "p90": float(np.percentile(ttf_s, 90)) if len(ttf_s) else None,
             "mean": float(np.mean(ttf_s)) if len(ttf_s) else None,
         },
-        "realized_spread_cents": _spread_block(spread),
         "slippage_bps": {
             "n": int(len(realized)),
             "expected_mean": float(np.mean(expected)) if len(expected) else None,
