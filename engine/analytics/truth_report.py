@@ -36,6 +36,7 @@ import sqlite3
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,8 @@ def build_report(
         orders = _start(_execution_section, db_path, frame, large)
         frame.fills = read_fills(conn, frame)
         values = _token_values(conn, frame)
-        pnl = _pnl(conn, frame, values)
-        returns, series = _returns(conn, frame, pnl, stress)
+        pnl, spread = _pnl(conn, frame, values)
+        returns, series = _returns(conn, frame, spread, stress)
         period = _period(frame, conn)
         execution = orders()
         markouts, spreads, calibration, health = after_fill()
@@ -283,9 +284,16 @@ def _component_codes(frame: LedgerFrame) -> np.ndarray:
     return comp
 
 
+@dataclass(frozen=True, slots=True)
+class PnlSpread:
+    net_by_market: list[int]  # 1e-10 USDC, one per market (and one for fills of an unknown market)
+    notional_by_cluster: dict[str, int]
+
+
 def _pnl(
     conn: sqlite3.Connection, frame: LedgerFrame, values: tuple[np.ndarray, np.ndarray, np.ndarray]
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], PnlSpread]:
+    """The P&L section, and how it spreads over markets and clusters (the returns' concentration lines)."""
     f = frame.fills
     yes_value, settled, marked = values
     known = f.market >= 0
@@ -380,6 +388,10 @@ def _pnl(
         if by_cluster_raw[i]["fills"]
     }
     settlement_cash = _settlement_cash(conn, frame)
+    spread = PnlSpread(
+        net_by_market=[g["trading"] - g["fees"] for g in by_market_raw],
+        notional_by_cluster={cluster_names[i]: g["notional"] for i, g in enumerate(by_cluster_raw)},
+    )
     return {
         "total": attribution(total, sum(reb_s.values()), sum(rew_s.values())),
         "by_strategy": out_strat,
@@ -391,9 +403,7 @@ def _pnl(
             "settlement_payouts_attributed": money(total["payout"]),
             "note": "the two agree when every settled share was bought in the window",
         },
-        "_net_by_market": [by_market_raw[i]["trading"] - by_market_raw[i]["fees"] for i in range(len(by_market_raw))],
-        "_notional_by_cluster": {cluster_names[i]: by_cluster_raw[i]["notional"] for i in range(len(cluster_names))},
-    }
+    }, spread
 
 
 def _settlement_cash(conn: sqlite3.Connection, frame: LedgerFrame) -> str:
@@ -434,7 +444,7 @@ def _capital(frame: LedgerFrame) -> float | None:
 
 
 def _returns(
-    conn: sqlite3.Connection, frame: LedgerFrame, pnl: dict[str, Any], stress: tuple[float, float]
+    conn: sqlite3.Connection, frame: LedgerFrame, spread: PnlSpread, stress: tuple[float, float]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     where, args = frame.window.clause("s.ts", None)
     line = frame.window.strategy or ""
@@ -466,10 +476,10 @@ def _returns(
         starts, r = stats.period_returns(ts, curve, period)
         blocks[name] = _return_block(starts, r, key, ts, curve, fills.ts, extra, period)
     dd = stats.max_drawdown(ts, curve)
-    net_by_market = np.array([x for x in pnl.pop("_net_by_market") if x != 0], dtype=np.float64)
+    net_by_market = np.array([x for x in spread.net_by_market if x != 0], dtype=np.float64)
     gains = float(net_by_market[net_by_market > 0].sum()) / MONEY_UNITS if len(net_by_market) else 0.0
     losses = -float(net_by_market[net_by_market < 0].sum()) / MONEY_UNITS if len(net_by_market) else 0.0
-    notional = {k: v for k, v in pnl.pop("_notional_by_cluster").items() if v}
+    notional = {k: v for k, v in spread.notional_by_cluster.items() if v}
     total_notional = sum(notional.values())
     absolute = np.sort(np.abs(net_by_market))[::-1]
     largest = max(notional.items(), key=lambda kv: kv[1]) if notional else None
